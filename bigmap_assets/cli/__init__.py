@@ -1,0 +1,5 @@
+"""The ``bigmap`` command."""
+
+
+def main(argv=None) -> int:
+    raise SystemExit("bigmap: not wired yet")

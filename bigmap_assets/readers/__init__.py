@@ -1,0 +1,109 @@
+"""Sniff-then-read dispatch: every raw file goes through ``read(path)``.
+
+A reader is a module listed in ``READERS`` with:
+
+* ``NAME``: short format name (e.g. ``"eclab_mpt"``);
+* ``TECHNIQUE``: the warehouse family its table belongs to (``cycling``, ``d2b``, ``xas``, ``survey``);
+* ``sniff(path, head) -> bool``: a cheap look at the first bytes (``head``, up to 64 KiB) and the
+  name; never parses the whole file;
+* ``read(path) -> (pyarrow.Table, dict)``: the file's canonical table and its metadata, or
+  ``UnreadableFile`` with a reason.
+
+Detection is by content first, so a renamed file still finds its reader.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
+
+import pyarrow as pa
+
+from ..errors import UnreadableFile
+
+HEAD_BYTES = 65536
+METADATA_KEY = b"bigmap"
+
+# Order matters only where two sniffers could both accept a file: the stricter first.
+_READER_MODULES = (
+    "eclab_mpr",
+    "eclab_mpt",
+    "neware",
+    "arbin",
+    "maccor",
+    "basytec",
+    "novonix",
+    "d2b_nexus",
+    "xas_nxxas",
+    "xas_rock",
+    "xas_xdi",
+    "xas_columns",
+    "survey_form",
+)
+
+
+def _available() -> list[ModuleType]:
+    mods = []
+    for name in _READER_MODULES:
+        try:
+            mods.append(import_module(f"{__name__}.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+    return mods
+
+
+READERS: list[ModuleType] = _available()
+
+
+def read_head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(HEAD_BYTES)
+
+
+def find_reader(path: str | Path) -> ModuleType:
+    """The reader that accepts ``path``, or ``UnreadableFile`` listing what was tried."""
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableFile(path, "no such file")
+    head = read_head(path)
+    if not head:
+        raise UnreadableFile(path, "file is empty")
+    for reader in READERS:
+        if reader.sniff(path, head):
+            return reader
+    tried = ", ".join(r.NAME for r in READERS)
+    raise UnreadableFile(path, f"no reader recognises this file (tried: {tried})")
+
+
+def attach_metadata(table: pa.Table, metadata: dict) -> pa.Table:
+    """Store ``metadata`` as JSON in the table's schema metadata under ``b"bigmap"``."""
+    existing = dict(table.schema.metadata or {})
+    existing[METADATA_KEY] = json.dumps(metadata, default=str, sort_keys=True).encode()
+    return table.replace_schema_metadata(existing)
+
+
+def metadata_of(table: pa.Table) -> dict:
+    """The reader metadata stored by ``attach_metadata`` (empty dict when absent)."""
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def read(path: str | Path) -> pa.Table:
+    """Read any supported raw file into its canonical Arrow table.
+
+    The file's metadata (format, technique, start time, instrument, warnings...) is in the
+    schema metadata; get it back with ``metadata_of(table)``.
+    """
+    path = Path(path)
+    reader = find_reader(path)
+    try:
+        table, metadata = reader.read(path)
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # a reader bug or a file broken in a way it did not foresee
+        raise UnreadableFile(path, f"{reader.NAME} reader failed: {type(exc).__name__}: {exc}") from exc
+    metadata = {"format": reader.NAME, "technique": reader.TECHNIQUE, "source_file": str(path), **metadata}
+    return attach_metadata(table, metadata)
