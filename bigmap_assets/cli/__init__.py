@@ -1,5 +1,44 @@
-"""The ``bigmap`` command."""
+"""The ``bigmap`` command: read raw files, run the pipeline, query the warehouse.
+
+Each topic module in this package defines ``register(subparsers)``, which adds its
+subcommand(s) with ``set_defaults(func=...)``; ``func(args)`` returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from ..errors import UnreadableFile
+
+TOPICS = ("core", "d2b", "xas")
 
 
-def main(argv=None) -> int:
-    raise SystemExit("bigmap: not wired yet")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bigmap",
+        description="Battery characterisation data (cycling, D2B, XAS, surveys) into a Parquet + DuckDB warehouse.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for topic in TOPICS:
+        try:
+            module = import_module(f"{__name__}.{topic}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{topic}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UnreadableFile as exc:
+        print(f"bigmap: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"bigmap: error: {exc}", file=sys.stderr)
+        return 2
