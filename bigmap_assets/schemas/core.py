@@ -33,7 +33,6 @@ INGEST_ISSUES = register(Table(
         Column("severity", pa.string(), "", "error (file or row not used) or warning (used with an assumption)"),
         Column("reason", pa.string(), "", "what is wrong, in words a person can act on", nullable=False),
         Column("sha256", pa.string(), "", "SHA-256 of the content when readable"),
-        Column("detected_time", utc_timestamp(), "UTC", "when the pipeline recorded the issue"),
         Column("code_version", pa.string(), "", "code version that found it"),
     ),
     partitioned_by=("technique", "sample_id"),

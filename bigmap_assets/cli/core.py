@@ -1,0 +1,107 @@
+"""``bigmap read | materialize | sql | issues``: the everyday commands."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from tabulate import tabulate
+
+from ..readers import metadata_of, read
+from ..warehouse import catalog
+from ..defs.resources import default_data_dir
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("read", help="read one raw file into its canonical table (no Dagster)",
+                              description="Read any supported raw file (cycling, D2B, XAS, survey) into its canonical table.")
+    p.add_argument("file", type=Path)
+    p.add_argument("-o", "--output", type=Path, help="write the table to OUT.parquet or OUT.csv; without it, print a summary")
+    p.set_defaults(func=cmd_read)
+
+    p = subparsers.add_parser("materialize", help="run every asset over a data folder, through Dagster",
+                              description="The main job: every asset over DIR's raw files, run through Dagster and recorded "
+                                          "in its instance ($DAGSTER_HOME, default DIR/.dagster) like a launch from the UI.")
+    _data_dir_arg(p)
+    p.set_defaults(func=cmd_materialize)
+
+    p = subparsers.add_parser("sql", help="query the warehouse with DuckDB SQL",
+                              description="Run a DuckDB query over the warehouse views (no lock is taken).")
+    p.add_argument("query")
+    _data_dir_arg(p)
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_sql)
+
+    p = subparsers.add_parser("issues", help="list the ingest issues: files or rows that could not be used, and why")
+    _data_dir_arg(p)
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_issues)
+
+
+def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="data folder with raw/ and registry/ (default: $BIGMAP_DATA_DIR or ./data)")
+
+
+def data_dir_of(args) -> Path:
+    return (args.data_dir or Path(default_data_dir())).resolve()
+
+
+def cmd_read(args) -> int:
+    table = read(args.file)
+    if args.output is None:
+        meta = metadata_of(table)
+        print(f"{args.file}: {meta.get('format')} ({meta.get('technique')}), {table.num_rows} rows")
+        print("columns: " + ", ".join(table.column_names))
+        print(json.dumps({k: v for k, v in meta.items() if k != "source_columns"}, indent=2, default=str))
+        return 0
+    suffix = args.output.suffix.lower()
+    if suffix == ".parquet":
+        pq.write_table(table, args.output)
+    elif suffix == ".csv":
+        pacsv.write_csv(table, args.output)
+    else:
+        raise ValueError(f"{args.output}: output must end in .parquet or .csv")
+    print(f"wrote {table.num_rows} rows to {args.output}")
+    return 0
+
+
+def cmd_materialize(args) -> int:
+    from ..defs.materialize import materialize_all
+
+    report = materialize_all(data_dir_of(args), log=lambda line: print(line, flush=True))
+    return 0 if report.succeeded else 1
+
+
+def cmd_sql(args) -> int:
+    warehouse = data_dir_of(args) / "warehouse"
+    if not (warehouse / "lake").is_dir():
+        raise FileNotFoundError(f"no warehouse under {warehouse}: run `bigmap materialize` first")
+    relation = catalog.connect(warehouse).sql(args.query)
+    if relation is None:  # a statement without a result
+        return 0
+    print_rows(relation.columns, relation.fetchall(), args.format)
+    return 0
+
+
+def cmd_issues(args) -> int:
+    args.query = ("SELECT technique, sample_id, path, location, severity, reason FROM ingest_issues "
+                  "ORDER BY severity, technique, sample_id, path")
+    return cmd_sql(args)
+
+
+def print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "json":
+        print(json.dumps([dict(zip(columns, row)) for row in rows], indent=2, default=str))
+    else:
+        print(tabulate(rows, headers=columns, tablefmt="simple", floatfmt=".6g"))
+        print(f"({len(rows)} rows)")

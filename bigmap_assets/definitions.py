@@ -1,0 +1,50 @@
+"""The Dagster code location: every asset, check, job, sensor and schedule of the project.
+
+``dagster dev`` loads ``defs`` from here (see ``[tool.dagster]`` in pyproject.toml); the data
+folder is ``$BIGMAP_DATA_DIR`` or the example data in ``data/``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+import dagster as dg
+
+from .defs.jobs import build_jobs
+from .defs.resources import WarehouseResource, default_data_dir
+from .defs.schedules import build_nightly_schedules
+from .defs.sensors import build_after_partition_sensor, build_raw_file_sensor
+
+# Each module defines ASSETS and CHECKS; a technique that is not built yet is simply absent.
+TECHNIQUE_MODULES = ("cycling", "d2b", "xas", "registry", "survey", "overview")
+
+
+def _collect() -> tuple[list, list]:
+    assets, checks = [], []
+    for name in TECHNIQUE_MODULES:
+        try:
+            module = import_module(f"{__package__}.defs.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.defs.{name}":
+                raise
+            continue
+        assets += module.ASSETS
+        checks += module.CHECKS
+    return assets, checks
+
+
+def build_defs(data_dir: str | None = None) -> dg.Definitions:
+    assets, checks = _collect()
+    jobs = build_jobs(assets)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=list(jobs.values()),
+        sensors=[build_raw_file_sensor(jobs), build_after_partition_sensor(jobs)],
+        schedules=build_nightly_schedules(jobs),
+        resources={"warehouse": WarehouseResource(data_dir=data_dir or default_data_dir())},
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_defs()

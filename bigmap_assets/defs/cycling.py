@@ -1,0 +1,129 @@
+"""Cycling assets: raw cycler files -> time series -> cycles -> state of health -> series."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pyarrow as pa
+
+from .. import schemas
+from ..ingest import read_partition
+from ..plots.cycling import soh_versus_cycle
+from ..science.cycling import build_timeseries, summarise_cycles
+from ..science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
+from .partitions import partitions_for, sample_of
+from .publish import log_issues, plot_metadata, publish, record_ingest
+from .resources import WarehouseResource
+from .samples import active_mass_g, sample_record
+
+TECHNIQUE = "cycling"
+PARTITIONS = partitions_for(TECHNIQUE)
+GROUP = "cycling"
+
+
+def _cycling_only(metadata: dict) -> str | None:
+    kind = metadata.get("measurement_kind", "cycling")
+    return None if kind == "cycling" else f"{kind} measurement, not cycling data"
+
+
+def _empty(table_name: str) -> pa.Table:
+    return schemas.TABLES[table_name].arrow_schema().empty_table()
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"},
+          description="Every raw cycler file of a cell, read, stitched in time order, in canonical units (UTC).")
+def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    sample_id = sample_of(context)
+    files = read_partition(warehouse.root, TECHNIQUE, sample_id, accept=_cycling_only)
+    log_issues(context, files)
+    metadata = record_ingest(warehouse, files)
+    record = sample_record(context, warehouse, sample_id)
+    if files.files:
+        table = build_timeseries([f.table for f in files.files], sample_id=sample_id,
+                                 timezone=record.get("timezone") or "UTC")
+    else:
+        context.log.warning(f"no usable cycling file for {sample_id}")
+        table = _empty("cycling_timeseries")
+    metadata |= publish(warehouse, "cycling_timeseries", table, {"sample_id": sample_id})
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
+    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
+    return table if table is not None else _empty(table_name)
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"}, deps=[cycling_timeseries],
+          description="One row per cycle: capacities, energies, efficiencies, CV tails, C-rates and protocol stage.")
+def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    sample_id = sample_of(context)
+    record = sample_record(context, warehouse, sample_id)
+    timeseries = _read_partition(warehouse, "cycling_timeseries", sample_id)
+    cycles = summarise_cycles(timeseries, active_mass_g=active_mass_g(record))
+    metadata = publish(warehouse, "cycling_cycles", cycles, {"sample_id": sample_id})
+    stages = cycles.column("stage").to_pylist() if cycles.num_rows else []
+    metadata["stages"] = dg.MetadataValue.json({s: stages.count(s) for s in sorted(set(filter(None, stages)))})
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"}, deps=[cycling_cycles],
+          description="One row per check-up: discharge capacity, state of health, end of life (80 % SoH).")
+def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    sample_id = sample_of(context)
+    record = sample_record(context, warehouse, sample_id)
+    soh = attach_registry(state_of_health(_read_partition(warehouse, "cycling_cycles", sample_id)), record)
+    metadata = publish(warehouse, "cycling_soh", soh, {"sample_id": sample_id})
+    if soh.num_rows:
+        eol = soh.filter(pa.compute.field("end_of_life"))
+        metadata["end_of_life_cycle"] = eol.column("cycle_count")[0].as_py() if eol.num_rows else "not reached"
+        metadata["last_soh"] = round(soh.column("soh")[-1].as_py(), 4)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def all_soh(warehouse: WarehouseResource) -> pa.Table:
+    """Every cell's check-ups, from the lake."""
+    parts = [warehouse.lake.read("cycling_soh", p) for p in warehouse.lake.partitions("cycling_soh")]
+    parts = [p for p in parts if p is not None and p.num_rows]
+    return pa.concat_tables(parts) if parts else _empty("cycling_soh")
+
+
+@dg.asset(group_name=GROUP, kinds={"parquet"}, deps=[cycling_soh],
+          description="Per series (electrolyte x provider x batch): mean and spread of capacity, SoH and end of life.")
+def cycling_series(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    soh = all_soh(warehouse)
+    series = series_statistics(soh)
+    metadata = publish(warehouse, "cycling_series", series)
+    if soh.num_rows:
+        metadata |= plot_metadata(soh_versus_cycle(soh), warehouse.output_dir("plots", "cycling") / "soh_versus_cycle.png",
+                                  label="soh_versus_cycle")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(asset=cycling_series, description="No cell's capacity or SoH trajectory departs from the rest of its series.")
+def cells_follow_their_series(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    outliers = trajectory_outliers(all_soh(warehouse))
+    flagged = outliers.filter(pa.compute.field("outlier")) if outliers.num_rows else outliers
+    cells = sorted(set(flagged.column("sample_id").to_pylist())) if flagged.num_rows else []
+    return dg.AssetCheckResult(
+        passed=not cells,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"outlier_cells": dg.MetadataValue.json(cells), "checked_rows": outliers.num_rows},
+    )
+
+
+@dg.asset_check(asset=cycling_timeseries, partitions_def=PARTITIONS,
+                description="Rows match the declared schema; time never runs backwards.")
+def timeseries_is_well_formed(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    table = warehouse.lake.read("cycling_timeseries", {"sample_id": sample_of(context)})
+    if table is None:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": "partition not written"})
+    expected = schemas.TABLES["cycling_timeseries"].column_names
+    times = table.column("test_time_second").to_numpy()
+    backwards = int((times[1:] < times[:-1]).sum()) if len(times) > 1 else 0
+    return dg.AssetCheckResult(
+        passed=table.column_names == expected and backwards == 0,
+        metadata={"rows": table.num_rows, "time_steps_backwards": backwards},
+    )
+
+
+ASSETS = [cycling_timeseries, cycling_cycles, cycling_soh, cycling_series]
+CHECKS = [cells_follow_their_series, timeseries_is_well_formed]

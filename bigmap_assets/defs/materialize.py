@@ -1,0 +1,91 @@
+"""The main job: every asset over a data folder, run through Dagster and recorded in its instance."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from ..ingest import TECHNIQUES, sample_folders
+from ..warehouse import catalog
+from .partitions import partition_key, sample_partitions
+
+INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+SUMMARY_TABLES = ("raw_files", "ingest_issues", "cycling_timeseries", "cycling_cycles", "cycling_soh",
+                  "cycling_series", "d2b_diffractograms", "xas_scans", "survey_answers", "sample_overview")
+
+
+@dataclass
+class Report:
+    runs: list[tuple[str, str, bool]] = field(default_factory=list)  # (job, partition, success)
+    refused: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return all(ok for _, _, ok in self.runs)
+
+
+def ensure_dagster_home(data_dir: Path) -> Path:
+    """``$DAGSTER_HOME``, or ``<data_dir>/.dagster`` created with telemetry off."""
+    home = Path(os.environ.get("DAGSTER_HOME") or data_dir / ".dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = None,
+                    log: Callable[[str], None] = lambda line: None) -> Report:
+    """Run every technique job for every sample folder, then the summary job; print row counts."""
+    from ..definitions import build_defs
+
+    data_dir = Path(data_dir).resolve()
+    if instance is None:
+        ensure_dagster_home(data_dir)
+        instance = dg.DagsterInstance.get()
+    defs = build_defs(str(data_dir))
+    report = Report()
+    job_names = {j.name for j in defs.jobs}
+    for technique in TECHNIQUES:
+        if f"{technique}_job" not in job_names:
+            continue
+        sample_ids, refused = sample_folders(data_dir, technique)
+        report.refused += [f"{i.path}: {i.reason}" for i in refused]
+        instance.add_dynamic_partitions(sample_partitions.name, sample_ids)
+        job = defs.resolve_job_def(f"{technique}_job")
+        for sample_id in sample_ids:
+            key = partition_key(sample_id, technique)
+            result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
+                                            tags={"bigmap/technique": technique, "bigmap/launched_by": "bigmap materialize"})
+            report.runs.append((job.name, str(key), result.success))
+            log(f"{'ok    ' if result.success else 'FAILED'} {job.name} {key}")
+    summary = defs.resolve_job_def("summary_job").execute_in_process(instance=instance, raise_on_error=False,
+                                                                     tags={"bigmap/launched_by": "bigmap materialize"})
+    report.runs.append(("summary_job", "", summary.success))
+    log(f"{'ok    ' if summary.success else 'FAILED'} summary_job")
+    for line in report.refused:
+        log(f"refused {line}")
+    _print_counts(data_dir / "warehouse", log)
+    return report
+
+
+def _print_counts(warehouse: Path, log: Callable[[str], None]) -> None:
+    path = catalog.refresh(warehouse)
+    con = catalog.connect(warehouse)
+    log(f"warehouse: {warehouse / 'lake'}")
+    log(f"catalog:   {path}  (query with: bigmap sql \"SELECT ...\" or duckdb {path})")
+    for table in SUMMARY_TABLES:
+        try:
+            n = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        except duckdb.CatalogException:  # a technique not part of this build
+            continue
+        log(f"  {table:<22} {n:>10} rows")
+    issues = con.execute("SELECT count(*) FROM ingest_issues WHERE severity = 'error'").fetchone()[0]
+    if issues:
+        log(f"{issues} file(s) could not be used: see `bigmap issues`")

@@ -1,0 +1,81 @@
+"""Glue every asset shares: publish a table to the lake and describe it in the Dagster UI."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+from tabulate import tabulate
+
+from .. import schemas
+from ..ingest import PartitionFiles, inventory_table, issues_table
+from .resources import WarehouseResource
+
+PREVIEW_ROWS = 5
+
+
+def preview_markdown(table: pa.Table, rows: int = PREVIEW_ROWS, max_columns: int = 12) -> str:
+    head = table.slice(0, rows).select(table.column_names[:max_columns])
+    cells = [[_short(v) for v in row.values()] for row in head.to_pylist()]
+    return tabulate(cells, headers=head.column_names, tablefmt="github")
+
+
+def _short(value):
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = "" if value is None else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def column_schema(table_name: str) -> dg.TableSchema:
+    return dg.TableSchema(columns=[
+        dg.TableColumn(c.name, str(c.type), description=f"[{c.unit}] {c.description}" if c.unit else c.description)
+        for c in schemas.TABLES[table_name].columns
+    ])
+
+
+def publish(warehouse: WarehouseResource, table_name: str, table: pa.Table,
+            partition: dict[str, str] | None = None) -> dict:
+    """Write ``table`` atomically, refresh the catalog, and return the asset's metadata."""
+    path = warehouse.lake.write(table_name, table, partition)
+    warehouse.publish_catalog()
+    return {
+        "dagster/row_count": table.num_rows,
+        "dagster/column_schema": column_schema(table_name),
+        "path": dg.MetadataValue.path(str(path)),
+        "preview": dg.MetadataValue.md(preview_markdown(table)),
+    }
+
+
+def record_ingest(warehouse: WarehouseResource, files: PartitionFiles) -> dict:
+    """Write the partition's ``raw_files`` and ``ingest_issues`` rows; metadata about them."""
+    partition = {"technique": files.technique, "sample_id": files.sample_id}
+    warehouse.lake.write("raw_files", inventory_table(files.inventory), partition)
+    issues = issues_table(files.issues)
+    warehouse.lake.write("ingest_issues", issues, partition)
+    errors = [i for i in files.issues if i.severity == "error"]
+    meta = {"raw_files": len(files.inventory), "files_used": len(files.files), "ingest_issues": len(errors)}
+    if files.issues:
+        meta["issues"] = dg.MetadataValue.md(preview_markdown(issues.select(["path", "severity", "reason"]), rows=50))
+    return meta
+
+
+def log_issues(context: dg.AssetExecutionContext, files: PartitionFiles) -> None:
+    for issue in files.issues:
+        log = context.log.error if issue.severity == "error" else context.log.warning
+        log(f"{issue.path}: {issue.reason}")
+
+
+def plot_metadata(png: bytes, path: Path, label: str = "plot") -> dict:
+    """Save ``png`` to ``path`` and show it inline in the asset's metadata."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".png.tmp")
+    tmp.write_bytes(png)
+    tmp.replace(path)
+    encoded = base64.b64encode(png).decode()
+    return {
+        f"{label}_path": dg.MetadataValue.path(str(path)),
+        label: dg.MetadataValue.md(f"![{label}](data:image/png;base64,{encoded})"),
+    }

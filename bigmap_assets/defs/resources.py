@@ -1,0 +1,52 @@
+"""The one resource every asset uses: where the data folder is, and its warehouse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from ..warehouse import catalog
+from ..warehouse.lake import Lake
+
+def default_data_dir() -> str:
+    """``$BIGMAP_DATA_DIR``, else ``data/`` in the working directory (the example set in a checkout)."""
+    return os.environ.get("BIGMAP_DATA_DIR") or str(Path.cwd() / "data")
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """A data folder: ``raw/`` and ``registry/`` in, ``warehouse/`` (lake, catalog, plots, exports) out."""
+
+    data_dir: str
+    settle_seconds: float = 5.0  # a raw file modified more recently than this is still being written
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.warehouse_dir / "lake")
+
+    def output_dir(self, kind: str, *parts: str) -> Path:
+        """``warehouse/<kind>/<parts...>`` (plots, exports), created on demand."""
+        folder = self.warehouse_dir.joinpath(kind, *parts)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def publish_catalog(self) -> Path:
+        """Rebuild the DuckDB catalog of views (temp file, then rename)."""
+        return catalog.refresh(self.warehouse_dir)

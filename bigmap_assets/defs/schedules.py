@@ -1,0 +1,41 @@
+"""The nightly reprocessing of everything."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ..ingest import TECHNIQUES, sample_folders
+from .partitions import partition_key, sample_partitions
+from .resources import WarehouseResource
+
+NIGHTLY_CRON = "0 2 * * *"
+
+
+def build_nightly_schedules(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> list[dg.ScheduleDefinition]:
+    schedules = []
+    for technique in (t for t in TECHNIQUES if t in jobs):
+        schedules.append(_nightly_partitions(technique, jobs[technique]))
+
+    @dg.schedule(name="nightly_summary", job=jobs["summary"], cron_schedule="0 4 * * *", execution_timezone="UTC",
+                 description="Rebuilds the cross-sample tables after the nightly partition runs.")
+    def nightly_summary(context: dg.ScheduleEvaluationContext):
+        return dg.RunRequest(run_key=f"nightly-summary-{context.scheduled_execution_time:%Y-%m-%d}")
+
+    return [*schedules, nightly_summary]
+
+
+def _nightly_partitions(technique: str, job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    @dg.schedule(name=f"nightly_{technique}", job=job, cron_schedule=NIGHTLY_CRON, execution_timezone="UTC",
+                 description=f"Reprocesses every {technique} partition that has raw files.")
+    def nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+        on_disk, _ = sample_folders(warehouse.root, technique)
+        known = set(context.instance.get_dynamic_partitions(sample_partitions.name))
+        date = f"{context.scheduled_execution_time:%Y-%m-%d}"
+        if set(on_disk) - known:
+            context.log.info(f"left for the sensor to register first: {sorted(set(on_disk) - known)}")
+        return [
+            dg.RunRequest(run_key=f"nightly-{date}-{technique}-{s}", partition_key=partition_key(s, technique))
+            for s in on_disk if s in known
+        ]
+
+    return nightly

@@ -1,0 +1,95 @@
+"""What changed in a data folder since the last look (the sensor's logic, without Dagster).
+
+State is a JSON-able dict ``{relative path: [size, mtime_ns, sha256]}``. A file is hashed
+only when its size or mtime moved, and counted as changed only when its content did; a
+file modified within ``settle_seconds`` is still being written and is left for later.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .ingest import TECHNIQUES, Issue, is_raw_file
+from .warehouse.lake import check_partition_value
+from .warehouse.provenance import sha256_of
+
+WATCHED = ("raw", "registry")
+
+
+@dataclass
+class Scan:
+    state: dict[str, list]
+    changed_partitions: set[tuple[str, str]] = field(default_factory=set)  # (technique, sample_id)
+    changed_surveys: bool = False
+    changed_registry: bool = False
+    unsettled: list[str] = field(default_factory=list)
+    refused: list[Issue] = field(default_factory=list)
+
+    @property
+    def anything_changed(self) -> bool:
+        return bool(self.changed_partitions or self.changed_surveys or self.changed_registry)
+
+
+def classify(rel: str) -> tuple[str, str | None]:
+    """``(kind, sample_id)`` of a path relative to the data folder: kind is a technique, survey or registry."""
+    parts = Path(rel).parts
+    if parts[0] == "registry":
+        return "registry", None
+    if parts[1] == "survey":
+        return "survey", None
+    if parts[1] in TECHNIQUES and len(parts) >= 4:
+        return parts[1], parts[2]
+    return "unknown", None
+
+
+def scan(data_dir: str | Path, previous: dict[str, list], *, settle_seconds: float = 5.0,
+         now: float | None = None) -> Scan:
+    data_dir = Path(data_dir)
+    now = time.time() if now is None else now
+    result = Scan(state={})
+    seen: set[str] = set()
+    for top in WATCHED:
+        for path in sorted((data_dir / top).rglob("*")) if (data_dir / top).is_dir() else []:
+            if not is_raw_file(path):
+                continue
+            rel = str(path.relative_to(data_dir))
+            kind, sample_id = classify(rel)
+            if kind == "unknown":
+                result.refused.append(Issue(rel, "unknown", "not under raw/<cycling|d2b|xas>/<sample_id>/, raw/survey/ or registry/"))
+                continue
+            if sample_id is not None:
+                try:
+                    check_partition_value(sample_id)
+                except ValueError as exc:
+                    result.refused.append(Issue(rel, kind, f"sample folder refused: {exc}"))
+                    continue
+            seen.add(rel)
+            stat = path.stat()
+            old = previous.get(rel)
+            if old and old[0] == stat.st_size and old[1] == stat.st_mtime_ns:
+                result.state[rel] = old
+                continue
+            if now - stat.st_mtime < settle_seconds:
+                result.unsettled.append(rel)
+                if old:
+                    result.state[rel] = old
+                continue
+            digest = sha256_of(path)
+            result.state[rel] = [stat.st_size, stat.st_mtime_ns, digest]
+            if not old or old[2] != digest:
+                _mark(result, kind, sample_id)
+    for rel in set(previous) - seen:  # removed files change their partition too
+        kind, sample_id = classify(rel)
+        _mark(result, kind, sample_id)
+    return result
+
+
+def _mark(result: Scan, kind: str, sample_id: str | None) -> None:
+    if kind == "registry":
+        result.changed_registry = True
+    elif kind == "survey":
+        result.changed_surveys = True
+    elif kind in TECHNIQUES and sample_id:
+        result.changed_partitions.add((kind, sample_id))
