@@ -1,0 +1,117 @@
+"""The Dagster layer over a small copy of the example data: load, sensor, runs, idempotence, bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from bigmap_assets.definitions import build_defs
+from bigmap_assets.defs.materialize import materialize_all
+from bigmap_assets.defs.resources import WarehouseResource
+from bigmap_assets.warehouse import catalog
+
+REPO_DATA = Path(__file__).resolve().parents[2] / "data"
+CELLS = ("LNO-REF-A-01", "LNO-LTD-B-01")
+
+
+@pytest.fixture()
+def data_dir(tmp_path) -> Path:
+    """Two generated cells and the registry, copied from the example data set."""
+    if not (REPO_DATA / "raw" / "cycling" / CELLS[0]).is_dir():
+        pytest.skip("example data not generated (python -m bigmap_assets.simulate --data-dir data)")
+    shutil.copytree(REPO_DATA / "registry", tmp_path / "registry")
+    for cell in CELLS:
+        shutil.copytree(REPO_DATA / "raw" / "cycling" / cell, tmp_path / "raw" / "cycling" / cell)
+    return tmp_path
+
+
+def _age(folder: Path, seconds: float = 60.0) -> None:
+    then = time.time() - seconds
+    for path in folder.rglob("*"):
+        os.utime(path, (then, then))
+
+
+def test_definitions_load_with_every_asset_job_sensor_and_schedule(tmp_path):
+    defs = build_defs(str(tmp_path))
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"cycling_timeseries", "cycling_cycles", "cycling_soh", "cycling_series"} <= keys
+    assert defs.resolve_job_def("cycling_job").partitions_def.partition_dimension_names == ["sample_id", "technique"]
+    assert defs.resolve_sensor_def("raw_file_sensor")
+    assert defs.resolve_sensor_def("after_partition_run")
+    assert defs.resolve_schedule_def("nightly_cycling").cron_schedule == "0 2 * * *"
+
+
+def test_sensor_requests_one_run_for_a_new_file_and_none_on_the_next_tick(data_dir):
+    defs = build_defs(str(data_dir))
+    sensor = defs.resolve_sensor_def("raw_file_sensor")
+    warehouse = WarehouseResource(data_dir=str(data_dir), settle_seconds=0)
+    shutil.rmtree(data_dir / "raw" / "cycling" / CELLS[1])
+    _age(data_dir)
+    with dg.instance_for_test() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
+        keys = sorted(str(r.partition_key) for r in first.run_requests if r.partition_key)
+        assert keys == [f"{CELLS[0]}|cycling"]
+        assert first.dynamic_partitions_requests[0].partition_keys == [CELLS[0]]
+        instance.add_dynamic_partitions("sample_id", [CELLS[0]])
+
+        # a new file of a new cell: exactly one run, for its partition
+        shutil.copytree(REPO_DATA / "raw" / "cycling" / CELLS[1], data_dir / "raw" / "cycling" / CELLS[1])
+        _age(data_dir / "raw" / "cycling" / CELLS[1])
+        second = sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"warehouse": warehouse}))
+        assert [str(r.partition_key) for r in second.run_requests] == [f"{CELLS[1]}|cycling"]
+        assert second.dynamic_partitions_requests[0].partition_keys == [CELLS[1]]
+
+        third = sensor(dg.build_sensor_context(instance=instance, cursor=second.cursor, resources={"warehouse": warehouse}))
+        assert third.run_requests == [] and json.loads(third.cursor) == json.loads(second.cursor)
+
+
+def _lake_files(data_dir: Path) -> dict[str, bytes]:
+    lake = data_dir / "warehouse" / "lake"
+    return {str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*.parquet"))}
+
+
+def test_materialize_all_then_rerun_gives_identical_tables(data_dir):
+    with dg.instance_for_test() as instance:
+        first = materialize_all(data_dir, instance=instance)
+        assert first.succeeded and len(first.runs) == len(CELLS) + 1
+        before = _lake_files(data_dir)
+        again = materialize_all(data_dir, instance=instance)
+        assert again.succeeded
+        assert _lake_files(data_dir) == before  # byte-identical, no duplicate rows
+        runs = instance.get_runs()
+        assert len(runs) == 2 * (len(CELLS) + 1)
+    con = catalog.connect(data_dir / "warehouse")
+    per_cell = dict(con.execute("SELECT sample_id, count(*) FROM cycling_soh GROUP BY 1").fetchall())
+    assert set(per_cell) == set(CELLS) and min(per_cell.values()) >= 3
+    stages = {row[0] for row in con.execute("SELECT DISTINCT stage FROM cycling_cycles").fetchall()}
+    assert {"formation", "checkup", "ageing"} <= stages
+    provenance = con.execute(
+        "SELECT count(*) FROM cycling_timeseries WHERE source_sha256 IS NULL OR code_version IS NULL").fetchone()
+    assert provenance == (0,)
+    assert con.execute("SELECT count(*) FROM cycling_series").fetchone()[0] >= 2
+    assert (data_dir / "warehouse" / "plots" / "cycling" / "soh_versus_cycle.png").stat().st_size > 10_000
+
+
+def test_truncated_and_garbage_files_become_issues_and_the_rest_goes_through(data_dir):
+    cell = data_dir / "raw" / "cycling" / CELLS[0]
+    good = sorted(cell.glob("*.mpt"))[0]
+    (cell / "garbage.mpr").write_bytes(os.urandom(4096))
+    (cell / "truncated.mpt").write_bytes(good.read_bytes()[:1500])
+    with dg.instance_for_test() as instance:
+        report = materialize_all(data_dir, instance=instance)
+    assert report.succeeded
+    con = catalog.connect(data_dir / "warehouse")
+    issues = dict(con.execute(
+        "SELECT path, reason FROM ingest_issues WHERE severity = 'error' AND sample_id = ?", [CELLS[0]]).fetchall())
+    assert set(issues) == {f"raw/cycling/{CELLS[0]}/garbage.mpr", f"raw/cycling/{CELLS[0]}/truncated.mpt"}
+    assert all(reason for reason in issues.values())
+    statuses = dict(con.execute("SELECT path, status FROM raw_files WHERE sample_id = ?", [CELLS[0]]).fetchall())
+    assert statuses[f"raw/cycling/{CELLS[0]}/{good.name}"] == "ok"
+    assert con.execute("SELECT count(*) FROM cycling_soh WHERE sample_id = ?", [CELLS[0]]).fetchone()[0] >= 3

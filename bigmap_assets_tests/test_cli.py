@@ -1,0 +1,55 @@
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from bigmap_assets.cli import main
+from bigmap_assets.warehouse import catalog
+from bigmap_assets.warehouse.lake import Lake
+import pyarrow as pa
+
+
+def test_read_writes_the_canonical_table_with_its_metadata(realdata, tmp_path, capsys):
+    source = realdata / "cycling" / "eclab" / "yadg" / "gcpl.issue_211.mpt"
+    out = tmp_path / "out.parquet"
+    assert main(["read", str(source), "-o", str(out)]) == 0
+    table = pq.read_table(out)
+    assert table.num_rows == 2767
+    assert {"test_time_second", "voltage_volt", "current_ampere"} <= set(table.column_names)
+    assert json.loads(table.schema.metadata[b"bigmap"])["format"] == "eclab_mpt"
+
+
+def test_unreadable_input_gives_one_line_naming_the_file_and_exit_2(tmp_path, capsys):
+    garbage = tmp_path / "garbage.mpr"
+    garbage.write_bytes(b"\x00\x01not a cycler file" * 100)
+    assert main(["read", str(garbage)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(garbage) in err and "bigmap: error:" in err
+
+
+def test_sql_prints_table_csv_and_json(tmp_path, capsys):
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    lake.write("cycling_timeseries", pa.table({"sample_id": ["S1", "S1"], "test_time_second": [0.0, 1.0],
+                                               "voltage_volt": [3.0, 3.1], "current_ampere": [0.0, 0.001]}),
+               {"sample_id": "S1"})
+    query = "SELECT sample_id, max(voltage_volt) AS v FROM cycling_timeseries GROUP BY 1"
+    assert main(["sql", query, "--data-dir", str(tmp_path), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["sample_id,v", "S1,3.1"]
+    assert main(["sql", query, "--data-dir", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"sample_id": "S1", "v": 3.1}]
+    assert main(["sql", query, "--data-dir", str(tmp_path)]) == 0
+    assert "(1 rows)" in capsys.readouterr().out
+
+
+def test_sql_without_a_warehouse_says_so(tmp_path, capsys):
+    assert main(["sql", "SELECT 1", "--data-dir", str(tmp_path)]) == 2
+    assert "run `bigmap materialize` first" in capsys.readouterr().err
+
+
+def test_the_installed_command_answers_help():
+    out = subprocess.run([sys.executable, "-m", "bigmap_assets.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for command in ("read", "materialize", "sql", "issues"):
+        assert command in out.stdout
