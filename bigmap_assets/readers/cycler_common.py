@@ -1,0 +1,297 @@
+"""Helpers shared by the cycler readers (Neware, Arbin, Maccor, BaSyTec, Novonix).
+
+Every cycler reader ends in ``reader_table``: the columns of ``schemas.cycling.READER_COLUMNS``
+first (A, V, s, Ah; current positive = charge), then the file's other columns under
+snake_case names that carry their unit. Capacities that the vendor resets per step or per
+cycle are rebuilt here into cumulative counters that never reset.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from ..errors import UnreadableFile
+from ..schemas.cycling import READER_COLUMNS
+
+CONTROL_MODES = ("CC", "CV", "REST", "OTHER")
+
+# Relative thresholds for telling control modes apart within one step.
+REST_CURRENT_FRACTION = 1e-6  # |I| below this share of the file's max |I| counts as zero
+CC_CURRENT_SPREAD = 0.02  # relative spread of |I| within a constant-current step
+CV_VOLTAGE_SPREAD_VOLT = 0.005  # voltage range within a constant-voltage step
+
+_UNIT_WORDS = {
+    "v": "volt", "mv": "millivolt", "a": "ampere", "ma": "milliampere", "ua": "microampere",
+    "w": "watt", "mw": "milliwatt", "wh": "wh", "mwh": "mwh", "ah": "ah", "mah": "mah",
+    "s": "second", "sec": "second", "h": "hour", "min": "minute", "ohm": "ohm", "ohms": "ohm",
+    "c": "celsius", "°c": "celsius", "degc": "celsius", "k": "kelvin",
+    "v/s": "volt_per_second", "v/h": "volt_per_hour", "a/h": "ampere_per_hour",
+    "c/s": "celsius_per_second", "ah/v": "ah_per_volt", "v/ah": "volt_per_ah",
+    "mah/g": "mah_per_g",
+}
+
+
+def decode_text(raw: bytes) -> str:
+    """Text of a vendor export: UTF-8 (with or without BOM), else Latin-1 (never fails)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def unit_column_name(vendor_name: str) -> str:
+    """A snake_case, unit-bearing name for a vendor column: ``"Power (W)"`` -> ``"power_watt"``.
+
+    Units are recognised in ``(...)``, ``[...]`` or after a slash (``Ecell/V``); a column
+    without a unit keeps its words only.
+    """
+    name = vendor_name.strip().lstrip("\ufeff~")
+    match = re.match(r"^(.*?)\s*[\(\[]([^\)\]]*)[\)\]]\s*$", name)
+    words, unit = (match.group(1), match.group(2)) if match else (name, "")
+    if not unit and "/" in words and not words.lower().startswith("d"):
+        words, unit = words.rsplit("/", 1)
+    unit_word = _UNIT_WORDS.get(unit.strip().lower().replace("\ufffd", "°").replace("�", "°"), "")
+    if unit and not unit_word:
+        unit_word = re.sub(r"[^0-9a-z]+", "_", unit.lower()).strip("_")
+    base = re.sub(r"[^0-9a-z]+", "_", words.lower()).strip("_") or "column"
+    return f"{base}_{unit_word}" if unit_word else base
+
+
+def block_index(*keys: np.ndarray) -> np.ndarray:
+    """0-based index that increments whenever any of ``keys`` changes from one row to the next."""
+    n = len(keys[0])
+    change = np.zeros(n, dtype=bool)
+    for key in keys:
+        key = np.asarray(key)
+        change[1:] |= key[1:] != key[:-1]
+    return np.cumsum(change)
+
+
+def increments_of_resetting(values: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
+    """Per-row increments of a counter that the vendor resets to zero per step or cycle.
+
+    Inside a group the increment is the difference to the previous row; at the start of a
+    group, or where the counter falls (an unannounced reset), the counter restarted from
+    zero, so the increment is the value itself. NaN counts as no change.
+    """
+    values = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    increments = np.empty_like(values)
+    if values.size == 0:
+        return increments
+    increments[0] = values[0]
+    increments[1:] = np.diff(values)
+    restart = np.zeros(values.size, dtype=bool)
+    restart[1:] = values[1:] < values[:-1]
+    if group is not None:
+        group = np.asarray(group)
+        restart[1:] |= group[1:] != group[:-1]
+    increments[restart] = values[restart]
+    return increments
+
+
+def cumulative_by_direction(increments_ah: np.ndarray, current_ampere: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative (charge, discharge) capacity in Ah from unsigned increments and the current sign.
+
+    A row with zero current takes the direction of the previous row with current (the first
+    sample of a step often reads 0 A while the counter already moved).
+    """
+    direction = np.sign(np.nan_to_num(np.asarray(current_ampere, dtype=np.float64)))
+    nonzero = direction != 0
+    last = np.maximum.accumulate(np.where(nonzero, np.arange(direction.size), 0))
+    direction = np.where(nonzero, direction, direction[last])
+    increments = np.abs(increments_ah)
+    charge = np.cumsum(np.where(direction > 0, increments, 0.0))
+    discharge = np.cumsum(np.where(direction < 0, increments, 0.0))
+    return charge, discharge
+
+
+def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """CC, CV, REST or OTHER per row, decided per step from how current and voltage vary.
+
+    For formats that record no control mode (Arbin, BaSyTec): a step whose |I| stays below
+    ``REST_CURRENT_FRACTION`` of the file's largest |I| is REST; a step whose |I| varies less
+    than ``CC_CURRENT_SPREAD`` (relative) is CC; a step whose voltage stays within
+    ``CV_VOLTAGE_SPREAD_VOLT`` while the current changes is CV; anything else is OTHER.
+    """
+    current = np.abs(np.nan_to_num(np.asarray(current_ampere, dtype=np.float64)))
+    voltage = np.nan_to_num(np.asarray(voltage_volt, dtype=np.float64))
+    modes = np.full(current.size, "OTHER", dtype=object)
+    if current.size == 0:
+        return modes
+    zero_level = REST_CURRENT_FRACTION * max(current.max(), 1e-12)
+    blocks = block_index(np.asarray(step))
+    starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
+    ends = np.r_[starts[1:], current.size]
+    for start, end in zip(starts, ends):
+        i, v = current[start:end], voltage[start:end]
+        moving = i[i > zero_level]
+        if moving.size == 0:
+            modes[start:end] = "REST"
+        elif np.ptp(moving) <= CC_CURRENT_SPREAD * np.median(moving):
+            modes[start:end] = "CC"
+        elif np.ptp(v[i > zero_level]) <= CV_VOLTAGE_SPREAD_VOLT:
+            modes[start:end] = "CV"
+    return modes
+
+
+def split_cccv(modes: np.ndarray, voltage_volt: np.ndarray, current_ampere: np.ndarray, step: np.ndarray,
+               tolerance_volt: float = 0.002) -> np.ndarray:
+    """Split combined CC-CV steps (mode ``"CCCV"``) into their CC part and CV part.
+
+    Within such a step the CV part starts at the first row whose voltage is within
+    ``tolerance_volt`` of the step's limit (its highest voltage on charge, lowest on discharge).
+    """
+    modes = np.asarray(modes, dtype=object).copy()
+    voltage = np.asarray(voltage_volt, dtype=np.float64)
+    current = np.asarray(current_ampere, dtype=np.float64)
+    blocks = block_index(np.asarray(step))
+    for block in np.unique(blocks[modes == "CCCV"]):
+        rows = np.flatnonzero(blocks == block)
+        v = voltage[rows]
+        charging = np.nansum(current[rows]) >= 0
+        limit = np.nanmax(v) if charging else np.nanmin(v)
+        at_limit = np.abs(v - limit) <= tolerance_volt
+        first = int(np.argmax(at_limit))
+        modes[rows[:first]] = "CC"
+        modes[rows[first:]] = "CV"
+    return modes
+
+
+def seconds_from_duration_text(durations: pa.Array) -> pa.Array:
+    """Seconds from Maccor-style ``"3d 04:05:06.7"`` or ``"04:05:06.7"`` durations (float64)."""
+    parts = pc.extract_regex(
+        pc.utf8_trim_whitespace(durations),
+        r"^(?:(?P<day>\d+)d\s*)?(?P<hour>\d+):(?P<minute>\d+):(?P<second>[0-9.]+)$",
+    )
+    day = pc.cast(pc.if_else(pc.equal(pc.struct_field(parts, "day"), ""), "0", pc.struct_field(parts, "day")), pa.float64())
+    hour = pc.cast(pc.struct_field(parts, "hour"), pa.float64())
+    minute = pc.cast(pc.struct_field(parts, "minute"), pa.float64())
+    second = pc.cast(pc.struct_field(parts, "second"), pa.float64())
+    return pc.add(pc.add(pc.multiply(day, 86400.0), pc.multiply(hour, 3600.0)), pc.add(pc.multiply(minute, 60.0), second))
+
+
+def parse_local_time(text: str, formats: tuple[str, ...]) -> datetime | None:
+    """The first of ``formats`` that parses ``text`` (surrounding blanks ignored), else None."""
+    text = text.strip()
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def read_delimited(path, data: bytes, *, delimiter: str, decimal_comma: bool = False,
+                   column_names: list[str] | None = None, skip_rows: int = 0,
+                   text_columns: tuple[str, ...] = ()) -> tuple[pa.Table, int]:
+    """A delimited block of a vendor file as Arrow (numbers typed), and how many rows were dropped.
+
+    Rows with the wrong number of fields (a truncated last row, a padded footer) are dropped
+    and counted rather than failing the file. ``text_columns`` stay strings.
+    """
+    dropped = 0
+
+    def drop(_row) -> str:
+        nonlocal dropped
+        dropped += 1
+        return "skip"
+
+    encoding = "utf8" if data.isascii() else "latin-1"
+    read_options = pacsv.ReadOptions(column_names=column_names, skip_rows=skip_rows, encoding=encoding,
+                                     block_size=1 << 24)
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=drop, ignore_empty_lines=True)
+    convert_options = pacsv.ConvertOptions(
+        decimal_point="," if decimal_comma else ".",
+        column_types={name: pa.string() for name in text_columns},
+        null_values=["", "N/A", "NaN", "nan"], strings_can_be_null=True,
+    )
+    try:
+        table = pacsv.read_csv(pa.BufferReader(data), read_options=read_options,
+                               parse_options=parse_options, convert_options=convert_options)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise UnreadableFile(path, f"data block is not a consistent {delimiter!r}-separated table: {exc}") from exc
+    return table, dropped
+
+
+def as_float(table: pa.Table, name: str) -> np.ndarray:
+    """A column as float64 numpy (nulls -> NaN); strings with decimal commas are converted."""
+    column = table.column(name)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        column = pc.replace_substring(column, ",", ".")
+        column = pc.if_else(pc.equal(pc.utf8_trim_whitespace(column), ""), None, column)
+    return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def reader_table(canonical: dict[str, object], extras: pa.Table | dict[str, object] | None = None,
+                 skip: tuple[str, ...] = ()) -> pa.Table:
+    """The reader output: READER_COLUMNS (typed, nulls where ``canonical`` lacks one), then extras.
+
+    ``extras`` are the file's other columns already under unit-bearing names; names in
+    ``skip`` or clashing with a canonical column are left out.
+    """
+    n = len(next(iter(canonical.values())))
+    arrays, fields = [], []
+    for column in READER_COLUMNS:
+        values = canonical.get(column.name)
+        if values is None:
+            array = pa.nulls(n, column.type)
+        elif isinstance(values, (pa.Array, pa.ChunkedArray)):
+            array = values.cast(column.type)
+        else:
+            array = pa.array(values, type=column.type, from_pandas=True)
+        arrays.append(array)
+        fields.append(pa.field(column.name, column.type, metadata={"unit": column.unit}))
+    taken = {f.name for f in fields} | set(skip)
+    if isinstance(extras, pa.Table):
+        extra_items = zip(extras.column_names, extras.columns)
+    else:
+        extra_items = (extras or {}).items()
+    for name, values in extra_items:
+        if name in taken:
+            continue
+        taken.add(name)
+        array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, from_pandas=True)
+        arrays.append(array)
+        fields.append(pa.field(name, array.type))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def renamed_extras(table: pa.Table, used: set[str]) -> pa.Table:
+    """The columns of ``table`` not in ``used``, renamed with ``unit_column_name`` (first name wins)."""
+    names, columns, seen = [], [], set()
+    for name, column in zip(table.column_names, table.columns):
+        new = unit_column_name(name)
+        if name in used or new in seen or pa.types.is_null(column.type):
+            continue
+        seen.add(new)
+        names.append(new)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def cycling_metadata(*, instrument: str, source_columns: list[str], start_time_local: datetime | None,
+                     timezone: str | None = None, measurement_kind: str = "cycling",
+                     warnings: list[str] | None = None, lacks: list[str] | None = None, **extra) -> dict:
+    """The metadata dict every cycler reader returns (keys of the reader contract, then extras)."""
+    warnings = list(warnings or [])
+    lacks = list(lacks or [])
+    if timezone is None:
+        if "timezone" not in lacks:
+            lacks.append("timezone")
+        warnings.append("the file states no timezone: its clock times are local times of an unknown zone")
+    return {
+        "start_time_local": start_time_local.isoformat() if start_time_local else None,
+        "timezone": timezone,
+        "instrument": instrument,
+        "measurement_kind": measurement_kind,
+        "source_columns": list(source_columns),
+        "warnings": warnings,
+        "lacks": lacks,
+        **extra,
+    }

@@ -1,0 +1,166 @@
+"""Neware BTS binary files: ``.nda`` (BTS 7) and ``.ndax`` (BTS 8 zip archive, with aux channels).
+
+Decoding is done by ``fastnda`` (BSD-3-Clause, Empa's maintained, numpy-vectorised fork of
+NewareNDA, also used by cellpy and the Battery Data Format). This module maps its output onto
+the reader contract: A, V, s, Ah, current positive = charge, Neware's per-step capacity rebuilt
+into cumulative charge/discharge counters, and the vendor's own cycle counter (``raw``).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import UnreadableFile
+from .cycler_common import (
+    cumulative_by_direction,
+    cycling_metadata,
+    increments_of_resetting,
+    parse_local_time,
+    reader_table,
+    split_cccv,
+)
+
+NAME = "neware"
+TECHNIQUE = "cycling"
+
+NDA_MAGIC = b"NEWARE"
+NDAX_MEMBERS = {"data.ndc", "TestInfo.xml"}
+
+_MODE_BY_STEP_PREFIX = (
+    ("CCCV_", "CCCV"), ("CC_", "CC"), ("CV_", "CV"), ("Rest", "REST"), ("OCV", "REST"), ("Pause", "REST"),
+)
+_AUX_NAME = re.compile(r"^aux(?P<channel>\d+)_(?P<quantity>.+?)(?:_(?P<unit>V|degC))?$")
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if head.startswith(NDA_MAGIC):
+        return True
+    if not head.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return NDAX_MEMBERS <= set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def read(path: Path) -> tuple[pa.Table, dict]:
+    try:
+        import fastnda
+    except ModuleNotFoundError as exc:
+        raise UnreadableFile(path, "reading Neware files needs the Python package fastnda (pip install fastnda)") from exc
+    try:
+        frame = fastnda.read(path, cycle_mode="raw")
+        vendor_metadata = fastnda.read_metadata(path)
+    except Exception as exc:  # fastnda raises plain exceptions on unknown layouts
+        raise UnreadableFile(path, f"not a Neware file fastnda can decode ({type(exc).__name__}: {exc})") from exc
+    if frame.height == 0:
+        raise UnreadableFile(path, "the Neware file holds no data records")
+    source = frame.to_arrow()
+    table = _canonical(source)
+    metadata = _metadata(path, source, vendor_metadata)
+    return table, metadata
+
+
+def _canonical(source: pa.Table) -> pa.Table:
+    def column(name: str) -> np.ndarray:
+        return source.column(name).to_numpy().astype(np.float64)
+
+    current = column("current_mA") / 1000.0
+    voltage = column("voltage_V")
+    step_count = source.column("step_count").to_numpy()
+    step_capacity = column("capacity_mAh") / 1000.0  # signed, resets each step
+    charge_ah, discharge_ah = cumulative_by_direction(
+        increments_of_resetting(np.abs(step_capacity), step_count), np.sign(step_capacity)
+    )
+    step_types = source.column("step_type").cast(pa.string()).to_numpy(zero_copy_only=False)
+    modes = np.array([_mode_of(step) for step in step_types], dtype=object)
+    if (modes == "CCCV").any():
+        modes = split_cccv(modes, voltage, current, step_count)
+    aux = _aux_columns(source)
+    temperature = aux.get("temperature_t1_celsius")
+    canonical = {
+        "test_time_second": source.column("total_time_s"),
+        "voltage_volt": voltage,
+        "current_ampere": current,
+        "step_id": source.column("step_index"),
+        "control_mode": modes,
+        "vendor_cycle_number": source.column("cycle_count"),
+        "charging_capacity_ah": charge_ah,
+        "discharging_capacity_ah": discharge_ah,
+        "temperature_celsius": temperature,
+    }
+    extras = {
+        "unix_time_second": source.column("unix_time_s"),
+        "step_time_second": source.column("step_time_s"),
+        "step_count": source.column("step_count"),
+        "step_type": source.column("step_type").cast(pa.string()),
+        "step_capacity_ah": pa.array(step_capacity),
+        "step_energy_wh": pa.array(column("energy_mWh") / 1000.0),
+        "record_index": source.column("index"),
+        **aux,
+    }
+    return reader_table(canonical, extras)
+
+
+def _mode_of(step_type: str | None) -> str:
+    for prefix, mode in _MODE_BY_STEP_PREFIX:
+        if step_type and step_type.startswith(prefix):
+            return mode
+    return "OTHER"
+
+
+def _aux_columns(source: pa.Table) -> dict[str, pa.ChunkedArray]:
+    """Auxiliary channels as ``temperature_t<n>_celsius``, ``aux_voltage_<n>_volt``, ``aux_<n>_<what>``."""
+    columns = {}
+    for name in source.column_names:
+        match = _AUX_NAME.match(name)
+        if not match:
+            continue
+        channel, quantity, unit = match["channel"], match["quantity"], match["unit"]
+        if unit == "degC":
+            new = f"temperature_t{channel}_celsius"
+        elif unit == "V":
+            new = f"aux_voltage_{channel}_volt"
+        else:
+            new = f"aux_{channel}_" + (re.sub(r"[^0-9a-z]+", "_", quantity.lower()).strip("_") or "unknown")
+        columns[new] = source.column(name).cast(pa.float64())
+    return columns
+
+
+def _metadata(path: Path, source: pa.Table, vendor: dict) -> dict:
+    info = vendor.get("TestInfo", {}).get("TestInfo", {})
+    start_text = info.get("StartTime") or vendor.get("start_time") or ""
+    start_local = parse_local_time(start_text, ("%Y-%m-%d %H:%M:%S",))
+    first_unix = source.column("unix_time_s")[0].as_py()
+    start_utc = datetime.fromtimestamp(first_unix, tz=timezone.utc) if first_unix else None
+    warnings = []
+    extra = {}
+    if start_utc is not None:
+        extra["start_time_utc"] = start_utc.isoformat()
+        if start_local is not None:
+            offset = round((start_local - start_utc.replace(tzinfo=None)).total_seconds() / 900.0) * 900
+            extra["utc_offset_second"] = offset
+            warnings.append(f"rows carry Unix time; the test PC clock was UTC{offset / 3600:+.2f} h at start (no IANA zone stated)")
+    unix = source.column("unix_time_s").to_numpy()
+    if unix.size > 1 and (np.diff(unix) < 0).any():
+        warnings.append("Unix time jumps backwards in the file; use test_time_second for ordering")
+    if any(name.startswith("aux") for name in source.column_names):
+        warnings.append("auxiliary channels named as fastnda decodes them; check which aux channel is the cell thermocouple")
+    version = vendor.get("VersionInfo", {}).get("ZwjVersion", {}).get("CurrClientVer") or vendor.get("client_version")
+    return cycling_metadata(
+        instrument=f"Neware BTS ({version})" if version else "Neware BTS",
+        source_columns=source.column_names,
+        start_time_local=start_local,
+        timezone=None,
+        warnings=warnings,
+        lacks=["timezone"] + ([] if any(n.startswith("aux") for n in source.column_names) else ["temperature"]),
+        active_mass_mg=vendor.get("active_mass_mg"),
+        **extra,
+    )
