@@ -1,0 +1,171 @@
+"""BioLogic EC-Lab / BT-Lab text export (``.mpt``).
+
+Layout: ``EC-Lab ASCII FILE``, ``Nb header lines : N`` (N counts every header line up to and
+including the tab-separated column-name line), a settings block, then tab-separated data.
+Also read: exports without settings (N = 3), files with no header at all (the first line
+is the column line), Latin-1 or UTF-8 text, decimal commas, CRLF, a trailing tab on the
+column line. Data are parsed by ``pyarrow.csv`` in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ..errors import UnreadableFile
+from .eclab_columns import canonical_name, TECHNIQUE_NAMES, measurement_kind, reader_table
+
+NAME = "eclab_mpt"
+TECHNIQUE = "cycling"
+
+_TITLES = (b"ec-lab ascii file", b"bt-lab ascii file")
+_COLUMN_LINE_MARKERS = (b"Ewe/V", b"Ecell/V", b"<Ewe>/V", b"<Ewe/V>", b"I/mA", b"<I>/mA", b"freq/Hz")
+_START_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S", "%m.%d.%Y %H:%M:%S", "%m-%d-%Y %H:%M:%S")
+_SOFTWARE = re.compile(r"^(EC-Lab|BT-Lab) for windows v(\S+)", re.IGNORECASE)
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    """An EC-Lab/BT-Lab title line, or a tab-separated EC-Lab column line with ``time/s``."""
+    first_line = head.split(b"\n", 1)[0].strip()
+    if first_line.lower() in _TITLES:
+        return True
+    return b"\t" in first_line and b"time/s" in first_line and any(m in first_line for m in _COLUMN_LINE_MARKERS)
+
+
+def read(path: Path) -> tuple[pa.Table, dict]:
+    """The file as ``READER_COLUMNS`` + extra columns, and its header metadata."""
+    path = Path(path)
+    data = path.read_bytes()
+    header_lines, data_offset = _split_header(path, data)
+    text_lines = [_decode(line).rstrip("\r") for line in header_lines]
+    source_columns = [canonical_name(name) for name in _column_names(text_lines[-1])]
+    if "time/s" not in source_columns:
+        raise UnreadableFile(path, "the column line has no time/s column", location=f"line {len(header_lines)}")
+
+    columns, warnings = _parse_data(path, data, data_offset, source_columns)
+    try:
+        table, mapping = reader_table(columns)
+    except ValueError as exc:
+        raise UnreadableFile(path, str(exc)) from exc
+    techniques = _techniques(text_lines)
+    metadata = {
+        **_header_facts(text_lines),
+        "techniques": techniques,
+        "measurement_kind": measurement_kind(techniques, source_columns),
+        "header_lines": len(header_lines),
+        "source_columns": source_columns,
+        "current_sign": "EC-Lab sign kept: positive = oxidation at the working electrode (charge)",
+        **mapping,
+        "warnings": warnings + mapping["warnings"],
+    }
+    if metadata["start_time_local"] is None:
+        metadata["warnings"].append("no 'Acquisition started on' line: absolute time unknown")
+    return table, metadata
+
+
+def _split_header(path: Path, data: bytes) -> tuple[list[bytes], int]:
+    """The header lines (the column line last) and the byte offset where data begin."""
+    first_end = data.find(b"\n")
+    first_line = data[: first_end if first_end >= 0 else len(data)].strip()
+    if first_line.lower() not in _TITLES:
+        if sniff(path, first_line):
+            return [first_line], first_end + 1
+        raise UnreadableFile(path, "not an EC-Lab text export: no 'EC-Lab ASCII FILE' title and no column line")
+    second_end = data.find(b"\n", first_end + 1)
+    match = re.match(rb"\s*Nb header lines\s*:\s*(\d+)", data[first_end + 1 : second_end])
+    if not match:
+        raise UnreadableFile(path, "line 2 is not 'Nb header lines : N'", location="line 2")
+    count = int(match.group(1))
+    lines, offset = [], 0
+    for _ in range(count):
+        end = data.find(b"\n", offset)
+        if end < 0:
+            raise UnreadableFile(path, f"file ends inside its {count}-line header")
+        lines.append(data[offset:end])
+        offset = end + 1
+    return lines, offset
+
+
+def _decode(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def _column_names(line: str) -> list[str]:
+    names = line.split("\t")
+    while names and not names[-1].strip():
+        names.pop()
+    return names
+
+
+def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+    first_row = data[offset : data.find(b"\n", offset)]
+    decimal_comma = b"," in first_row
+    field_count = first_row.rstrip(b"\r").count(b"\t") + 1 if first_row.strip() else len(names)
+    padded = names + [f"__extra_{i}" for i in range(max(0, field_count - len(names)))]
+    skipped: list[int] = []
+
+    def skip_row(row) -> str:
+        skipped.append(row.number)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(data)[offset:]),
+            read_options=pacsv.ReadOptions(column_names=padded, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, invalid_row_handler=skip_row),
+            convert_options=pacsv.ConvertOptions(
+                decimal_point="," if decimal_comma else ".",
+                column_types={n: pa.float64() for n in names},
+                include_columns=names,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise UnreadableFile(path, f"data rows do not parse as EC-Lab numbers: {exc}") from exc
+    warnings = []
+    if decimal_comma:
+        warnings.append("decimal comma export")
+    if skipped:
+        warnings.append(f"{len(skipped)} malformed data row(s) skipped (e.g. a truncated last line)")
+    columns = {name: table.column(name).to_numpy() for name in names}
+    return columns, warnings
+
+
+def _header_facts(lines: list[str]) -> dict:
+    facts = {"start_time_local": None, "device": None, "instrument": None, "software_version": None}
+    for line in lines:
+        key, _, value = (part.strip() for part in line.partition(" : "))
+        if key == "Acquisition started on" and facts["start_time_local"] is None:
+            facts["start_time_local"] = _parse_start(value)
+        elif key == "Device":
+            facts["device"] = value
+            facts["instrument"] = value.split(" (SN")[0].strip()
+        elif facts["software_version"] is None and (match := _SOFTWARE.match(line.strip())):
+            program = "BT-Lab" if match.group(1).lower().startswith("bt") else "EC-Lab"
+            facts["software_version"] = f"{program} {match.group(2)}"
+    return facts
+
+
+def _parse_start(value: str) -> str | None:
+    for fmt in _START_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _techniques(lines: list[str]) -> list[str]:
+    found = []
+    for line in lines:
+        short = TECHNIQUE_NAMES.get(line.strip())
+        if short and short not in found:
+            found.append(short)
+    return found
