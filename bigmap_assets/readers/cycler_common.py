@@ -23,7 +23,7 @@ CONTROL_MODES = ("CC", "CV", "REST", "OTHER")
 
 # Relative thresholds for telling control modes apart within one step.
 REST_CURRENT_FRACTION = 1e-6  # |I| below this share of the file's max |I| counts as zero
-CC_CURRENT_SPREAD = 0.02  # relative spread of |I| within a constant-current step
+CC_CURRENT_SPREAD = 0.1  # relative spread of |I| within a constant-current step (µA currents are noisy)
 CV_VOLTAGE_SPREAD_VOLT = 0.005  # voltage range within a constant-voltage step
 
 _UNIT_WORDS = {
@@ -115,8 +115,8 @@ def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, ste
     """CC, CV, REST or OTHER per row, decided per step from how current and voltage vary.
 
     For formats that record no control mode (Arbin, BaSyTec): a step whose |I| stays below
-    ``REST_CURRENT_FRACTION`` of the file's largest |I| is REST; a step whose |I| varies less
-    than ``CC_CURRENT_SPREAD`` (relative) is CC; a step whose voltage stays within
+    ``REST_CURRENT_FRACTION`` of the file's largest |I| is REST; a step whose |I| (5th to 95th
+    percentile) varies less than ``CC_CURRENT_SPREAD`` (relative) is CC; a step whose voltage stays within
     ``CV_VOLTAGE_SPREAD_VOLT`` while the current changes is CV; anything else is OTHER.
     """
     current = np.abs(np.nan_to_num(np.asarray(current_ampere, dtype=np.float64)))
@@ -133,7 +133,7 @@ def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, ste
         moving = i[i > zero_level]
         if moving.size == 0:
             modes[start:end] = "REST"
-        elif np.ptp(moving) <= CC_CURRENT_SPREAD * np.median(moving):
+        elif np.subtract(*np.percentile(moving, [95, 5])) <= CC_CURRENT_SPREAD * np.median(moving):
             modes[start:end] = "CC"
         elif np.ptp(v[i > zero_level]) <= CV_VOLTAGE_SPREAD_VOLT:
             modes[start:end] = "CV"
@@ -174,6 +174,14 @@ def seconds_from_duration_text(durations: pa.Array) -> pa.Array:
     minute = pc.cast(pc.struct_field(parts, "minute"), pa.float64())
     second = pc.cast(pc.struct_field(parts, "second"), pa.float64())
     return pc.add(pc.add(pc.multiply(day, 86400.0), pc.multiply(hour, 3600.0)), pc.add(pc.multiply(minute, 60.0), second))
+
+
+def parse_local_times(text: pa.ChunkedArray | pa.Array, fmt: str) -> pa.Array:
+    """Naive ``timestamp[us]`` from clock strings in strptime format ``fmt`` (``%f`` allowed; bad rows null)."""
+    import pandas as pd
+
+    values = pd.to_datetime(pd.Series(text.to_numpy(zero_copy_only=False)).str.strip(), format=fmt, errors="coerce")
+    return pa.array(values.to_numpy(dtype="datetime64[us]"), type=pa.timestamp("us"), from_pandas=True)
 
 
 def parse_local_time(text: str, formats: tuple[str, ...]) -> datetime | None:

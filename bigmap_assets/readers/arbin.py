@@ -1,0 +1,283 @@
+"""Arbin files: ``.res`` (MS Access database, MITS Pro), CSV exports and Excel exports.
+
+Column names differ between software generations (``Test_Time`` / ``Test_Time(s)`` /
+``Test Time (s)``), so columns are matched on their words with the unit read from the
+brackets (no brackets: SI units, as MITS writes them). Arbin's charge and discharge
+capacities are cumulative within a cycle; they are rebuilt here into counters since the
+file start. Arbin records no control mode; it is inferred per step from current and voltage.
+
+``.res`` files are read with ``mdb-export`` from the Debian package ``mdbtools``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import UnreadableFile
+from .cycler_common import (
+    cycling_metadata,
+    decode_text,
+    increments_of_resetting,
+    infer_control_mode,
+    parse_local_time,
+    parse_local_times,
+    read_delimited,
+    reader_table,
+    renamed_extras,
+    split_cccv,
+)
+
+NAME = "arbin"
+TECHNIQUE = "cycling"
+
+ACCESS_MAGICS = (b"Standard Jet DB", b"Standard ACE DB")
+OLE_EPOCH = datetime(1899, 12, 30)
+US_DATE_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%Y-%m-%d %H:%M:%S.%f",
+                   "%Y-%m-%d %H:%M:%S")
+
+# canonical column <- Arbin column key (words only, lower case, no separators)
+_KEYS = {
+    "test_time_second": ("testtime",),
+    "voltage_volt": ("voltage",),
+    "current_ampere": ("current",),
+    "step_id": ("stepindex",),
+    "vendor_cycle_number": ("cycleindex",),
+    "charge_capacity": ("chargecapacity",),
+    "discharge_capacity": ("dischargecapacity",),
+    "temperature_celsius": ("auxtemperature1", "temperature"),
+    "date_time": ("datetime",),
+}
+_SCALE = {"": 1.0, "s": 1.0, "v": 1.0, "a": 1.0, "ah": 1.0, "c": 1.0, "ma": 1e-3, "mv": 1e-3, "mah": 1e-3,
+          "ms": 1e-3, "h": 3600.0, "min": 60.0, "ua": 1e-6, "uah": 1e-6}
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if any(magic in head[:32] for magic in ACCESS_MAGICS):
+        return True
+    if head.startswith(b"PK\x03\x04"):
+        return _is_arbin_workbook(path)
+    first_line = decode_text(head[:4096]).split("\n", 1)[0]
+    keys = {_key(name)[0] for name in re.split(r"[,\t;]", first_line)}
+    return {"datapoint", "testtime", "voltage", "current"} <= keys
+
+
+def read(path: Path) -> tuple[pa.Table, dict]:
+    head = Path(path).open("rb").read(4096)
+    if any(magic in head[:32] for magic in ACCESS_MAGICS):
+        source, extra = _read_res(path)
+        kind = "res"
+    elif head.startswith(b"PK\x03\x04"):
+        source, extra = _read_workbook(path)
+        kind = "xlsx"
+    else:
+        source, extra = _read_csv(path, head)
+        kind = "csv"
+    return _canonical(path, source, kind, extra)
+
+
+def _key(vendor_name: str) -> tuple[str, str]:
+    """(words, unit) of an Arbin column name: ``"Test Time (s)"`` -> ``("testtime", "s")``."""
+    name = vendor_name.strip().lstrip("\ufeff")
+    match = re.match(r"^(.*?)\s*\(([^)]*)\)\s*$", name)
+    words, unit = (match.group(1), match.group(2)) if match else (name, "")
+    return re.sub(r"[^0-9a-z]", "", words.lower()), unit.strip().lower()
+
+
+def _find(source: pa.Table, canonical: str) -> str | None:
+    for key in _KEYS[canonical]:
+        for name in source.column_names:
+            if _key(name)[0] == key:
+                return name
+    return None
+
+
+def _scaled(path: Path, source: pa.Table, name: str) -> np.ndarray:
+    unit = _key(name)[1]
+    if unit not in _SCALE:
+        raise UnreadableFile(path, f"column {name!r} has a unit this reader does not know ({unit!r})")
+    values = source.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return values * _SCALE[unit]
+
+
+def _canonical(path: Path, source: pa.Table, kind: str, extra: dict) -> tuple[pa.Table, dict]:
+    names = {canonical: _find(source, canonical) for canonical in _KEYS}
+    missing = [c for c in ("test_time_second", "voltage_volt", "current_ampere") if names[c] is None]
+    if missing:
+        raise UnreadableFile(path, f"Arbin table lacks the columns for {', '.join(missing)} (has: {', '.join(source.column_names)})")
+    values = {c: _scaled(path, source, n) for c, n in names.items() if n and c not in ("date_time",)}
+    warnings, lacks = list(extra.pop("warnings", [])), []
+    cycle = values.get("vendor_cycle_number")
+    step = values.get("step_id")
+    if cycle is None or np.isnan(cycle).all():
+        lacks.append("cycle column")
+        cycle = None
+    if step is None or np.isnan(step).all():
+        lacks.append("step column")
+        step = None
+    canonical = {
+        "test_time_second": values["test_time_second"],
+        "voltage_volt": values["voltage_volt"],
+        "current_ampere": values["current_ampere"],
+        "step_id": step,
+        "vendor_cycle_number": cycle,
+        "temperature_celsius": values.get("temperature_celsius"),
+    }
+    for vendor, target in (("charge_capacity", "charging_capacity_ah"), ("discharge_capacity", "discharging_capacity_ah")):
+        column = values.get(vendor)
+        if column is None:
+            lacks.append(vendor.replace("_", " "))
+            continue
+        canonical[target] = np.cumsum(increments_of_resetting(column, cycle))
+    canonical["control_mode"] = _control_modes(values["current_ampere"], values["voltage_volt"], step, warnings)
+    if "temperature_celsius" not in values:
+        lacks.append("temperature")
+
+    time_extras, start_local, timezone = _times(path, source, names["date_time"], kind, warnings)
+    used = {n for n in names.values() if n}
+    extras = renamed_extras(source, used)
+    table = reader_table(canonical, {**time_extras, **dict(zip(extras.column_names, extras.columns))})
+    metadata = cycling_metadata(
+        instrument=f"Arbin ({kind})", source_columns=source.column_names, start_time_local=start_local,
+        timezone=timezone, warnings=warnings, lacks=lacks, **extra,
+    )
+    return table, metadata
+
+
+def _control_modes(current: np.ndarray, voltage: np.ndarray, step: np.ndarray | None, warnings: list[str]) -> np.ndarray:
+    """CC/CV/REST/OTHER inferred per step; without a step column, per run of equal current sign."""
+    warnings.append("Arbin records no control mode: CC/CV/REST inferred per step from current and voltage")
+    if step is not None:
+        return infer_control_mode(current, voltage, step)
+    runs = np.sign(np.nan_to_num(current))
+    modes = infer_control_mode(current, voltage, runs)
+    modes[modes == "OTHER"] = "CCCV"
+    warnings.append("no step column: each run of one current sign is split into CC then CV at its voltage limit")
+    return split_cccv(modes, voltage, current, runs)
+
+
+def _times(path: Path, source: pa.Table, name: str | None, kind: str, warnings: list[str]):
+    """Per-row clock columns, the start time and the timezone, from Arbin's date column."""
+    if name is None:
+        return {}, None, None
+    column = source.column(name)
+    if kind == "res":  # OLE automation date: days since 1899-12-30, local clock
+        days = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        microseconds = np.round(days * 86400e6).astype("int64")
+        local = pa.array(np.datetime64(OLE_EPOCH, "us") + microseconds.astype("timedelta64[us]"))
+        return {"date_time_local": local}, OLE_EPOCH + timedelta(days=float(days[0])), None
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):  # Unix epoch (MITS 7 CSV)
+        unix = column.cast(pa.float64())
+        start = datetime.utcfromtimestamp(unix[0].as_py())
+        warnings.append("Date column is Unix time, so rows are absolute (UTC); the local clock zone is unknown")
+        return {"unix_time_second": unix}, start, "UTC"
+    if pa.types.is_timestamp(column.type):
+        local = column.cast(pa.timestamp("us"))
+    else:
+        text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+        fmt = next((f for f in US_DATE_FORMATS if parse_local_time(text[0].as_py(), (f,))), None)
+        if fmt is None:
+            raise UnreadableFile(path, f"date column {name!r} has an unknown layout: {text[0].as_py()!r}")
+        local = parse_local_times(text, fmt)
+    first = local[0].as_py()
+    return {"date_time_local": local}, first, None
+
+
+def _read_csv(path: Path, head: bytes) -> tuple[pa.Table, dict]:
+    data = Path(path).read_bytes()
+    delimiter = "\t" if head.split(b"\n", 1)[0].count(b"\t") > head.split(b"\n", 1)[0].count(b",") else ","
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    first_line = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    date_names = tuple(n for n in first_line.strip().split(delimiter) if _key(n)[0] == "datetime")
+    table, dropped = read_delimited(path, data, delimiter=delimiter, text_columns=date_names)
+    date_name = date_names[0] if date_names else None
+    if date_name is not None:
+        text = pc.utf8_trim_whitespace(table.column(date_name))
+        as_number = pc.cast(text, pa.float64(), safe=False) if _numeric(text) else None
+        table = table.set_column(table.column_names.index(date_name), date_name, as_number if as_number is not None else text)
+    extra = {"warnings": [f"{dropped} malformed row(s) skipped"] if dropped else []}
+    return table, extra
+
+
+def _numeric(text: pa.ChunkedArray) -> bool:
+    sample = text[0].as_py() if len(text) else ""
+    return bool(re.fullmatch(r"[0-9.]+", sample or ""))
+
+
+def _is_arbin_workbook(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            workbook = archive.read("xl/workbook.xml")
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return False
+    return b'name="Channel_' in workbook and (b'name="Global_Info"' in workbook or b'name="Info"' in workbook)
+
+
+def _read_workbook(path: Path) -> tuple[pa.Table, dict]:
+    from python_calamine import CalamineWorkbook
+
+    workbook = CalamineWorkbook.from_path(str(path))
+    sheets = [name for name in workbook.sheet_names if re.fullmatch(r"Channel_\d+_\d+", name)]
+    if not sheets:
+        raise UnreadableFile(path, "Arbin workbook has no Channel_<n>_<k> data sheet")
+    parts = [_sheet_table(workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)) for name in sheets]
+    table = pa.concat_tables(parts, promote_options="permissive")
+    return table, {"sheets": sheets}
+
+
+def _sheet_table(rows: list[list]) -> pa.Table:
+    header, body = rows[0], rows[1:]
+    columns = {}
+    for index, name in enumerate(header):
+        if not name:
+            continue
+        values = [row[index] if index < len(row) and row[index] != "" else None for row in body]
+        columns[str(name)] = pa.array(values, from_pandas=True)
+    return pa.table(columns)
+
+
+def _read_res(path: Path) -> tuple[pa.Table, dict]:
+    tool = shutil.which("mdb-export")
+    if tool is None:
+        raise UnreadableFile(path, "Arbin .res files need mdb-export from the Debian/Ubuntu package mdbtools "
+                                   "(apt-get install mdbtools); it is not installed")
+    normal = _export_table(path, tool, "Channel_Normal_Table")
+    global_table = _export_table(path, tool, "Global_Table")
+    extra = {"warnings": []}
+    if global_table.num_rows:
+        row = {k: v[0] for k, v in global_table.to_pydict().items()}
+        extra.update({k: row.get(v) for k, v in (("test_name", "Test_Name"), ("schedule_file", "Schedule_File_Name"),
+                                                  ("channel", "Channel_Number"), ("creator", "Creator"))})
+    aux = _export_table(path, tool, "Auxiliary_Table")
+    normal = _with_aux_temperature(normal, aux)
+    return normal, extra
+
+
+def _export_table(path: Path, tool: str, table: str) -> pa.Table:
+    result = subprocess.run([tool, str(path), table], capture_output=True, timeout=600)
+    if result.returncode != 0:
+        reason = result.stderr.decode("utf-8", "replace").strip() or f"exit code {result.returncode}"
+        raise UnreadableFile(path, f"mdb-export could not export {table} ({reason}); is this an Arbin .res file?")
+    if not result.stdout.strip():
+        return pa.table({})
+    return read_delimited(path, result.stdout, delimiter=",")[0]
+
+
+def _with_aux_temperature(normal: pa.Table, aux: pa.Table) -> pa.Table:
+    """Join the first auxiliary temperature channel (Data_Type 1) onto the data points."""
+    if aux.num_rows == 0 or "Data_Type" not in aux.column_names:
+        return normal
+    temperature = aux.filter(pc.and_(pc.equal(aux.column("Data_Type"), 1), pc.equal(aux.column("Auxiliary_Index"), 0)))
+    if temperature.num_rows == 0:
+        return normal
+    temperature = temperature.select(["Test_ID", "Data_Point", "X"]).rename_columns(["Test_ID", "Data_Point", "Aux_Temperature_1 (C)"])
+    return normal.join(temperature, ["Test_ID", "Data_Point"], join_type="left outer").sort_by("Data_Point")
