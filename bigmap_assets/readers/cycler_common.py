@@ -54,7 +54,7 @@ def unit_column_name(vendor_name: str) -> str:
     name = vendor_name.strip().lstrip("\ufeff~")
     match = re.match(r"^(.*?)\s*[\(\[]([^\)\]]*)[\)\]]\s*$", name)
     words, unit = (match.group(1), match.group(2)) if match else (name, "")
-    if not unit and "/" in words and not words.lower().startswith("d"):
+    if not unit and "/" in words and words.rsplit("/", 1)[1].strip().lower() in _UNIT_WORDS:
         words, unit = words.rsplit("/", 1)
     unit_word = _UNIT_WORDS.get(unit.strip().lower().replace("\ufffd", "°").replace("�", "°"), "")
     if unit and not unit_word:

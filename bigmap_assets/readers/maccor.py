@@ -1,0 +1,275 @@
+"""Maccor text and CSV exports (MIMS "Today's Date" header, KIT-style key/value header, CSV).
+
+Dialects handled: tab- or comma-separated; decimal comma; test time as ``"0d 00:00:00.0000"``,
+seconds, or minutes (the unit is checked against the clock column); US or day-first dates;
+non-ASCII padding in description lines; a truncated last row (dropped and reported). Maccor
+writes current and capacity as magnitudes: the sign of the current comes from the state
+column (C = charge, D = discharge), and the per-step capacity is rebuilt into cumulative
+charge and discharge counters.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import UnreadableFile
+from .cycler_common import (
+    block_index,
+    cumulative_by_direction,
+    cycling_metadata,
+    decode_text,
+    increments_of_resetting,
+    infer_control_mode,
+    parse_local_times,
+    read_delimited,
+    reader_table,
+    renamed_extras,
+    seconds_from_duration_text,
+)
+
+NAME = "maccor"
+TECHNIQUE = "cycling"
+
+_HEADER_FIRST_FIELD = re.compile(r"^\s*Rec#?\s*$")
+_COLUMNS = {
+    "record": ("Rec#", "Rec"),
+    "cycle": ("Cycle C", "Cyc#", "Cycle P", "Cycle"),
+    "step": ("Step",),
+    "test_time": ("TestTime", "Test Time (sec)", "Test (Sec)", "Test Time"),
+    "capacity": ("Amp-hr", "Cap. [Ah]", "Capacity"),
+    "energy": ("Watt-hr", "Ener. [Wh]", "Energy"),
+    "current": ("Amps", "Current [A]", "Current"),
+    "voltage": ("Volts", "Voltage [V]", "Voltage"),
+    "state": ("State", "Md"),
+    "clock": ("DPt Time", "DPT Time", "DPt Time (sec)"),
+    "temperature": ("Temp 1",),
+}
+_CLOCK_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p", "%d-%b-%y %H:%M:%S",
+                  "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+_SECONDS_PER_UNIT = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    text = decode_text(head)
+    if text.startswith("Today's Date"):
+        return True
+    return _header_line(text.splitlines()[:60]) is not None
+
+
+def read(path: Path) -> tuple[pa.Table, dict]:
+    data = Path(path).read_bytes()
+    lines = decode_text(data[:65536]).splitlines()
+    header_index = _header_line(lines[:60])
+    if header_index is None:
+        raise UnreadableFile(path, "no Maccor column line (starting with Rec or Rec#) in the first 60 lines")
+    header = lines[header_index]
+    delimiter = "\t" if "\t" in header else ","
+    names = [name.strip() for name in header.split(delimiter)]
+    first_data = next((line for line in lines[header_index + 1:] if line.strip()), "")
+    decimal_comma = delimiter == "\t" and bool(re.search(r"(^|\t)\s*-?\d+,\d+\s*(\t|$)", first_data))
+    body = _after_lines(data, header_index + 1)
+    if len(first_data.rstrip("\r\n").split(delimiter)) > len(names):  # every row ends with a delimiter
+        body = body.replace(b"\t\r\n", b"\r\n").replace(b"\t\n", b"\n")
+    columns = {key: next((n for n in candidates if n in names), None) for key, candidates in _COLUMNS.items()}
+    duration_columns = tuple(
+        n for n in names if n in ("TestTime", "StepTime") and not _is_number(first_data.split(delimiter)[names.index(n)], decimal_comma)
+    )
+    text_columns = tuple(n for n in (columns["state"], columns["clock"]) if n) + duration_columns
+    table, dropped = read_delimited(path, body, delimiter=delimiter, decimal_comma=decimal_comma,
+                                    column_names=names, text_columns=text_columns)
+    missing = [k for k in ("test_time", "current", "voltage") if columns[k] is None]
+    if missing:
+        raise UnreadableFile(path, f"Maccor column line lacks {', '.join(missing)} columns: {header.strip()!r}")
+    preamble = _preamble(lines[:header_index])
+    return _canonical(table, columns, preamble, dropped, decimal_comma)
+
+
+def _header_line(lines: list[str]) -> int | None:
+    for index, line in enumerate(lines):
+        fields = re.split(r"[\t,]", line)
+        if _HEADER_FIRST_FIELD.match(fields[0]) and len(fields) > 4:
+            return index
+    return None
+
+
+def _after_lines(data: bytes, count: int) -> bytes:
+    """The bytes of ``data`` after its first ``count`` lines."""
+    offset = 0
+    for _ in range(count):
+        offset = data.index(b"\n", offset) + 1
+    return data[offset:]
+
+
+def _is_number(text: str, decimal_comma: bool) -> bool:
+    text = text.strip().replace(",", ".") if decimal_comma else text.strip()
+    return bool(re.fullmatch(r"-?[0-9.]+(e[-+]?\d+)?", text, re.IGNORECASE))
+
+
+def _preamble(lines: list[str]) -> dict[str, str]:
+    """Key/value pairs of the lines above the column line (both header styles)."""
+    values = {}
+    for line in lines:
+        line = re.sub(r"[^\x20-\x7e\t\u00b0\u00b5\u00c0-\u00fe]", "", line)
+        if line.startswith("Today's Date"):
+            parts = re.split(r"(Today's Date|Date of Test:|Filename:|Procedure:|Comment/Barcode:)", line)
+            for key, value in zip(parts[1::2], parts[2::2]):
+                values[key.rstrip(":")] = value.strip(" \t,")
+            continue
+        parts = [p.strip() for p in re.split(r"[\t,]", line, maxsplit=1)]
+        if len(parts) == 2 and parts[0]:
+            values[parts[0].rstrip(":")] = parts[1].strip()
+    return values
+
+
+def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, decimal_comma: bool) -> tuple[pa.Table, dict]:
+    warnings, lacks = [], []
+    if dropped:
+        warnings.append(f"{dropped} malformed row(s) skipped (e.g. a truncated last row)")
+    voltage = _float(table, columns["voltage"])
+    magnitude = np.abs(_float(table, columns["current"]))
+    state = (table.column(columns["state"]).to_numpy(zero_copy_only=False).astype(str) if columns["state"]
+             else np.full(table.num_rows, "", dtype=object))
+    state = np.char.strip(state.astype(str))
+    if columns["state"]:
+        sign = np.where(state == "D", -1.0, 1.0)
+        current = np.where(np.isin(state, ("C", "D")), magnitude * sign, _float(table, columns["current"]))
+    else:
+        current = _float(table, columns["current"])
+        lacks.append("state column")
+        warnings.append("no state column: the current's sign is taken as written")
+    step = _int(table, columns["step"])
+    cycle = _int(table, columns["cycle"])
+    if cycle is None:
+        lacks.append("cycle column")
+    clock, start_local = _clock(table, columns["clock"], preamble, decimal_comma, warnings)
+    test_time, seconds_per_unit = _test_time(table, columns["test_time"], clock, warnings)
+    blocks = block_index(*(k for k in (step, cycle, state) if k is not None))
+    canonical = {
+        "test_time_second": test_time,
+        "voltage_volt": voltage,
+        "current_ampere": current,
+        "step_id": step,
+        "control_mode": _modes(state, current, voltage, blocks),
+        "vendor_cycle_number": cycle,
+        "temperature_celsius": _float(table, columns["temperature"]) if columns["temperature"] else None,
+    }
+    if columns["capacity"]:
+        charge, discharge = cumulative_by_direction(increments_of_resetting(_float(table, columns["capacity"]), blocks), current)
+        canonical.update(charging_capacity_ah=charge, discharging_capacity_ah=discharge)
+    else:
+        lacks.append("capacity")
+    if columns["temperature"] is None:
+        lacks.append("temperature")
+    kind = _measurement_kind(preamble, state)
+    if kind != "cycling":
+        warnings.append("procedure or states show impedance (FRA/EIS) measurements, not cycling")
+    used = {n for n in columns.values() if n} | {"StepTime", "Step Time (sec)"}
+    extras = renamed_extras(table, used)
+    extra_columns = {"record_index": table.column(columns["record"])} if columns["record"] else {}
+    extra_columns["step_time_second"] = _step_time(table, seconds_per_unit)
+    if columns["energy"]:
+        extra_columns["step_energy_wh"] = table.column(columns["energy"]).cast(pa.float64())
+    extra_columns.update(zip(extras.column_names, extras.columns))
+    if clock is not None:
+        extra_columns["date_time_local"] = clock
+    if columns["state"]:
+        extra_columns["state"] = pa.array(state)
+    metadata = cycling_metadata(
+        instrument=f"Maccor {preamble.get('Tester', '')}".strip(),
+        source_columns=table.column_names,
+        start_time_local=start_local,
+        measurement_kind=kind,
+        warnings=warnings,
+        lacks=lacks,
+        procedure=preamble.get("Procedure"),
+        header=preamble,
+    )
+    return reader_table(canonical, extra_columns), metadata
+
+
+def _float(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _int(table: pa.Table, name: str | None) -> np.ndarray | None:
+    return None if name is None else table.column(name).cast(pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def _modes(state: np.ndarray, current: np.ndarray, voltage: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """REST for state R, CC/CV inferred per step for C and D rows, OTHER for anything else."""
+    modes = infer_control_mode(current, voltage, blocks)
+    if state.size and state[0] != "":
+        modes[state == "R"] = "REST"
+        modes[~np.isin(state, ("C", "D", "R"))] = "OTHER"
+    return modes
+
+
+def _clock(table: pa.Table, name: str | None, preamble: dict, decimal_comma: bool, warnings: list[str]):
+    """Per-row local clock (naive timestamp) and the start time, from the DPT Time column."""
+    if name is None:
+        return None, None
+    text = pc.utf8_trim_whitespace(table.column(name))
+    sample = text[0].as_py() or ""
+    formats = [f for f in _CLOCK_FORMATS if _parses(sample, f)]
+    if not formats:
+        warnings.append(f"clock column {name!r} has an unknown layout ({sample!r}); no clock times kept")
+        return None, None
+    fmt = formats[0]
+    if fmt.startswith("%m/%d") and decimal_comma and "%p" not in fmt:
+        fmt = fmt.replace("%m/%d", "%d/%m")
+        warnings.append("dates like 06/05/2021 are ambiguous: read day first because the file uses decimal commas")
+    clock = parse_local_times(text, fmt)
+    first = clock[0].as_py()
+    return clock, first
+
+
+def _parses(text: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(text, fmt)
+        return True
+    except ValueError:
+        return False
+
+
+def _test_time(table: pa.Table, name: str, clock: pa.Array | None, warnings: list[str]) -> tuple[np.ndarray, float]:
+    """Test time in seconds and the seconds per unit of the file's number (duration text: 1).
+
+    A plain number's unit is checked against the clock column: some exports write minutes.
+    """
+    column = table.column(name)
+    if pa.types.is_string(column.type):
+        return seconds_from_duration_text(column).to_numpy(zero_copy_only=False), 1.0
+    values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if "sec" in name.lower() or clock is None or len(values) < 2:
+        return values, 1.0
+    clock_span = (clock[-1].as_py() - clock[0].as_py()).total_seconds()
+    value_span = values[-1] - values[0]
+    if value_span <= 0 or clock_span <= 0:
+        return values, 1.0
+    unit = min(_SECONDS_PER_UNIT, key=lambda u: abs(np.log(value_span * _SECONDS_PER_UNIT[u] / clock_span)))
+    if unit != "second":
+        warnings.append(f"{name!r} is in {unit}s (checked against the clock column); converted to seconds")
+    return values * _SECONDS_PER_UNIT[unit], _SECONDS_PER_UNIT[unit]
+
+
+def _step_time(table: pa.Table, seconds_per_unit: float) -> pa.Array | None:
+    name = next((n for n in ("StepTime", "Step Time (sec)", "Step (Sec)") if n in table.column_names), None)
+    if name is None:
+        return None
+    column = table.column(name)
+    if pa.types.is_string(column.type):
+        return seconds_from_duration_text(column)
+    return pc.multiply(column.cast(pa.float64()), seconds_per_unit)
+
+
+def _measurement_kind(preamble: dict, state: np.ndarray) -> str:
+    procedure = preamble.get("Procedure", "") or ""
+    if re.search(r"\b(EIS|FRA)\b", procedure) or (state.size and np.isin(state, ("FRA",)).any()):
+        return "impedance"
+    return "cycling"
