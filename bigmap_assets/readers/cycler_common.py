@@ -8,6 +8,7 @@ cycle are rebuilt here into cumulative counters that never reset.
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import datetime
 
@@ -24,6 +25,7 @@ CONTROL_MODES = ("CC", "CV", "REST", "OTHER")
 # Relative thresholds for telling control modes apart within one step.
 REST_CURRENT_FRACTION = 1e-6  # |I| below this share of the file's max |I| counts as zero
 CC_CURRENT_SPREAD = 0.1  # relative spread of |I| within a constant-current step (µA currents are noisy)
+CC_SHARE = 0.8  # share of a CC step's rows within that spread of the median (ramps and spikes allowed)
 CV_VOLTAGE_SPREAD_VOLT = 0.005  # voltage range within a constant-voltage step
 
 _UNIT_WORDS = {
@@ -115,8 +117,8 @@ def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, ste
     """CC, CV, REST or OTHER per row, decided per step from how current and voltage vary.
 
     For formats that record no control mode (Arbin, BaSyTec): a step whose |I| stays below
-    ``REST_CURRENT_FRACTION`` of the file's largest |I| is REST; a step whose |I| (5th to 95th
-    percentile) varies less than ``CC_CURRENT_SPREAD`` (relative) is CC; a step whose voltage stays within
+    ``REST_CURRENT_FRACTION`` of the file's largest |I| is REST; a step where ``CC_SHARE`` of the
+    rows lie within ``CC_CURRENT_SPREAD`` (relative) of the median |I| is CC; a step whose voltage stays within
     ``CV_VOLTAGE_SPREAD_VOLT`` while the current changes is CV; anything else is OTHER.
     """
     current = np.abs(np.nan_to_num(np.asarray(current_ampere, dtype=np.float64)))
@@ -133,7 +135,7 @@ def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, ste
         moving = i[i > zero_level]
         if moving.size == 0:
             modes[start:end] = "REST"
-        elif np.subtract(*np.percentile(moving, [95, 5])) <= CC_CURRENT_SPREAD * np.median(moving):
+        elif np.mean(np.abs(moving - np.median(moving)) <= CC_CURRENT_SPREAD * np.median(moving)) >= CC_SHARE:
             modes[start:end] = "CC"
         elif np.ptp(v[i > zero_level]) <= CV_VOLTAGE_SPREAD_VOLT:
             modes[start:end] = "CV"
@@ -210,7 +212,7 @@ def read_delimited(path, data: bytes, *, delimiter: str, decimal_comma: bool = F
         dropped += 1
         return "skip"
 
-    encoding = "utf8" if data.isascii() else "latin-1"
+    encoding = "utf8" if _is_utf8(data[:1 << 20]) else "latin-1"
     read_options = pacsv.ReadOptions(column_names=column_names, skip_rows=skip_rows, encoding=encoding,
                                      block_size=1 << 24)
     parse_options = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=drop, ignore_empty_lines=True)
@@ -225,6 +227,15 @@ def read_delimited(path, data: bytes, *, delimiter: str, decimal_comma: bool = F
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise UnreadableFile(path, f"data block is not a consistent {delimiter!r}-separated table: {exc}") from exc
     return table, dropped
+
+
+def _is_utf8(sample: bytes) -> bool:
+    """Whether ``sample`` (possibly cut mid-character at its end) is valid UTF-8."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def as_float(table: pa.Table, name: str) -> np.ndarray:

@@ -1,0 +1,119 @@
+"""BaSyTec result files (``~Resultfile from Basytec Battery Test System``, tab-separated text).
+
+The header lines start with ``~``; the last of them names the columns (units in brackets,
+``U[V]``, ``I[A]``, ``T1[°C]``). Current is signed, positive on charge. ``Ah-Step`` restarts
+at each step and is rebuilt into cumulative charge and discharge counters. BaSyTec records
+the command (Pause, Charge, Discharge...) but not CC versus CV: that is inferred per step.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import UnreadableFile
+from .cycler_common import (
+    as_float,
+    block_index,
+    cumulative_by_direction,
+    cycling_metadata,
+    decode_text,
+    increments_of_resetting,
+    infer_control_mode,
+    parse_local_time,
+    read_delimited,
+    reader_table,
+    renamed_extras,
+)
+
+NAME = "basytec"
+TECHNIQUE = "cycling"
+
+_REQUIRED = ("Time[s]", "U[V]", "I[A]")
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    text = decode_text(head)
+    if text.startswith("~Resultfile from Basytec"):
+        return True
+    column_line = next((line for line in text.splitlines() if line.startswith("~Time[")), "")
+    return all(name in column_line for name in ("U[V]", "I[A]"))
+
+
+def read(path: Path) -> tuple[pa.Table, dict]:
+    data = Path(path).read_bytes()
+    lines = decode_text(data[:65536]).splitlines()
+    header_count = next((i for i, line in enumerate(lines) if not line.startswith("~")), len(lines))
+    if header_count == 0 or header_count == len(lines):
+        raise UnreadableFile(path, "no '~' header block followed by data rows: not a BaSyTec result file")
+    names = [name.strip() for name in lines[header_count - 1].lstrip("~").split("\t")]
+    names = [re.sub(r"\[\ufffd?[^\]]*C\]$", "[°C]", n) if n.startswith("T") and n.endswith("C]") else n for n in names]
+    missing = [n for n in _REQUIRED if n not in names]
+    if missing:
+        raise UnreadableFile(path, f"BaSyTec column line lacks {', '.join(missing)}: {lines[header_count - 1][:120]!r}")
+    offset = 0
+    for _ in range(header_count):
+        offset = data.index(b"\n", offset) + 1
+    table, dropped = read_delimited(path, data[offset:], delimiter="\t", column_names=names, text_columns=("Command",))
+    return _canonical(table, _header(lines[:header_count - 1]), dropped)
+
+
+def _header(lines: list[str]) -> dict[str, str]:
+    values = {}
+    for line in lines:
+        key, _, value = line.lstrip("~").partition(":")
+        if value:
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _canonical(table: pa.Table, header: dict, dropped: int) -> tuple[pa.Table, dict]:
+    warnings = [f"{dropped} malformed row(s) skipped"] if dropped else []
+    lacks = []
+    current = as_float(table, "I[A]")
+    voltage = as_float(table, "U[V]")
+    step = table.column("Line").cast(pa.int64()).to_numpy(zero_copy_only=False) if "Line" in table.column_names else None
+    command = (table.column("Command").to_numpy(zero_copy_only=False).astype(str) if "Command" in table.column_names
+               else np.full(table.num_rows, "", dtype=str))
+    blocks = block_index(*(k for k in (step, command) if k is not None))
+    modes = infer_control_mode(current, voltage, blocks)
+    modes[np.char.lower(command) == "pause"] = "REST"
+    warnings.append("BaSyTec records the command but not CC/CV: inferred per step from current and voltage")
+    if "Ah-Step" in table.column_names:
+        increments = increments_of_resetting(np.abs(as_float(table, "Ah-Step")), blocks)
+    elif "Ah[Ah]" in table.column_names:
+        increments = np.diff(np.nan_to_num(as_float(table, "Ah[Ah]")), prepend=0.0)
+    else:
+        increments = None
+        lacks.append("capacity")
+    canonical = {
+        "test_time_second": as_float(table, "Time[s]"),
+        "voltage_volt": voltage,
+        "current_ampere": current,
+        "step_id": step,
+        "control_mode": modes,
+        "vendor_cycle_number": table.column("Cyc-Count") if "Cyc-Count" in table.column_names else None,
+    }
+    if increments is not None:
+        canonical["charging_capacity_ah"], canonical["discharging_capacity_ah"] = cumulative_by_direction(increments, current)
+    temperature = next((n for n in table.column_names if re.fullmatch(r"T1\[.*C\]", n)), None)
+    canonical["temperature_celsius"] = as_float(table, temperature) if temperature else None
+    for name, lack in (("Cyc-Count", "cycle column"), ("Line", "step column"), (temperature, "temperature")):
+        if name is None or name not in table.column_names:
+            lacks.append(lack)
+    used = {"Time[s]", "U[V]", "I[A]", "Line", "Cyc-Count", temperature}
+    extras = renamed_extras(table, used)
+    metadata = cycling_metadata(
+        instrument=f"BaSyTec ({header.get('Testchannel', 'channel unknown')})",
+        source_columns=table.column_names,
+        start_time_local=parse_local_time(header.get("Start of Test", ""), ("%d.%m.%Y %H:%M:%S",)),
+        warnings=warnings,
+        lacks=lacks,
+        test_name=header.get("Name of Test"),
+        testplan=header.get("Testplan"),
+        battery=header.get("Battery"),
+    )
+    return reader_table(canonical, extras), metadata

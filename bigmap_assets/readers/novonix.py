@@ -1,0 +1,131 @@
+"""Novonix UHPC CSV files: ``[Summary]``, ``[Protocol]`` (JSON) and ``[Data]`` sections.
+
+Current is signed (positive on charge); times are in hours and converted to seconds.
+``Capacity (Ah)`` restarts at each step and is rebuilt into cumulative charge and discharge
+counters. Step type codes follow the UHPC convention: 0 open circuit, 1/2 CC charge/discharge,
+3/4 CV charge/discharge, 7/8 CC and CV parts of a CC-CV charge, 9/10 of a CC-CV discharge.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import UnreadableFile
+from .cycler_common import (
+    as_float,
+    block_index,
+    cumulative_by_direction,
+    cycling_metadata,
+    decode_text,
+    increments_of_resetting,
+    parse_local_time,
+    parse_local_times,
+    read_delimited,
+    reader_table,
+    renamed_extras,
+)
+
+NAME = "novonix"
+TECHNIQUE = "cycling"
+
+MODE_BY_STEP_TYPE = {0: "REST", 1: "CC", 2: "CC", 3: "CV", 4: "CV", 7: "CC", 8: "CV", 9: "CC", 10: "CV"}
+_REQUIRED = ("Run Time (h)", "Current (A)", "Potential (V)")
+SECONDS_PER_HOUR = 3600.0
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    text = decode_text(head[:4096])
+    return text.startswith("[Summary]") and "Novonix" in text[:400]
+
+
+def read(path: Path) -> tuple[pa.Table, dict]:
+    data = Path(path).read_bytes()
+    marker = data.find(b"[Data]")
+    if marker < 0:
+        raise UnreadableFile(path, "no [Data] section: the Novonix file holds no measurements (export cut short?)")
+    preamble = decode_text(data[:marker])
+    body = data[data.index(b"\n", marker) + 1:]
+    table, dropped = read_delimited(path, body, delimiter=",", text_columns=("Date and Time",))
+    missing = [n for n in _REQUIRED if n not in table.column_names]
+    if missing:
+        raise UnreadableFile(path, f"Novonix [Data] section lacks {', '.join(missing)}")
+    summary = _summary(preamble)
+    return _canonical(table, summary, _protocol(preamble), dropped)
+
+
+def _summary(preamble: str) -> dict[str, str]:
+    section = preamble.split("[Summary]", 1)[-1].split("[End Summary]", 1)[0]
+    values = {}
+    for line in section.splitlines():
+        key, _, value = line.partition(":")
+        if value:
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _protocol(preamble: str) -> dict | None:
+    if "[Protocol]" not in preamble:
+        return None
+    text = preamble.split("[Protocol]", 1)[1].split("[End Protocol]", 1)[0].strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
+def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: int) -> tuple[pa.Table, dict]:
+    warnings = [f"{dropped} malformed row(s) skipped"] if dropped else []
+    lacks = []
+    current = as_float(table, "Current (A)")
+    step = table.column("Step Number").cast(pa.int64()).to_numpy(zero_copy_only=False) if "Step Number" in table.column_names else None
+    step_type = table.column("Step Type").cast(pa.int64()).to_numpy(zero_copy_only=False) if "Step Type" in table.column_names else None
+    if step_type is None:
+        modes, blocks = None, block_index(np.sign(current))
+        lacks.append("step type")
+    else:
+        modes = np.array([MODE_BY_STEP_TYPE.get(int(code), "OTHER") for code in step_type], dtype=object)
+        blocks = block_index(*(k for k in (step, step_type) if k is not None))
+        unknown = sorted({int(code) for code in step_type} - set(MODE_BY_STEP_TYPE))
+        if unknown:
+            warnings.append(f"step type code(s) {unknown} have no known control mode: OTHER")
+    canonical = {
+        "test_time_second": as_float(table, "Run Time (h)") * SECONDS_PER_HOUR,
+        "voltage_volt": as_float(table, "Potential (V)"),
+        "current_ampere": current,
+        "step_id": step,
+        "control_mode": modes,
+        "vendor_cycle_number": table.column("Cycle Number") if "Cycle Number" in table.column_names else None,
+        "temperature_celsius": as_float(table, "Temperature (°C)") if "Temperature (°C)" in table.column_names else None,
+    }
+    if "Capacity (Ah)" in table.column_names:
+        increments = increments_of_resetting(np.abs(as_float(table, "Capacity (Ah)")), blocks)
+        canonical["charging_capacity_ah"], canonical["discharging_capacity_ah"] = cumulative_by_direction(increments, current)
+    else:
+        lacks.append("capacity")
+    extras = {}
+    if "Date and Time" in table.column_names:
+        extras["date_time_local"] = parse_local_times(table.column("Date and Time"), "%Y-%m-%d %H:%M:%S")
+    if "Step Time (h)" in table.column_names:
+        extras["step_time_second"] = pa.array(as_float(table, "Step Time (h)") * SECONDS_PER_HOUR)
+    used = {"Date and Time", "Run Time (h)", "Step Time (h)", "Current (A)", "Potential (V)", "Cycle Number",
+            "Step Number", "Temperature (°C)", "Capacity (Ah)"}
+    renamed = renamed_extras(table, used)
+    extras.update(zip(renamed.column_names, renamed.columns))
+    metadata = cycling_metadata(
+        instrument=f"Novonix {summary.get('Novonix UHPC data file', 'UHPC')} (software {summary.get('Version', '?')})",
+        source_columns=table.column_names,
+        start_time_local=parse_local_time(summary.get("Started", ""), ("%Y-%m-%d %H:%M:%S",)),
+        warnings=warnings,
+        lacks=lacks,
+        channel=summary.get("Channel"),
+        cell=summary.get("Cell"),
+        description=summary.get("Description"),
+        mass_g=summary.get("Mass (g)"),
+        nominal_capacity_ah=summary.get("Capacity (Ah)"),
+        protocol_steps=len(protocol.get("ProtocolStepList", [])) if protocol else None,
+    )
+    return reader_table(canonical, extras), metadata
