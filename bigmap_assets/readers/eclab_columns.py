@@ -295,7 +295,7 @@ def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
         "current_ampere": current_a,
         "step_id": _take(columns, "Ns", used),
         "control_mode": _control_mode(columns.get("mode")),
-        "vendor_cycle_number": _take(columns, "cycle number", used),
+        "vendor_cycle_number": _vendor_cycle_number(columns, used, sources, warnings),
         "charging_capacity_ah": np.cumsum(np.clip(increments_mah, 0, None)) * 1e-3 if increments_mah is not None else None,
         "discharging_capacity_ah": np.cumsum(np.clip(-increments_mah, 0, None)) * 1e-3 if increments_mah is not None else None,
         "temperature_celsius": _take(columns, "Temperature/°C", used),
@@ -319,6 +319,22 @@ def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
         names.append(name)
         arrays.append(pa.array(values).cast(arrow_type, safe=False))
     return pa.Table.from_arrays(arrays, names=names), {**sources, "warnings": warnings}
+
+
+def _vendor_cycle_number(columns, used, sources, warnings) -> np.ndarray | None:
+    """EC-Lab's ``cycle number``; a raw file lacks it, then it is ``half cycle // 2``.
+
+    That is EC-Lab's rule for "Charge/Discharge alternance" (checked on 9 real exports).
+    """
+    if "cycle number" in columns:
+        used.add("cycle number")
+        sources["cycle_source"] = "cycle number"
+        return columns["cycle number"]
+    if "half cycle" in columns:
+        sources["cycle_source"] = "half cycle // 2"
+        warnings.append("no cycle number column: vendor_cycle_number = half cycle // 2 (EC-Lab's charge/discharge alternance)")
+        return np.asarray(columns["half cycle"], dtype=np.int64) // 2
+    return None
 
 
 def _all_rest(mode: np.ndarray | None) -> bool:
@@ -349,13 +365,25 @@ def _charge_increments_mah(columns: dict[str, np.ndarray], time_s: np.ndarray, s
     for name, to_mah in (("(Q-Qo)/mA.h", 1.0), ("(Q-Qo)/C", 1 / 3.6)):
         if name in columns:
             sources["capacity_source"] = f"increments of {name}"
-            return np.diff(np.asarray(columns[name], dtype=np.float64), prepend=0.0) * to_mah
+            increments = np.diff(np.asarray(columns[name], dtype=np.float64), prepend=0.0) * to_mah
+            return _without_counter_restarts(increments, columns)
     for name, to_a in _CURRENT_SOURCES:
         if name in columns:
             sources["capacity_source"] = f"{name} integrated over time"
             current_a = np.asarray(columns[name], dtype=np.float64) * to_a
             return current_a * np.diff(time_s, prepend=time_s[:1]) / 3.6
     return None
+
+
+def _without_counter_restarts(increments_mah: np.ndarray, columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Zero the increments where (Q-Qo) restarted: it moved against the sign of the current.
+
+    PEIS/GEIS restart (Q-Qo) at each sweep; EC-Lab's own dq is 0 on those points.
+    """
+    current = next((columns[name] for name, _ in _CURRENT_SOURCES if name in columns), None)
+    if current is None:
+        return increments_mah
+    return np.where(increments_mah * np.asarray(current, dtype=np.float64) < 0, 0.0, increments_mah)
 
 
 def _current_ampere(columns, time_s, increments_mah, used, sources, warnings) -> np.ndarray:

@@ -156,7 +156,7 @@ def _header_facts(lines: list[str]) -> dict:
 def _parse_start(value: str) -> str | None:
     for fmt in _START_FORMATS:
         try:
-            return datetime.strptime(value, fmt).isoformat()
+            return datetime.strptime(value, fmt).isoformat(timespec="milliseconds")
         except ValueError:
             continue
     return None
