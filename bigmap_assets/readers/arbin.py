@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import zipfile
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ TECHNIQUE = "cycling"
 
 ACCESS_MAGICS = (b"Standard Jet DB", b"Standard ACE DB")
 OLE_EPOCH = datetime(1899, 12, 30)
+SIDECAR_KEYS = {"testid", "ivchid", "firststartdatetime", "schedulefilename"}
 US_DATE_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%Y-%m-%d %H:%M:%S.%f",
                    "%Y-%m-%d %H:%M:%S")
 
@@ -56,6 +57,9 @@ _KEYS = {
     "temperature_celsius": ("auxtemperature1", "temperature"),
     "date_time": ("datetime",),
 }
+# SI units of the unit-less column names of .res tables and MITS 7 CSVs
+_IMPLIED_UNITS = {"steptime": "s", "chargeenergy": "Wh", "dischargeenergy": "Wh", "dvdt": "V/s",
+                  "internalresistance": "Ohm", "acimpedance": "Ohm", "aciphaseangle": "deg", "power": "W"}
 _SCALE = {"": 1.0, "s": 1.0, "v": 1.0, "a": 1.0, "ah": 1.0, "c": 1.0, "ma": 1e-3, "mv": 1e-3, "mah": 1e-3,
           "ms": 1e-3, "h": 3600.0, "min": 60.0, "ua": 1e-6, "uah": 1e-6}
 
@@ -67,7 +71,7 @@ def sniff(path: Path, head: bytes) -> bool:
         return _is_arbin_workbook(path)
     first_line = decode_text(head[:4096]).split("\n", 1)[0]
     keys = {_key(name)[0] for name in re.split(r"[,\t;]", first_line)}
-    return {"datapoint", "testtime", "voltage", "current"} <= keys
+    return {"datapoint", "testtime", "voltage", "current"} <= keys or SIDECAR_KEYS <= keys
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
@@ -79,7 +83,12 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         source, extra = _read_workbook(path)
         kind = "xlsx"
     else:
+        first_line = decode_text(head).split("\n", 1)[0]
+        if SIDECAR_KEYS <= {_key(name)[0] for name in first_line.split(",")}:
+            raise UnreadableFile(path, "this is an Arbin test-metadata sidecar (schedule, start time), not data; "
+                                       "it is read together with its data file <name>.csv")
         source, extra = _read_csv(path, head)
+        extra.update(_sidecar(path))
         kind = "csv"
     return _canonical(path, source, kind, extra)
 
@@ -131,25 +140,38 @@ def _canonical(path: Path, source: pa.Table, kind: str, extra: dict) -> tuple[pa
         "vendor_cycle_number": cycle,
         "temperature_celsius": values.get("temperature_celsius"),
     }
+    vendor_counters = {}  # Arbin's own counters, cumulative within a cycle
     for vendor, target in (("charge_capacity", "charging_capacity_ah"), ("discharge_capacity", "discharging_capacity_ah")):
         column = values.get(vendor)
         if column is None:
             lacks.append(vendor.replace("_", " "))
             continue
         canonical[target] = np.cumsum(increments_of_resetting(column, cycle))
+        vendor_counters[f"cycle_{target}"] = column
     canonical["control_mode"] = _control_modes(values["current_ampere"], values["voltage_volt"], step, warnings)
     if "temperature_celsius" not in values:
         lacks.append("temperature")
 
-    time_extras, start_local, timezone = _times(path, source, names["date_time"], kind, warnings)
+    time_extras, start_local, zone = _times(path, source, names["date_time"], kind, warnings)
     used = {n for n in names.values() if n}
-    extras = renamed_extras(source, used)
-    table = reader_table(canonical, {**time_extras, **dict(zip(extras.column_names, extras.columns))})
+    extras = renamed_extras(_with_implied_units(source), used | {_unit_named(n) for n in used})
+    table = reader_table(canonical, {**time_extras, **vendor_counters, **dict(zip(extras.column_names, extras.columns))})
     metadata = cycling_metadata(
         instrument=f"Arbin ({kind})", source_columns=source.column_names, start_time_local=start_local,
-        timezone=timezone, warnings=warnings, lacks=lacks, **extra,
+        timezone=zone, warnings=warnings, lacks=lacks, **extra,
     )
     return table, metadata
+
+
+def _unit_named(name: str) -> str:
+    words, unit = _key(name)
+    implied = _IMPLIED_UNITS.get(words)
+    return f"{name} ({implied})" if implied and not unit else name
+
+
+def _with_implied_units(source: pa.Table) -> pa.Table:
+    """Unit-less Arbin column names get their SI unit in brackets (``Step_Time`` -> ``Step_Time (s)``)."""
+    return source.rename_columns([_unit_named(name) for name in source.column_names])
 
 
 def _control_modes(current: np.ndarray, voltage: np.ndarray, step: np.ndarray | None, warnings: list[str]) -> np.ndarray:
@@ -176,7 +198,7 @@ def _times(path: Path, source: pa.Table, name: str | None, kind: str, warnings: 
         return {"date_time_local": local}, OLE_EPOCH + timedelta(days=float(days[0])), None
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):  # Unix epoch (MITS 7 CSV)
         unix = column.cast(pa.float64())
-        start = datetime.utcfromtimestamp(unix[0].as_py())
+        start = datetime.fromtimestamp(unix[0].as_py(), tz=timezone.utc).replace(tzinfo=None)
         warnings.append("Date column is Unix time, so rows are absolute (UTC); the local clock zone is unknown")
         return {"unix_time_second": unix}, start, "UTC"
     if pa.types.is_timestamp(column.type):
@@ -206,6 +228,19 @@ def _read_csv(path: Path, head: bytes) -> tuple[pa.Table, dict]:
         table = table.set_column(table.column_names.index(date_name), date_name, as_number if as_number is not None else text)
     extra = {"warnings": [f"{dropped} malformed row(s) skipped"] if dropped else []}
     return table, extra
+
+
+def _sidecar(path: Path) -> dict:
+    """Fields of the ``<stem>_Metadata.csv`` that Arbin/MITS writes beside a data CSV, if present."""
+    sidecar = Path(path).with_name(f"{Path(path).stem}_Metadata.csv")
+    if not sidecar.is_file():
+        return {}
+    table, _ = read_delimited(sidecar, sidecar.read_bytes(), delimiter=",")
+    if table.num_rows == 0:
+        return {}
+    row = {name: table.column(name)[0].as_py() for name in table.column_names}
+    return {"schedule_file": row.get("Schedule_File_Name"), "channel": row.get("IV_Ch_ID"),
+            "test_id": row.get("Test_ID"), "first_start_unix_second": row.get("First_Start_DateTime")}
 
 
 def _numeric(text: pa.ChunkedArray) -> bool:

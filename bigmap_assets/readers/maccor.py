@@ -173,6 +173,8 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, dec
     extras = renamed_extras(table, used)
     extra_columns = {"record_index": table.column(columns["record"])} if columns["record"] else {}
     extra_columns["step_time_second"] = _step_time(table, seconds_per_unit)
+    if columns["capacity"]:
+        extra_columns["step_capacity_ah"] = table.column(columns["capacity"]).cast(pa.float64())
     if columns["energy"]:
         extra_columns["step_energy_wh"] = table.column(columns["energy"]).cast(pa.float64())
     extra_columns.update(zip(extras.column_names, extras.columns))

@@ -106,7 +106,7 @@ def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: i
         canonical["charging_capacity_ah"], canonical["discharging_capacity_ah"] = cumulative_by_direction(increments, current)
     else:
         lacks.append("capacity")
-    extras = {}
+    extras = {"step_capacity_ah": table.column("Capacity (Ah)")} if "Capacity (Ah)" in table.column_names else {}
     if "Date and Time" in table.column_names:
         extras["date_time_local"] = parse_local_times(table.column("Date and Time"), "%Y-%m-%d %H:%M:%S")
     if "Step Time (h)" in table.column_names:
