@@ -293,8 +293,8 @@ def _read_res(path: Path) -> tuple[pa.Table, dict]:
         extra.update({k: row.get(v) for k, v in (("test_name", "Test_Name"), ("schedule_file", "Schedule_File_Name"),
                                                   ("channel", "Channel_Number"), ("creator", "Creator"))})
     aux = _export_table(path, tool, "Auxiliary_Table")
-    normal = _with_aux_temperature(normal, aux)
-    return normal, extra
+    normal = _with_aux_temperature(normal, aux)  # mdb-export returns rows in storage order, not time order
+    return normal.sort_by([("Test_ID", "ascending"), ("Data_Point", "ascending")]), extra
 
 
 def _export_table(path: Path, tool: str, table: str) -> pa.Table:
@@ -315,4 +315,4 @@ def _with_aux_temperature(normal: pa.Table, aux: pa.Table) -> pa.Table:
     if temperature.num_rows == 0:
         return normal
     temperature = temperature.select(["Test_ID", "Data_Point", "X"]).rename_columns(["Test_ID", "Data_Point", "Aux_Temperature_1 (C)"])
-    return normal.join(temperature, ["Test_ID", "Data_Point"], join_type="left outer").sort_by("Data_Point")
+    return normal.join(temperature, ["Test_ID", "Data_Point"], join_type="left outer")
