@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from ..errors import UnreadableFile
 from .cycler_common import (
+    CC_CURRENT_SPREAD,
     cycling_metadata,
     decode_text,
     increments_of_resetting,
@@ -33,7 +34,6 @@ from .cycler_common import (
     read_delimited,
     reader_table,
     renamed_extras,
-    split_cccv,
 )
 
 NAME = "arbin"
@@ -175,15 +175,16 @@ def _with_implied_units(source: pa.Table) -> pa.Table:
 
 
 def _control_modes(current: np.ndarray, voltage: np.ndarray, step: np.ndarray | None, warnings: list[str]) -> np.ndarray:
-    """CC/CV/REST/OTHER inferred per step; without a step column, per run of equal current sign."""
+    """CC/CV/REST/OTHER inferred per step; without a step column, per run of steady current."""
     warnings.append("Arbin records no control mode: CC/CV/REST inferred per step from current and voltage")
-    if step is not None:
-        return infer_control_mode(current, voltage, step)
-    runs = np.sign(np.nan_to_num(current))
-    modes = infer_control_mode(current, voltage, runs)
-    modes[modes == "OTHER"] = "CCCV"
-    warnings.append("no step column: each run of one current sign is split into CC then CV at its voltage limit")
-    return split_cccv(modes, voltage, current, runs)
+    if step is None:
+        warnings.append("no step column: steps taken as runs where the current changes by less than "
+                        f"{CC_CURRENT_SPREAD:.0%} from row to row")
+        magnitude = np.abs(np.nan_to_num(current))
+        jump = np.abs(np.diff(np.nan_to_num(current), prepend=0.0)) > CC_CURRENT_SPREAD * np.maximum(
+            magnitude, np.roll(magnitude, 1))
+        step = np.cumsum(jump)
+    return infer_control_mode(current, voltage, step)
 
 
 def _times(path: Path, source: pa.Table, name: str | None, kind: str, warnings: list[str]):
