@@ -126,20 +126,33 @@ def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, ste
     modes = np.full(current.size, "OTHER", dtype=object)
     if current.size == 0:
         return modes
-    zero_level = REST_CURRENT_FRACTION * max(current.max(), 1e-12)
     blocks = block_index(np.asarray(step))
     starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
-    ends = np.r_[starts[1:], current.size]
-    for start, end in zip(starts, ends):
-        i, v = current[start:end], voltage[start:end]
-        moving = i[i > zero_level]
-        if moving.size == 0:
-            modes[start:end] = "REST"
-        elif np.mean(np.abs(moving - np.median(moving)) <= CC_CURRENT_SPREAD * np.median(moving)) >= CC_SHARE:
-            modes[start:end] = "CC"
-        elif np.ptp(v[i > zero_level]) <= CV_VOLTAGE_SPREAD_VOLT:
-            modes[start:end] = "CV"
-    return modes
+    moving = current > REST_CURRENT_FRACTION * max(current.max(), 1e-12)
+    moving_count = np.bincount(blocks, weights=moving, minlength=starts.size)
+    median = _block_median(current, blocks, moving, starts.size)
+    near_median = moving & (np.abs(current - median[blocks]) <= CC_CURRENT_SPREAD * median[blocks])
+    cc_share = np.bincount(blocks, weights=near_median, minlength=starts.size) / np.maximum(moving_count, 1)
+    voltage_range = (np.maximum.reduceat(np.where(moving, voltage, -np.inf), starts)
+                     - np.minimum.reduceat(np.where(moving, voltage, np.inf), starts))
+    block_mode = np.full(starts.size, "OTHER", dtype=object)
+    block_mode[voltage_range <= CV_VOLTAGE_SPREAD_VOLT] = "CV"
+    block_mode[cc_share >= CC_SHARE] = "CC"
+    block_mode[moving_count == 0] = "REST"
+    return block_mode[blocks]
+
+
+def _block_median(values: np.ndarray, blocks: np.ndarray, mask: np.ndarray, block_count: int) -> np.ndarray:
+    """Median (upper middle) of ``values[mask]`` per block; 0 for a block with no masked rows."""
+    kept_blocks, kept_values = blocks[mask], values[mask]
+    order = np.lexsort((kept_values, kept_blocks))
+    sorted_blocks, sorted_values = kept_blocks[order], kept_values[order]
+    counts = np.bincount(sorted_blocks, minlength=block_count)
+    first = np.searchsorted(sorted_blocks, np.arange(block_count))
+    median = np.zeros(block_count)
+    has = counts > 0
+    median[has] = sorted_values[first[has] + counts[has] // 2]
+    return median
 
 
 def split_cccv(modes: np.ndarray, voltage_volt: np.ndarray, current_ampere: np.ndarray, step: np.ndarray,
