@@ -79,6 +79,7 @@ CYCLING_CYCLES = register(Table(
         Column("cv_charge_capacity_ah", pa.float64(), "Ah", "capacity of the constant-voltage charge tail"),
         Column("cv_charge_end_current_ampere", pa.float64(), "A", "current at the end of the CV charge"),
         Column("cv_discharge_capacity_ah", pa.float64(), "Ah", "capacity of the constant-voltage discharge tail"),
+        Column("cv_discharge_end_current_ampere", pa.float64(), "A", "|current| at the end of the CV discharge"),
         Column("specific_discharge_capacity_mah_per_g", pa.float64(), "mAh/g", "discharge capacity per gram of active material"),
         Column("specific_charge_capacity_mah_per_g", pa.float64(), "mAh/g", "charge capacity per gram of active material"),
         Column("complete", pa.bool_(), "", "false for a cycle cut short (no discharge yet, or file ends)"),

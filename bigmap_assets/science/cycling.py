@@ -1,0 +1,449 @@
+"""Cycling science: stitch a cell's files, segment steps and cycles, summarise each cycle.
+
+Conventions (``cycling-and-xas.md`` §3): current in A, positive on charge; a cycle is a
+charge followed by the next discharge (charge-first), a new one starting at each charge
+that follows a discharge; rests belong to the half cycle that follows them; the leading
+rest (everything before the first charge) is cycle 0. Stages follow the BIG-MAP protocol:
+rest 6 h, 3 formation cycles at C/10 (CV to C/20), a C/20 check-up (CV to C/50 on charge
+and on discharge), blocks of 20 ageing cycles at 1C (CV to C/20), each followed by a check-up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+
+from ..readers import attach_metadata, metadata_of
+from ..readers.cycler_common import block_index, infer_control_mode
+from ..schemas.cycling import CYCLING_CYCLES, CYCLING_TIMESERIES
+
+# |I| at or below this share of the largest |I| counts as rest when no control mode says so
+# (0.2 x C/50 when the largest current is 1C: the C/50 cut-off must stay non-rest).
+REST_CURRENT_FRACTION = 0.004
+COULOMBIC_EFFICIENCY_DEFINITION = "Q_discharge / Q_charge of the same charge-first cycle"
+
+# BIG-MAP protocol (C-rates relative to 1C = active mass x 225 mAh/g).
+RATE_CLASSES = {"C/20": 1 / 20, "C/10": 1 / 10, "1C": 1.0}
+RATE_TOLERANCE = np.log(np.sqrt(2.0))  # accept a rate within a factor sqrt(2) of its class
+STAGE_SIGNATURES = {  # (CC charge rate, CC discharge rate, CV charge cut-off, CV discharge cut-off)
+    "formation": ("C/10", "C/10", "C/20", None),
+    "checkup": ("C/20", "C/20", "C/50", "C/50"),
+    "ageing": ("1C", "1C", "C/20", None),
+}
+EXPECTED_RUN_LENGTH = {"formation": 3, "checkup": 1, "ageing": 20}
+ALLOWED_NEXT_STAGE = {
+    "rest": {"formation"}, "formation": {"checkup"}, "checkup": {"ageing"}, "ageing": {"checkup"},
+}
+MIN_LEADING_REST_HOURS = 5.5
+FORMATION_MASS_TOLERANCE = 0.10  # warn when 1C from the formation current and from the mass differ more
+
+
+# --- stitching -------------------------------------------------------------------------------
+
+
+def build_timeseries(files: list[pa.Table], *, sample_id: str, timezone: str) -> pa.Table:
+    """Stitch a cell's reader tables into one ``cycling_timeseries`` table (UTC, never-resetting counters).
+
+    Files are ordered by absolute start (``start_time_local`` localised in ``timezone``, an
+    IANA name); a file without a start time goes right after the one before it in ``files``
+    and a warning is recorded. Test time, vendor cycle numbers and cumulative capacities are
+    offset by the previous file's last values. Capacities come from the instrument's counters,
+    else from integrating I·dt; energies are Σ V·dQ (trapezoid V). Warnings are in
+    ``readers.metadata_of(result)["warnings"]``.
+    """
+    warnings: list[str] = []
+    parts: list[dict] = []
+    anchor_unix_s = None  # absolute time of stitched test time 0
+    for file_index, (table, start_unix_s) in enumerate(_order_by_start(files, ZoneInfo(timezone), warnings)):
+        if table.num_rows == 0:
+            continue
+        time_s = _floats(table, "test_time_second")
+        offset_s = _time_offset(parts, time_s, start_unix_s, anchor_unix_s, file_index, warnings)
+        if anchor_unix_s is None and start_unix_s is not None:
+            anchor_unix_s = start_unix_s - offset_s
+        charge_ah, discharge_ah = _cumulative_capacities(table, time_s)
+        previous = parts[-1] if parts else None
+        parts.append({
+            "file_index": np.full(len(time_s), file_index, dtype=np.int32),
+            "test_time_second": offset_s + time_s,
+            "voltage_volt": _floats(table, "voltage_volt"),
+            "current_ampere": _floats(table, "current_ampere"),
+            "charging_capacity_ah": _last(previous, "charging_capacity_ah") + charge_ah,
+            "discharging_capacity_ah": _last(previous, "discharging_capacity_ah") + discharge_ah,
+            "temperature_celsius": _floats(table, "temperature_celsius"),
+            "vendor_cycle_number": _last(previous, "vendor_cycle_number") + _floats(table, "vendor_cycle_number"),
+            "step_id": _floats(table, "step_id"),
+            "control_mode": _strings(table, "control_mode"),
+            "source_file": _strings(table, "source_file"),
+            "source_sha256": _strings(table, "source_sha256"),
+        })
+    if not parts:
+        return attach_metadata(CYCLING_TIMESERIES.arrow_schema().empty_table(), {"warnings": warnings})
+    columns = {name: _concatenate([p[name] for p in parts]) for name in parts[0]}
+    return attach_metadata(_derive(columns, sample_id, timezone, anchor_unix_s), {"warnings": warnings})
+
+
+def _order_by_start(files: list[pa.Table], zone: ZoneInfo, warnings: list[str]) -> list[tuple[pa.Table, float | None]]:
+    """Files sorted by absolute start (Unix s); one without a start keeps its place after its predecessor."""
+    keyed, previous_key = [], -np.inf
+    for position, table in enumerate(files):
+        start = metadata_of(table).get("start_time_local")
+        start_unix_s = datetime.fromisoformat(start).replace(tzinfo=zone).timestamp() if start else None
+        if start_unix_s is None:
+            name = _strings(table, "source_file")[0].as_py() if table.num_rows else None
+            warnings.append(f"file {name or position} has no start time: placed right after the file before it")
+        else:
+            previous_key = start_unix_s
+        keyed.append((previous_key, position, table, start_unix_s))
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return [(table, start) for _, _, table, start in keyed]
+
+
+def _time_offset(parts: list[dict], time_s: np.ndarray, start_unix_s: float | None, anchor_unix_s: float | None,
+                 file_index: int, warnings: list[str]) -> float:
+    """Seconds to add to a file's test time so that it follows the files already stitched."""
+    if not parts:
+        return 0.0
+    previous_end_s = parts[-1]["test_time_second"][-1]
+    if start_unix_s is None or anchor_unix_s is None:
+        return previous_end_s - time_s[0]
+    offset_s = start_unix_s - anchor_unix_s
+    if offset_s + time_s[0] < previous_end_s:
+        warnings.append(f"file {file_index} starts {previous_end_s - offset_s - time_s[0]:.0f} s before the "
+                        "previous file ends: placed right after it")
+        return previous_end_s - time_s[0]
+    return offset_s
+
+
+def _last(part: dict | None, name: str) -> float:
+    """The last finite value of a stitched column (0 before the first file)."""
+    if part is None:
+        return 0.0
+    finite = part[name][np.isfinite(part[name])]
+    return float(finite[-1]) if finite.size else 0.0
+
+
+def _floats(table: pa.Table, name: str) -> np.ndarray:
+    """A column as float64 (nulls and a missing column as NaN)."""
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    return np.asarray(table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _strings(table: pa.Table, name: str) -> pa.Array:
+    """A column as one Arrow string array (nulls throughout when missing)."""
+    if name not in table.column_names:
+        return pa.nulls(table.num_rows, pa.string())
+    return table.column(name).cast(pa.string()).combine_chunks()
+
+
+def _concatenate(pieces: list) -> np.ndarray | pa.Array:
+    return pa.concat_arrays(pieces) if isinstance(pieces[0], pa.Array) else np.concatenate(pieces)
+
+
+def _cumulative_capacities(table: pa.Table, time_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative charge and discharge capacity in Ah since file start: the instrument's, else Σ I·Δt."""
+    charge = _floats(table, "charging_capacity_ah")
+    discharge = _floats(table, "discharging_capacity_ah")
+    if np.isfinite(charge).all() and np.isfinite(discharge).all():
+        return charge, discharge
+    current_a = np.nan_to_num(_floats(table, "current_ampere"))
+    increments_ah = current_a * np.diff(time_s, prepend=time_s[:1]) / 3600.0
+    return np.cumsum(np.clip(increments_ah, 0, None)), np.cumsum(np.clip(-increments_ah, 0, None))
+
+
+def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, anchor_unix_s: float | None) -> pa.Table:
+    n = len(columns["test_time_second"])
+    voltage, current = columns["voltage_volt"], columns["current_ampere"]
+    step_type = step_types(current, voltage, columns["control_mode"], columns["step_id"])
+    charge_ah, discharge_ah = columns["charging_capacity_ah"], columns["discharging_capacity_ah"]
+    mid_voltage = np.concatenate([voltage[:1], 0.5 * (voltage[1:] + voltage[:-1])])
+    unix_s = anchor_unix_s + columns["test_time_second"] if anchor_unix_s is not None else np.full(n, np.nan)
+    micros = pa.array(np.round(unix_s * 1e6), from_pandas=True).cast(pa.int64())
+    data = {
+        "sample_id": pa.array(np.full(n, sample_id, dtype=object), pa.string()),
+        "test_time_second": columns["test_time_second"],
+        "unix_time_second": pa.array(unix_s, from_pandas=True),
+        "utc_time": micros.cast(pa.timestamp("us", tz="UTC")),
+        "voltage_volt": voltage,
+        "current_ampere": current,
+        "charging_capacity_ah": charge_ah,
+        "discharging_capacity_ah": discharge_ah,
+        "net_capacity_ah": charge_ah - discharge_ah,
+        "charging_energy_wh": np.cumsum(np.diff(charge_ah, prepend=charge_ah[:1]) * mid_voltage),
+        "discharging_energy_wh": np.cumsum(np.diff(discharge_ah, prepend=discharge_ah[:1]) * mid_voltage),
+        "temperature_celsius": pa.array(columns["temperature_celsius"], from_pandas=True),
+        "cycle_count": cycle_counts(step_type),
+        "vendor_cycle_number": pa.array(columns["vendor_cycle_number"], from_pandas=True).cast(pa.int64()),
+        "step_count": block_index(np.nan_to_num(columns["step_id"], nan=-1.0), step_type),
+        "step_id": pa.array(columns["step_id"], from_pandas=True).cast(pa.int64()),
+        "step_type": pa.array(step_type, pa.string()),
+        "file_index": columns["file_index"],
+        "timezone": pa.array(np.full(n, timezone, dtype=object), pa.string()),
+        "source_file": columns["source_file"],
+        "source_sha256": columns["source_sha256"],
+    }
+    return CYCLING_TIMESERIES.conform(pa.table(data))
+
+
+# --- segmentation ----------------------------------------------------------------------------
+
+
+def step_types(current_ampere: np.ndarray, voltage_volt: np.ndarray, control_mode, step_id: np.ndarray) -> np.ndarray:
+    """``CC_CHG``, ``CV_CHG``, ``CC_DCH``, ``CV_DCH`` or ``REST`` per row (numpy str array).
+
+    The vendor's control mode (CC/CV/REST, any Arrow-convertible sequence) wins where known;
+    rows without one are classified per run of equal (step, sign) by
+    ``readers.cycler_common.infer_control_mode``. A row is rest when its mode says so or
+    |I| <= ``REST_CURRENT_FRACTION`` x max |I|.
+    """
+    current = np.nan_to_num(np.asarray(current_ampere, dtype=np.float64))
+    rest_level = REST_CURRENT_FRACTION * max(float(np.abs(current).max(initial=0.0)), 1e-15)
+    sign = np.where(current > rest_level, 1, np.where(current < -rest_level, -1, 0))
+    mode = control_mode if isinstance(control_mode, (pa.Array, pa.ChunkedArray)) else pa.array(control_mode, pa.string())
+    mode = np.asarray(mode.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False), dtype="U5")
+    unknown = ~np.isin(mode, ("CC", "CV", "REST"))
+    if unknown.any():
+        runs = block_index(np.nan_to_num(np.asarray(step_id, dtype=np.float64), nan=-1.0), sign)
+        mode = np.where(unknown, infer_control_mode(current, voltage_volt, runs).astype("U5"), mode)
+    labels = np.char.add(np.where(mode == "CV", "CV_", "CC_"), np.where(sign > 0, "CHG", "DCH"))
+    return np.where((sign == 0) | (mode == "REST"), "REST", labels)
+
+
+def cycle_counts(step_type: np.ndarray) -> np.ndarray:
+    """Charge-first cycle number per row: +1 at each charge following a discharge; before the first charge 0.
+
+    Rest rows take the cycle of the next non-rest row (rests attach to what follows);
+    trailing rests keep the last cycle.
+    """
+    step_type = np.asarray(step_type, dtype=str)
+    n = len(step_type)
+    active = np.flatnonzero(step_type != "REST")
+    charging = np.char.endswith(step_type[active], "CHG")
+    if not charging.any():
+        return np.zeros(n, dtype=np.int64)
+    starts = charging & ~np.r_[False, charging[:-1]]
+    active_cycle = np.cumsum(starts)
+    next_active = np.minimum(np.searchsorted(active, np.arange(n)), active.size - 1)
+    first_charge_row = active[np.argmax(charging)]
+    return np.where(np.arange(n) < first_charge_row, 0, active_cycle[next_active]).astype(np.int64)
+
+
+# --- per-cycle summary -----------------------------------------------------------------------
+
+
+def summarise_cycles(timeseries: pa.Table, *, active_mass_g: float | None,
+                     specific_capacity_mah_per_g: float = 225.0) -> pa.Table:
+    """One ``cycling_cycles`` row per cycle: capacities, energies, efficiencies, CV tails, C-rates, stage.
+
+    1C [A] = ``active_mass_g`` x ``specific_capacity_mah_per_g`` / 1000. Without a mass, 1C is
+    estimated as 10 x the CC charge current of the first cycle (the first formation cycle at
+    C/10) and every cycle is flagged. Stages come from the CC currents relative to 1C, confirmed
+    by the CV cut-off currents; deviations from the expected sequence are flagged, never relabelled.
+    """
+    if timeseries.num_rows == 0:
+        return CYCLING_CYCLES.arrow_schema().empty_table()
+    ts = _arrays(timeseries)
+    starts = np.flatnonzero(np.r_[True, ts["cycle_count"][1:] != ts["cycle_count"][:-1]])
+    ends = np.r_[starts[1:], len(ts["cycle_count"])]
+    start_times = timeseries.column("utc_time").take(pa.array(starts)).to_pylist()
+    rows = [_cycle_row(ts, start, end) | {"start_utc_time": utc} for start, end, utc in zip(starts, ends, start_times)]
+    one_c_a, mass_flag = _one_c_current(rows, active_mass_g, specific_capacity_mah_per_g)
+    _mark_last_incomplete(rows)
+    for row in rows:
+        row["c_rate_charge"] = _ratio(row["cc_charge_current_ampere"], one_c_a)
+        row["c_rate_discharge"] = _ratio(row["cc_discharge_current_ampere"], one_c_a)
+        row["stage"] = classify_cycle(row, one_c_a)
+        if active_mass_g:
+            row["specific_charge_capacity_mah_per_g"] = row["charge_capacity_ah"] * 1000 / active_mass_g
+            row["specific_discharge_capacity_mah_per_g"] = row["discharge_capacity_ah"] * 1000 / active_mass_g
+        if mass_flag:
+            row["flags"].append(mass_flag)
+    check_sequence(rows)
+    sample_id = ts["sample_id"]
+    table = pa.Table.from_pylist([
+        {**{k: v for k, v in row.items() if k != "flags"}, "sample_id": sample_id,
+         "flags": ";".join(row["flags"]) or None}
+        for row in rows
+    ])
+    table = CYCLING_CYCLES.conform(table)
+    return attach_metadata(table, {"coulombic_efficiency": COULOMBIC_EFFICIENCY_DEFINITION, "one_c_ampere": one_c_a})
+
+
+def _arrays(timeseries: pa.Table) -> dict:
+    def floats(name):
+        return timeseries.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+
+    sample = timeseries.column("sample_id")[0].as_py() if "sample_id" in timeseries.column_names else None
+    return {
+        "sample_id": sample,
+        "cycle_count": timeseries.column("cycle_count").to_numpy(zero_copy_only=False).astype(np.int64),
+        "time_s": floats("test_time_second"),
+        "voltage": floats("voltage_volt"),
+        "current": floats("current_ampere"),
+        "charge_ah": floats("charging_capacity_ah"),
+        "discharge_ah": floats("discharging_capacity_ah"),
+        "charge_wh": floats("charging_energy_wh"),
+        "discharge_wh": floats("discharging_energy_wh"),
+        "step_type": np.asarray(timeseries.column("step_type").to_numpy(zero_copy_only=False), dtype="U6"),
+    }
+
+
+def _increments(values: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Per-row increments of a cumulative counter over rows start..end-1 (row ``start`` counts from start-1)."""
+    before = values[start - 1] if start > 0 else values[start]
+    return np.diff(values[start:end], prepend=before)
+
+
+def _cycle_row(ts: dict, start: int, end: int) -> dict:
+    kind = ts["step_type"][start:end]
+    current = ts["current"][start:end]
+    voltage = ts["voltage"][start:end]
+    d_charge = _increments(ts["charge_ah"], start, end)
+    d_discharge = _increments(ts["discharge_ah"], start, end)
+    q_ch, q_dis = d_charge.sum(), d_discharge.sum()
+    e_ch = _increments(ts["charge_wh"], start, end).sum()
+    e_dis = _increments(ts["discharge_wh"], start, end).sum()
+    has_charge = bool(np.isin(kind, ("CC_CHG", "CV_CHG")).any())
+    has_discharge = bool(np.isin(kind, ("CC_DCH", "CV_DCH")).any())
+    active = kind != "REST"
+    row = {
+        "cycle_count": int(ts["cycle_count"][start]),
+        "duration_second": float(ts["time_s"][end - 1] - ts["time_s"][start]),
+        "charge_capacity_ah": q_ch,
+        "discharge_capacity_ah": q_dis,
+        "charge_energy_wh": e_ch,
+        "discharge_energy_wh": e_dis,
+        "coulombic_efficiency": _ratio(q_dis, q_ch) if has_charge and has_discharge else None,
+        "energy_efficiency": _ratio(e_dis, e_ch) if has_charge and has_discharge else None,
+        "mean_charge_voltage_volt": _ratio(e_ch, q_ch),
+        "mean_discharge_voltage_volt": _ratio(e_dis, q_dis),
+        "voltage_hysteresis_volt": None,
+        "max_voltage_volt": float(voltage[active].max()) if active.any() else float(voltage.max()),
+        "min_voltage_volt": float(voltage[active].min()) if active.any() else float(voltage.min()),
+        "cc_charge_current_ampere": _median(current[kind == "CC_CHG"]),
+        "cc_discharge_current_ampere": _median(-current[kind == "CC_DCH"]),
+        "cv_charge_capacity_ah": float(d_charge[kind == "CV_CHG"].sum()),
+        "cv_charge_end_current_ampere": _last_magnitude(current[kind == "CV_CHG"]),
+        "cv_discharge_capacity_ah": float(d_discharge[kind == "CV_DCH"].sum()),
+        "cv_discharge_end_current_ampere": _last_magnitude(current[kind == "CV_DCH"]),
+        "has_charge": has_charge,
+        "has_discharge": has_discharge,
+        "complete": has_charge == has_discharge,  # a pure rest is complete too
+        "flags": [],
+    }
+    if row["mean_charge_voltage_volt"] is not None and row["mean_discharge_voltage_volt"] is not None:
+        row["voltage_hysteresis_volt"] = row["mean_charge_voltage_volt"] - row["mean_discharge_voltage_volt"]
+    return row
+
+
+def _ratio(numerator: float | None, denominator: float) -> float | None:
+    """numerator / denominator, or None when either is missing or the denominator is not positive."""
+    if numerator is None or not denominator > 0:
+        return None
+    return float(numerator / denominator)
+
+
+def _median(values: np.ndarray) -> float | None:
+    return float(np.median(values)) if values.size else None
+
+
+def _last_magnitude(values: np.ndarray) -> float | None:
+    """|value| of the last point (the CV ends when the current reaches its cut-off), None when empty."""
+    return float(abs(values[-1])) if values.size else None
+
+
+def _one_c_current(rows: list[dict], active_mass_g: float | None, specific_mah_per_g: float) -> tuple[float, str | None]:
+    """1C in A from the mass, cross-checked against 10 x the first CC charge current (formation at C/10)."""
+    first_charge = next((r["cc_charge_current_ampere"] for r in rows if r["cc_charge_current_ampere"]), None)
+    from_formation = 10.0 * first_charge if first_charge else None
+    if active_mass_g:
+        one_c_a = active_mass_g * specific_mah_per_g / 1000.0
+        if from_formation and abs(from_formation / one_c_a - 1) > FORMATION_MASS_TOLERANCE:
+            return one_c_a, (f"1C from active mass ({one_c_a * 1e3:.4g} mA) differs from 10 x first CC charge "
+                             f"current ({from_formation * 1e3:.4g} mA): check the mass")
+        return one_c_a, None
+    if from_formation:
+        return from_formation, "active mass unknown: 1C taken as 10 x the first CC charge current"
+    return float("nan"), "active mass unknown and no CC charge: C-rates unknown"
+
+
+def _mark_last_incomplete(rows: list[dict]) -> None:
+    """A last cycle whose discharge stops > 50 mV above the typical lowest voltage of the others was cut short."""
+    last = rows[-1]
+    earlier_minima = [r["min_voltage_volt"] for r in rows[:-1] if r["has_discharge"]]
+    if last["complete"] and earlier_minima and last["min_voltage_volt"] > np.median(earlier_minima) + 0.05:
+        last["complete"] = False
+    if not last["complete"] and last["has_charge"]:
+        last["flags"].append("incomplete: the data end inside this cycle")
+
+
+def rate_class(current_a: float | None, one_c_a: float) -> str | None:
+    """The protocol C-rate class (C/20, C/10, 1C) within a factor sqrt(2), ``"other"``, or None without current."""
+    if current_a is None or not np.isfinite(one_c_a) or current_a <= 0:
+        return None
+    ratio = current_a / one_c_a
+    name, nominal = min(RATE_CLASSES.items(), key=lambda item: abs(np.log(ratio / item[1])))
+    return name if abs(np.log(ratio / nominal)) < RATE_TOLERANCE else "other"
+
+
+def cutoff_class(end_current_a: float | None, one_c_a: float) -> str | None:
+    """CV cut-off class: C/50 below 0.0316 C, C/20 up to 0.1 C, ``"above C/10"``, or None without CV."""
+    if end_current_a is None or not np.isfinite(one_c_a):
+        return None
+    ratio = end_current_a / one_c_a
+    if ratio < 10 ** -1.5:
+        return "C/50"
+    return "C/20" if ratio < 0.1 else "above C/10"
+
+
+def classify_cycle(row: dict, one_c_a: float) -> str:
+    """rest, formation, checkup, ageing or unknown; explains an unknown cycle in ``row["flags"]``.
+
+    A complete cycle must match a stage on all four of CC charge rate, CC discharge rate and
+    the two CV cut-offs; an incomplete one is judged on its charge half (rate and CV cut-off).
+    """
+    if not row["has_charge"] and not row["has_discharge"]:
+        return "rest"
+    observed = (
+        rate_class(row["cc_charge_current_ampere"], one_c_a),
+        rate_class(row["cc_discharge_current_ampere"], one_c_a),
+        cutoff_class(row["cv_charge_end_current_ampere"], one_c_a),
+        cutoff_class(row["cv_discharge_end_current_ampere"], one_c_a),
+    )
+    compared = (0, 1, 2, 3) if row["complete"] else (0, 2)
+    for stage, signature in STAGE_SIGNATURES.items():
+        if all(observed[i] == signature[i] for i in compared):
+            return stage
+    row["flags"].append("unclassified: CC charge {}, CC discharge {}, CV charge cut-off {}, CV discharge cut-off {}"
+                        .format(*(o or "none" for o in observed)))
+    return "unknown"
+
+
+def check_sequence(rows: list[dict]) -> None:
+    """Flag deviations from rest >= 5.5 h, 3 formation, check-up, (20 ageing, check-up)...; adds stage_block/cycle_in_block."""
+    stages = [r["stage"] for r in rows]
+    run_starts = [0] + [i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]
+    run_ends = run_starts[1:] + [len(stages)]
+    for block, (start, end) in enumerate(zip(run_starts, run_ends)):
+        stage, length = stages[start], end - start
+        for position, row in enumerate(rows[start:end], start=1):
+            row["stage_block"], row["cycle_in_block"] = block, position
+        problems = []
+        if stage == "rest" and start == 0 and rows[0]["duration_second"] < MIN_LEADING_REST_HOURS * 3600:
+            problems.append(f"leading rest of {rows[0]['duration_second'] / 3600:.2f} h, expected >= {MIN_LEADING_REST_HOURS} h")
+        expected = EXPECTED_RUN_LENGTH.get(stage)
+        last_run = end == len(stages)
+        if expected and length != expected and not (stage == "ageing" and last_run and length < expected):
+            problems.append(f"{stage} run of {length} cycles, expected {expected}")
+        if block == 0 and stage not in ("rest", "formation"):
+            problems.append(f"test starts with {stage}, expected rest then formation")
+        if block > 0:
+            before = stages[start - 1]
+            if before in ALLOWED_NEXT_STAGE and stage not in ALLOWED_NEXT_STAGE[before] and stage != "unknown":
+                problems.append(f"{stage} after {before}, expected {' or '.join(sorted(ALLOWED_NEXT_STAGE[before]))}")
+        for row in rows[start:end]:
+            row["flags"].extend(problems)
