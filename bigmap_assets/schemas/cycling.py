@@ -131,6 +131,8 @@ CYCLING_SERIES = register(Table(
         Column("mean_eol_cycle", pa.float64(), "", "mean end-of-life cycle of the cells that reached it"),
         Column("std_eol_cycle", pa.float64(), "", "standard deviation of the end-of-life cycle"),
         Column("relative_spread_eol", pa.float64(), "1", "std / mean of the end-of-life cycle (report: within 1 %, 5 %, 10 %)"),
+        Column("relative_spread_eol_between_providers", pa.float64(), "1",
+               "std / mean of the providers' mean end-of-life cycles (per-series rows, provider null)"),
         Column("code_version", pa.string(), "", "code version that made the row"),
     ),
 ))
