@@ -191,12 +191,21 @@ def seconds_from_duration_text(durations: pa.Array) -> pa.Array:
     return pc.add(pc.add(pc.multiply(day, 86400.0), pc.multiply(hour, 3600.0)), pc.add(pc.multiply(minute, 60.0), second))
 
 
-def parse_local_times(text: pa.ChunkedArray | pa.Array, fmt: str) -> pa.Array:
-    """Naive ``timestamp[us]`` from clock strings in strptime format ``fmt`` (``%f`` allowed; bad rows null)."""
-    import pandas as pd
+def parse_local_times(text: pa.ChunkedArray | pa.Array, fmt: str) -> pa.ChunkedArray:
+    """Naive ``timestamp[us]`` from clock strings in strptime format ``fmt``; bad rows become null.
 
-    values = pd.to_datetime(pd.Series(text.to_numpy(zero_copy_only=False)).str.strip(), format=fmt, errors="coerce")
-    return pa.array(values.to_numpy(dtype="datetime64[us]"), type=pa.timestamp("us"), from_pandas=True)
+    ``%f`` (fractional seconds, which Arrow's strptime lacks) is parsed separately and added.
+    """
+    text = pc.utf8_trim_whitespace(text)
+    if "%f" not in fmt:
+        return pc.strptime(text, format=fmt, unit="us", error_is_null=True)
+    whole = pc.strptime(pc.replace_substring_regex(text, r"\.\d+", ""), format=fmt.replace(".%f", ""),
+                        unit="us", error_is_null=True)
+    padded = pc.if_else(pc.match_substring(text, "."), text, pc.binary_join_element_wise(text, ".0", ""))
+    digits = pc.struct_field(pc.extract_regex(padded, r"\.(?P<digits>\d+)"), "digits")
+    seconds = pc.cast(pc.binary_join_element_wise("0.", digits, ""), pa.float64())
+    microseconds = pc.cast(pc.round(pc.multiply(seconds, 1e6)), pa.int64()).cast(pa.duration("us"))
+    return pc.add(whole, microseconds)
 
 
 def parse_local_time(text: str, formats: tuple[str, ...]) -> datetime | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import UnreadableFile
 from .cycler_common import (
@@ -79,8 +80,9 @@ def _canonical(source: pa.Table) -> pa.Table:
     charge_ah, discharge_ah = cumulative_by_direction(
         increments_of_resetting(np.abs(step_capacity), step_count), np.sign(step_capacity)
     )
-    step_types = source.column("step_type").cast(pa.string()).to_numpy(zero_copy_only=False)
-    modes = np.array([_mode_of(step) for step in step_types], dtype=object)
+    step_types = pc.dictionary_encode(source.column("step_type").cast(pa.string())).combine_chunks()
+    lookup = np.array([_mode_of(step) for step in step_types.dictionary.to_pylist()] + ["OTHER"], dtype=object)
+    modes = lookup[step_types.indices.fill_null(len(lookup) - 1).to_numpy()]
     if (modes == "CCCV").any():
         modes = split_cccv(modes, voltage, current, step_count)
     aux = _aux_columns(source)

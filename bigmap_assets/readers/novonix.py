@@ -87,9 +87,11 @@ def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: i
         modes, blocks = None, block_index(np.sign(current))
         lacks.append("step type")
     else:
-        modes = np.array([MODE_BY_STEP_TYPE.get(int(code), "OTHER") for code in step_type], dtype=object)
+        codes = np.unique(step_type)
+        lookup = np.array([MODE_BY_STEP_TYPE.get(int(code), "OTHER") for code in codes], dtype=object)
+        modes = lookup[np.searchsorted(codes, step_type)]
         blocks = block_index(*(k for k in (step, step_type) if k is not None))
-        unknown = sorted({int(code) for code in step_type} - set(MODE_BY_STEP_TYPE))
+        unknown = sorted(int(code) for code in codes if int(code) not in MODE_BY_STEP_TYPE)
         if unknown:
             warnings.append(f"step type code(s) {unknown} have no known control mode: OTHER")
     canonical = {

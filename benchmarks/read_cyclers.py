@@ -1,0 +1,169 @@
+"""Rows per second and peak memory of our cycler readers, side by side with peer readers.
+
+    python benchmarks/read_cyclers.py [--repeat 3] [--target-rows 500000]
+
+Each measurement runs in a fresh process (so peak RSS belongs to that reader alone): the
+process imports the reader, notes its RSS, reads the file ``--repeat`` times and reports
+the best time and the peak RSS above that baseline. Small real files (../shared/realdata)
+are scaled up by repeating their data rows into a temporary folder, so that the figures
+measure parsing rather than start-up. Peers run in their own virtual environment, given by
+``BIGMAP_PEER_PYTHON`` (default /tmp/bigmap-peers-venv/bin/python; make it with
+``python -m venv /tmp/bigmap-peers-venv && /tmp/bigmap-peers-venv/bin/pip install cellpy
+pyprobe-data NewareNDA``), because their pins (pandas < 3, polars 1.x) clash with ours.
+A peer that is not installed or fails on a file is shown as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = Path(os.environ.get("BIGMAP_REALDATA", REPO.parent / "shared" / "realdata")) / "cycling"
+PEER_PYTHON = os.environ.get("BIGMAP_PEER_PYTHON", "/tmp/bigmap-peers-venv/bin/python")
+
+# (label, real file, data-start line or None for binary, our format, peers)
+CASES = (
+    ("Neware .ndax (aux T)", "neware/20260302_IFE_BTS85_2_9_8_1.ndax", None, ("fastnda", "NewareNDA")),
+    ("Neware .nda", "neware/navani_test.nda", None, ("fastnda", "NewareNDA")),
+    ("Arbin .res", "arbin/navani_arbin_example.res", None, ("cellpy_arbin_res",)),
+    ("Arbin .xlsx", "arbin/bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx", None, ("pyprobe_arbin",)),
+    ("Arbin CSV (MITS Pro)", "arbin/pyprobe_sample_data_arbin.csv", 1, ("pyprobe_arbin",)),
+    ("Maccor CSV", "maccor/pyprobe_sample_data_maccor.csv", 3, ("pyprobe_maccor",)),
+    ("Maccor text (KIT, dec. comma)", "maccor/cellpy_maccor_two.txt", 15, ("cellpy_maccor_two",)),
+    ("BaSyTec text", "basytec/pyprobe_sample_data_basytec.txt", 13, ("pyprobe_basytec",)),
+    ("Novonix CSV", "novonix/pyprobe_sample_data_novonix.csv", 21, ("pyprobe_novonix",)),
+)
+
+
+def _read_with(tool: str, path: str) -> int:
+    """Read ``path`` with ``tool``; return the number of rows."""
+    if tool == "bigmap":
+        from bigmap_assets.readers import read
+
+        return read(path).num_rows
+    if tool == "fastnda":
+        import fastnda
+
+        return fastnda.read(path).height
+    if tool == "NewareNDA":
+        import NewareNDA
+
+        return len(NewareNDA.read(path))
+    if tool.startswith("cellpy_"):
+        from cellpy.readers.instruments import arbin_res, maccor_txt
+
+        loader = arbin_res.DataLoader() if tool == "cellpy_arbin_res" else maccor_txt.DataLoader(model="two")
+        return len(loader.loader_executor(path).raw)
+    if tool.startswith("pyprobe_"):
+        from pyprobe.cyclers import arbin, basytec, maccor, novonix
+
+        cycler = {"arbin": arbin.Arbin, "maccor": maccor.Maccor, "basytec": basytec.Basytec,
+                  "novonix": novonix.Novonix}[tool.split("_", 1)[1]]
+        with tempfile.TemporaryDirectory() as folder:
+            parsed = cycler(input_data_path=path, output_data_path=f"{folder}/out.parquet", overwrite_existing=True)
+            return parsed.get_pyprobe_dataframe().height
+    raise ValueError(f"unknown tool {tool}")
+
+
+def _import(tool: str) -> None:
+    """Import what ``tool`` needs, so that the memory baseline includes its libraries."""
+    modules = {
+        "bigmap": ("bigmap_assets.readers", "pandas", "python_calamine", "fastnda"),
+        "fastnda": ("fastnda",),
+        "NewareNDA": ("NewareNDA",),
+        "cellpy_arbin_res": ("cellpy.readers.instruments.arbin_res",),
+        "cellpy_maccor_two": ("cellpy.readers.instruments.maccor_txt",),
+    }.get(tool, ("pyprobe.cyclers.arbin", "pyprobe.cyclers.maccor", "pyprobe.cyclers.basytec", "pyprobe.cyclers.novonix"))
+    for module in modules:
+        __import__(module)
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def worker(tool: str, path: str, repeat: int) -> None:
+    """Child process: import the reader, then time ``repeat`` reads; print one JSON line."""
+    _import(tool)
+    baseline = _rss_mib()
+    best, rows = float("inf"), 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        rows = _read_with(tool, path)
+        best = min(best, time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "seconds": best, "peak_mib": max(peak - baseline, 0.0)}))
+
+
+def measure(python: str, tool: str, path: Path, repeat: int) -> dict:
+    command = [python, __file__, "--worker", tool, str(path), "--repeat", str(repeat)]
+    if not Path(python).exists():
+        return {"error": "peer venv missing"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": last[:60]}
+    return json.loads(lines[-1])
+
+
+def scaled_copy(source: Path, data_line: int | None, target_rows: int, folder: Path) -> Path:
+    """``source`` with its data rows repeated to about ``target_rows`` rows (binary files unchanged)."""
+    if data_line is None:
+        return source
+    lines = source.read_bytes().splitlines(keepends=True)
+    header, body = lines[:data_line], [line for line in lines[data_line:] if line.strip()]
+    if not body[-1].endswith(b"\n"):
+        body[-1] += b"\n"
+    if source.name == "cellpy_maccor_two.txt":  # drop the truncated last row before repeating
+        body = body[:-1]
+    copies = max(1, target_rows // len(body))
+    scaled = folder / f"scaled_{source.name}"
+    scaled.write_bytes(b"".join(header) + b"".join(body) * copies)
+    return scaled
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--target-rows", type=int, default=500_000)
+    parser.add_argument("--worker", nargs=2, metavar=("TOOL", "PATH"))
+    args = parser.parse_args()
+    if args.worker:
+        worker(*args.worker, args.repeat)
+        return
+    print(f"peers from {PEER_PYTHON}; best of {args.repeat}; peak = max RSS above the post-import baseline")
+    print(f"{'format':31} {'reader':18} {'rows':>9} {'s':>8} {'rows/s':>11} {'peak MiB':>9}  vs ours")
+    with tempfile.TemporaryDirectory() as folder:
+        for label, name, data_line, peers in CASES:
+            path = scaled_copy(REALDATA / name, data_line, args.target_rows, Path(folder))
+            ours = measure(sys.executable, "bigmap", path, args.repeat)
+            _print(label, "bigmap (ours)", ours, None)
+            for peer in peers:
+                python = sys.executable if peer == "fastnda" else PEER_PYTHON
+                _print("", peer, measure(python, peer, path, args.repeat), ours)
+
+
+def _print(label: str, reader: str, figures: dict, ours: dict | None) -> None:
+    if "error" in figures:
+        print(f"{label:31} {reader:18} {'failed: ' + figures['error']}")
+        return
+    rate = figures["rows"] / figures["seconds"]
+    ratio = ""
+    if ours and "error" not in ours:
+        ratio = f"ours {figures['seconds'] / ours['seconds']:.1f}x faster"
+    print(f"{label:31} {reader:18} {figures['rows']:>9} {figures['seconds']:>8.3f} {rate:>11,.0f} "
+          f"{figures['peak_mib']:>9.1f}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()
