@@ -1,0 +1,296 @@
+"""XAS normalisation, energy calibration and edge quantities, vectorised over a series.
+
+All spectra of a call share one energy grid (``energy_ev``, shape ``(points,)``) and come
+as a 2-D array ``mu`` of shape ``(scans, points)``. The algorithms follow larch's
+``find_e0`` and ``pre_edge`` (xraylarch 2026.3): E0 at the derivative maximum, a line
+fitted below the edge, a polynomial above it, the edge step at E0, and flattening. The
+fit windows are selected point-for-point as larch does, so results agree with a loop
+over larch to rounding; here every spectrum is fitted at once with batched least squares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+# Tabulated K-edge energies (eV), Bearden & Burr via xraydb; the elements of battery cathodes.
+K_EDGE_ENERGY_EV = {
+    "Ti": 4966.0, "V": 5465.0, "Cr": 5989.0, "Mn": 6539.0, "Fe": 7112.0,
+    "Co": 7709.0, "Ni": 8333.0, "Cu": 8979.0, "Zn": 9659.0,
+}
+MAX_NNORM = 5
+
+
+def guess_k_edge(e0_ev: float, tolerance_ev: float = 40.0) -> str | None:
+    """The element whose tabulated K edge is within ``tolerance_ev`` of ``e0_ev``, else None."""
+    element, edge = min(K_EDGE_ENERGY_EV.items(), key=lambda kv: abs(kv[1] - e0_ev))
+    return element if abs(edge - e0_ev) <= tolerance_ev else None
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """Result of ``pre_edge`` for a series: per-scan scalars and per-point arrays."""
+
+    e0_ev: np.ndarray  # (scans,)
+    edge_step: np.ndarray  # (scans,)
+    norm_mu: np.ndarray  # (scans, points)
+    flat_mu: np.ndarray  # (scans, points)
+    pre_edge: np.ndarray  # (scans, points), fitted line in mu units
+    post_edge: np.ndarray  # (scans, points), fitted polynomial in mu units
+    pre1_ev: np.ndarray  # (scans,) fit ranges relative to E0, after clipping to the data
+    pre2_ev: np.ndarray
+    norm1_ev: np.ndarray
+    norm2_ev: np.ndarray
+    nnorm: np.ndarray  # (scans,) post-edge polynomial degree used
+
+
+def _as_series(energy_ev: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    energy_ev = np.asarray(energy_ev, dtype=float)
+    mu = np.atleast_2d(np.asarray(mu, dtype=float))
+    if energy_ev.ndim != 1 or mu.shape[1] != energy_ev.size:
+        raise ValueError(f"energy has shape {energy_ev.shape}, mu {mu.shape}: expected (points,) and (scans, points)")
+    if energy_ev.size < 8 or np.any(np.diff(energy_ev) <= 0):
+        raise ValueError("energy must hold at least 8 strictly increasing points")
+    return energy_ev, mu
+
+
+def derivative(energy_ev: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """d(values)/dE along the last axis, central differences (per eV)."""
+    return np.gradient(values, axis=-1) / np.gradient(energy_ev)
+
+
+def _index_of(energy_ev: np.ndarray, value_ev: np.ndarray) -> np.ndarray:
+    """Index of the last point at or below each value (0 when below the grid), as larch."""
+    return np.maximum(np.searchsorted(energy_ev, value_ev, side="right") - 1, 0)
+
+
+def _index_nearest(energy_ev: np.ndarray, value_ev: np.ndarray) -> np.ndarray:
+    """Index of the point nearest each value (first one on a tie), as larch."""
+    return np.abs(energy_ev[None, :] - np.asarray(value_ev)[:, None]).argmin(axis=1)
+
+
+def _energy_step_ev(energy_ev: np.ndarray, frac_ignore: float = 0.01, nave: int = 10) -> float:
+    """Typical fine energy step: skip the smallest 1 % of steps, average the next ``nave`` (larch).
+
+    Like larch, a grid of fewer than 100 points has no estimate and gets 1 eV.
+    """
+    nskip = int(frac_ignore * energy_ev.size)
+    if nskip == 0:
+        return 1.0
+    steps = np.sort(np.diff(energy_ev[:-1][nskip:-nskip]))
+    return float(steps[nskip:nskip + nave].mean())
+
+
+def _lorentzian_smooth(energy_ev: np.ndarray, values: np.ndarray, width_ev: float) -> np.ndarray:
+    """Convolve each row with a Lorentzian of half-width ``width_ev`` on a uniform grid, back on ``energy_ev``."""
+    grid = np.arange(energy_ev[0], energy_ev[-1] + width_ev, width_ev)
+    position = np.clip(np.searchsorted(energy_ev, grid) - 1, 0, energy_ev.size - 2)
+    weight = (grid - energy_ev[position]) / (energy_ev[position + 1] - energy_ev[position])
+    uniform = values[:, position] * (1 - weight) + values[:, position + 1] * weight
+    half = min(grid.size - 1, 200)
+    offsets = np.arange(-half, half + 1)
+    kernel = 1.0 / (1.0 + offsets.astype(float) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([uniform[:, half:0:-1], uniform, uniform[:, -2:-half - 2:-1]], axis=1)
+    smoothed = fftconvolve(padded, kernel[None, :], mode="valid", axes=1)
+    right = np.clip(np.searchsorted(grid, energy_ev), 1, grid.size - 1)
+    frac = (energy_ev - grid[right - 1]) / (grid[right] - grid[right - 1])
+    return smoothed[:, right - 1] * (1 - frac) + smoothed[:, right] * frac
+
+
+def _largest_steep_point(dmu: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Per row, the index of the largest derivative whose neighbours are also steep (larch ``_finde0``).
+
+    ``window`` (scans, points) marks the points each row may use; ``nmin`` points at each of its ends
+    only serve the scaling, as in larch.
+    """
+    scans, points = dmu.shape
+    index = np.arange(points)
+    first = np.argmax(window, axis=1)
+    length = window.sum(axis=1)
+    nmin = np.maximum(3, (length * 0.02).astype(int))
+    inner = window & (index >= (first + nmin)[:, None]) & (index < (first + length - nmin)[:, None])
+    dmu = np.where(np.isfinite(dmu), dmu, -1.0)
+    low = np.where(inner, dmu, np.inf).min(axis=1, keepdims=True)
+    span = np.maximum(np.where(inner, dmu, -np.inf).max(axis=1, keepdims=True) - low, 1e-10)
+    scaled = np.where(window, (dmu - low) / span, -np.inf)
+    threshold = np.where(length > 20, 0.6, 0.3)[:, None]
+    for _ in range(2):  # fewer than 3 steep points: lower the bar, twice at most
+        few = (scaled > threshold).sum(axis=1, keepdims=True) < 3
+        threshold = np.where(few, threshold * 0.5, threshold)
+    steep = scaled > threshold
+    neighbours = steep & np.roll(steep, 1, axis=1) & np.roll(steep, -1, axis=1)
+    allowed = neighbours & (index >= (first + nmin)[:, None]) & (index <= (first + length - nmin)[:, None])
+    best = np.where(allowed, scaled, -np.inf)
+    return np.where(np.isfinite(best.max(axis=1)), best.argmax(axis=1), first)
+
+
+def find_e0(energy_ev: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """E0 (eV) of each spectrum: the steepest point of mu, refined on a Lorentzian-smoothed derivative.
+
+    Same two passes as larch ``find_e0``: raw derivative first; then, within +-75 points of that
+    estimate, the derivative smoothed with a half-width of half the mean of the fine energy step
+    and E0/25000 (each clipped to 0.01-1 eV). E0 is a point of the energy grid.
+    """
+    energy_ev, mu = _as_series(energy_ev, mu)
+    points = energy_ev.size
+    index = np.arange(points)
+    dmu = derivative(energy_ev, mu)
+    first = _largest_steep_point(dmu, np.ones_like(mu, dtype=bool))
+    glitch = first < 0.05 * points
+    estimate_ev = np.where(glitch, energy_ev.mean(), energy_ev[first])
+    start = np.where(glitch, np.maximum(3, first - 20), np.maximum(3, first - 75))
+    stop = np.where(glitch, points - 3, np.minimum(first + 75, points - 3))
+    step_ev = np.clip(_energy_step_ev(energy_ev), 0.01, 1.0)
+    width_ev = 0.5 * (step_ev + np.clip(np.median(estimate_ev) / 25000.0, 0.01, 1.0))
+    smoothed = _lorentzian_smooth(energy_ev, dmu, width_ev)
+    window = (index >= start[:, None]) & (index < stop[:, None])
+    refined = _largest_steep_point(smoothed, window)
+    refined = np.where(refined - start < 1, start + 2, refined)
+    return energy_ev[refined]
+
+
+def _batched_polyfit(x: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: np.ndarray, max_degree: int) -> np.ndarray:
+    """Least-squares polynomials in ``x`` (points,) to each row of ``y`` over ``mask``; coefficients (scans, max_degree+1).
+
+    Rows whose ``degree`` is below ``max_degree`` get zero higher coefficients.
+    """
+    powers = x[None, :, None] ** np.arange(max_degree + 1)[None, None, :]  # (1, points, terms)
+    used = np.arange(max_degree + 1)[None, :] <= degree[:, None]  # (scans, terms)
+    weight = mask.astype(float)
+    gram = np.einsum("sp,xpi,xpj->sij", weight, powers, powers)
+    rhs = np.einsum("sp,xpi,sp->si", weight, powers, y)
+    pair = used[:, :, None] & used[:, None, :]
+    gram = np.where(pair, gram, 0.0) + np.where(~used, 1.0, 0.0)[:, :, None] * np.eye(max_degree + 1)[None]
+    rhs = np.where(used, rhs, 0.0)
+    return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+
+
+def pre_edge(energy_ev: np.ndarray, mu: np.ndarray, *, e0_ev: float | np.ndarray | None = None,
+             pre1_ev: float = -150.0, pre2_ev: float = -50.0, norm1_ev: float = 150.0,
+             norm2_ev: float = 750.0, nnorm: int | None = None) -> Normalised:
+    """Normalise a series of spectra as larch ``pre_edge`` does with the same explicit parameters.
+
+    ``e0_ev``: None finds E0 per spectrum (``find_e0``); a number fixes one pivot for all (the ROCK
+    way for operando series); an array gives one per spectrum. Ranges are relative to E0 in eV and
+    clipped to the data as larch does (pre1 >= Emin - E0, norm2 <= Emax - E0, norm1 <= norm2 - 2).
+    ``nnorm`` None picks 2, 1 or 0 for a post-edge range of >= 300, >= 30 or < 30 eV. The edge step
+    is post-edge minus pre-edge at the grid point nearest E0; ``flat_mu`` removes the post-edge
+    curvature above E0. No energy exponent (larch ``nvict=0``), linear pre-edge (``npre=1``).
+    """
+    energy_ev, mu = _as_series(energy_ev, mu)
+    scans, points = mu.shape
+    if e0_ev is None:
+        e0 = find_e0(energy_ev, mu)
+    else:
+        e0 = np.broadcast_to(np.asarray(e0_ev, dtype=float), (scans,)).copy()
+    index = np.arange(points)
+    ie0 = _index_nearest(energy_ev, e0)
+
+    pre1 = np.maximum(pre1_ev, energy_ev[0] - e0)
+    pre2 = np.full(scans, float(pre2_ev))
+    pre1, pre2 = np.minimum(pre1, pre2), np.maximum(pre1, pre2)
+    p1 = _index_of(energy_ev, pre1 + e0)
+    p2 = _index_nearest(energy_ev, pre2 + e0)
+    constant = (_index_of(energy_ev, pre2 + e0) - p1) < 3
+    p2 = np.where(p2 - p1 < 2, np.minimum(points, p1 + 2), p2)
+    pre_mask = (index >= p1[:, None]) & (index < p2[:, None])
+
+    norm2 = np.minimum(float(norm2_ev), energy_ev[-1] - e0)
+    norm1 = np.full(scans, float(norm1_ev))
+    norm1, norm2 = np.minimum(norm1, norm2), np.maximum(norm1, norm2)
+    norm1 = np.minimum(norm1, norm2 - 2)
+    if nnorm is None:
+        degree = np.where(norm2 - norm1 < 30, 0, np.where(norm2 - norm1 < 300, 1, 2))
+    else:
+        degree = np.full(scans, max(min(int(nnorm), MAX_NNORM), 0))
+    q1 = np.minimum(_index_of(energy_ev, norm1 + e0), points - 3)
+    q2 = _index_nearest(energy_ev, norm2 + e0)
+    narrow = q2 - q1 < 2
+    q1 = np.where(narrow, q1 - 2, q1)
+    degree = np.where(narrow, 0, np.where(q2 - q1 < 5, np.minimum(1, degree), degree))
+    post_mask = (index >= q1[:, None]) & (index < q2[:, None])
+
+    center_ev = energy_ev.mean()
+    scale_ev = max(np.ptp(energy_ev) / 2, 1.0)
+    x = (energy_ev - center_ev) / scale_ev
+    line = _batched_polyfit(x, mu, pre_mask, np.where(constant, 0, 1), 1)
+    pre = line[:, :1] + line[:, 1:2] * x[None, :]
+    poly = _batched_polyfit(x, mu - pre, post_mask, degree, MAX_NNORM)
+    post = pre + np.polynomial.polynomial.polyval(x, poly.T)
+
+    rows = np.arange(scans)
+    step = np.maximum(np.abs(post[rows, ie0] - pre[rows, ie0]), 1e-12)
+    norm = (mu - pre) / step[:, None]
+    residue = (post - pre) / step[:, None]
+    flat = np.where(index[None, :] >= ie0[:, None], norm - residue + residue[rows, ie0][:, None], norm)
+    return Normalised(e0_ev=e0, edge_step=step, norm_mu=norm, flat_mu=flat, pre_edge=pre, post_edge=post,
+                      pre1_ev=pre1, pre2_ev=pre2, norm1_ev=norm1, norm2_ev=norm2, nnorm=degree)
+
+
+def _parabola_vertex(energy_ev: np.ndarray, values: np.ndarray, peak: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex (energy, value) of the parabola through each row's peak and its two neighbours."""
+    rows = np.arange(values.shape[0])
+    i = np.clip(peak, 1, energy_ev.size - 2)
+    x0, x1, x2 = energy_ev[i - 1], energy_ev[i], energy_ev[i + 1]
+    y0, y1, y2 = values[rows, i - 1], values[rows, i], values[rows, i + 1]
+    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
+    b = (x2 ** 2 * (y0 - y1) + x1 ** 2 * (y2 - y0) + x0 ** 2 * (y1 - y2)) / denom
+    c = y1 - a * x1 ** 2 - b * x1
+    curved = a < 0
+    vertex = np.where(curved, -b / np.where(curved, 2 * a, 1.0), x1)
+    vertex = np.clip(vertex, x0, x2)
+    return vertex, np.where(curved, a * vertex ** 2 + b * vertex + c, y1)
+
+
+@dataclass(frozen=True)
+class EdgeQuantities:
+    """Per-scan edge descriptors (arrays of shape (scans,))."""
+
+    edge_energy_ev: np.ndarray
+    inflection_energy_ev: np.ndarray
+    white_line_energy_ev: np.ndarray
+    white_line_height: np.ndarray
+
+
+def edge_quantities(energy_ev: np.ndarray, norm_mu: np.ndarray, e0_ev: np.ndarray, *, level: float = 0.5,
+                    search_ev: float = 30.0, white_line_ev: float = 40.0) -> EdgeQuantities:
+    """Edge position at a normalised ``level`` and at the inflection point, white-line energy and height.
+
+    The inflection is the maximum of d(norm mu)/dE within ``search_ev`` of E0, refined to sub-grid
+    precision by a parabola through its neighbours; the level crossing nearest that inflection is
+    interpolated linearly; the white line is the highest normalised mu within ``white_line_ev``
+    above the inflection, refined the same way.
+    """
+    energy_ev, norm_mu = _as_series(energy_ev, norm_mu)
+    e0 = np.broadcast_to(np.asarray(e0_ev, dtype=float), (norm_mu.shape[0],))
+    slope = derivative(energy_ev, norm_mu)
+    near = np.abs(energy_ev[None, :] - e0[:, None]) <= search_ev
+    peak = np.where(near, slope, -np.inf).argmax(axis=1)
+    inflection, _ = _parabola_vertex(energy_ev, slope, peak)
+
+    crosses = (norm_mu[:, :-1] < level) & (norm_mu[:, 1:] >= level)
+    distance = np.where(crosses, np.abs(energy_ev[None, 1:] - inflection[:, None]), np.inf)
+    upper = distance.argmin(axis=1) + 1
+    rows = np.arange(norm_mu.shape[0])
+    below, above = norm_mu[rows, upper - 1], norm_mu[rows, upper]
+    frac = (level - below) / np.where(above > below, above - below, 1.0)
+    crossing = energy_ev[upper - 1] + frac * (energy_ev[upper] - energy_ev[upper - 1])
+    crossing = np.where(np.isfinite(distance.min(axis=1)), crossing, np.nan)
+
+    above_edge = (energy_ev[None, :] >= inflection[:, None]) & (energy_ev[None, :] <= inflection[:, None] + white_line_ev)
+    top = np.where(above_edge, norm_mu, -np.inf).argmax(axis=1)
+    white_energy, white_height = _parabola_vertex(energy_ev, norm_mu, top)
+    return EdgeQuantities(crossing, inflection, white_energy, white_height)
+
+
+def energy_shift(energy_ev: np.ndarray, reference_mu: np.ndarray, tabulated_e0_ev: float) -> tuple[np.ndarray, np.ndarray]:
+    """Calibration from the reference foil: (measured foil E0, shift to add to the energy), in eV.
+
+    The foil's E0 is its first inflection (``find_e0``); shift = tabulated edge - measured E0.
+    """
+    measured = find_e0(energy_ev, reference_mu)
+    return measured, tabulated_e0_ev - measured
