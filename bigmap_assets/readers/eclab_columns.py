@@ -11,6 +11,7 @@ with galvani or yadg.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -239,6 +240,7 @@ def _snake(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
 
 
+@lru_cache(maxsize=4096)
 def column_name(eclab_name: str) -> str:
     """Our snake_case, unit-bearing name for an EC-Lab column (``raw_...`` when unknown)."""
     if eclab_name in EC_COUNTERS:
@@ -255,8 +257,10 @@ def column_name(eclab_name: str) -> str:
 
 _VOLTAGE_SOURCES = ("Ecell/V", "Ewe/V", "<Ewe>/V")
 _CURRENT_SOURCES = (("I/mA", 1e-3), ("I/A", 1.0), ("<I>/mA", 1e-3), ("<I>/A", 1.0))
-_CONTROL_MODES = {1: "CC", 2: "CV", 3: "REST"}
+_CONTROL_MODE_LABELS = pa.array(["OTHER", "CC", "CV", "REST"])
 _SCHEMA = {c.name: c.type for c in READER_COLUMNS}
+_FLOAT64, _INT64 = _SCHEMA["test_time_second"], _SCHEMA["step_id"]
+_MMAP_THRESHOLD_BYTES = 128 * 1024
 
 
 def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
@@ -296,8 +300,7 @@ def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
         "step_id": _take(columns, "Ns", used),
         "control_mode": _control_mode(columns.get("mode")),
         "vendor_cycle_number": _vendor_cycle_number(columns, used, sources, warnings),
-        "charging_capacity_ah": np.cumsum(np.clip(increments_mah, 0, None)) * 1e-3 if increments_mah is not None else None,
-        "discharging_capacity_ah": np.cumsum(np.clip(-increments_mah, 0, None)) * 1e-3 if increments_mah is not None else None,
+        **_cumulative_capacities_ah(increments_mah),
         "temperature_celsius": _take(columns, "Temperature/°C", used),
     }
     if increments_mah is None:
@@ -305,7 +308,7 @@ def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
     names, arrays = [], []
     for name, values in canonical.items():
         names.append(name)
-        arrays.append(pa.nulls(n, _SCHEMA[name]) if values is None else pa.array(values).cast(_SCHEMA[name]))
+        arrays.append(pa.nulls(n, _SCHEMA[name]) if values is None else _arrow(values, _SCHEMA[name]))
 
     for eclab_name, values in columns.items():
         if eclab_name in used:
@@ -315,9 +318,8 @@ def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
             warnings.append(f"unknown column {eclab_name!r} kept as {name}")
         while name in names:  # the same quantity twice (e.g. two <Ewe> IDs in one .mpr)
             name += "_2"
-        arrow_type = pa.int64() if eclab_name in INTEGER_COLUMNS else pa.float64()
         names.append(name)
-        arrays.append(pa.array(values).cast(arrow_type, safe=False))
+        arrays.append(_arrow(values, _INT64 if eclab_name in INTEGER_COLUMNS else _FLOAT64))
     return pa.Table.from_arrays(arrays, names=names), {**sources, "warnings": warnings}
 
 
@@ -337,6 +339,44 @@ def _vendor_cycle_number(columns, used, sources, warnings) -> np.ndarray | None:
     return None
 
 
+def new_column(length: int, dtype: type) -> np.ndarray:
+    """An uninitialised numpy array whose memory comes from Arrow's pool.
+
+    The pool (mimalloc/jemalloc) keeps freed memory for reuse, where glibc would hand
+    large blocks back to the OS and fault them in again on the next file: reading the same
+    46k-point .mpr repeatedly takes ~3 ms instead of ~11 ms. ``pa.array`` wraps it without a copy.
+    Blocks below glibc's 128 KiB mmap threshold are reused by glibc anyway: plain numpy there.
+    """
+    size = length * np.dtype(dtype).itemsize
+    if size < _MMAP_THRESHOLD_BYTES:
+        return np.empty(length, dtype=dtype)
+    return np.frombuffer(pa.allocate_buffer(size), dtype=dtype)
+
+
+def _arrow(values, arrow_type: pa.DataType) -> pa.Array:
+    """A numpy column as an Arrow array of ``arrow_type`` (NaN in an integer column -> null)."""
+    if isinstance(values, pa.Array):
+        return values
+    if arrow_type is _FLOAT64:
+        return pa.array(np.asarray(values, dtype=np.float64))
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        return pa.array(values, from_pandas=True).cast(arrow_type, safe=False)
+    return pa.array(values.astype(np.int64, copy=False))
+
+
+def _cumulative_capacities_ah(increments_mah: np.ndarray | None) -> dict[str, np.ndarray | None]:
+    if increments_mah is None:
+        return {"charging_capacity_ah": None, "discharging_capacity_ah": None}
+    charging_ah = np.maximum(increments_mah, 0.0, out=new_column(len(increments_mah), np.float64))
+    discharging_ah = np.minimum(increments_mah, 0.0, out=new_column(len(increments_mah), np.float64))
+    np.negative(discharging_ah, out=discharging_ah)
+    for series in (charging_ah, discharging_ah):
+        np.cumsum(series, out=series)
+        series *= 1e-3  # mA·h -> A·h
+    return {"charging_capacity_ah": charging_ah, "discharging_capacity_ah": discharging_ah}
+
+
 def _all_rest(mode: np.ndarray | None) -> bool:
     return mode is not None and len(mode) > 0 and bool(np.all(np.asarray(mode) == 3))
 
@@ -348,12 +388,12 @@ def _take(columns: dict[str, np.ndarray], name: str, used: set[str]) -> np.ndarr
     return columns[name]
 
 
-def _control_mode(mode: np.ndarray | None) -> list[str] | None:
+def _control_mode(mode: np.ndarray | None) -> pa.Array | None:
+    """EC-Lab mode 1/2/3 -> CC/CV/REST, anything else OTHER."""
     if mode is None:
         return None
-    labels = np.array(["OTHER", "CC", "CV", "REST"], dtype=object)
-    codes = np.asarray(mode, dtype=np.int64)
-    return labels[np.where((codes >= 1) & (codes <= 3), codes, 0)]
+    codes = np.asarray(mode).astype(np.int8)
+    return _CONTROL_MODE_LABELS.take(pa.array(np.where((codes >= 1) & (codes <= 3), codes, 0)))
 
 
 def _charge_increments_mah(columns: dict[str, np.ndarray], time_s: np.ndarray, sources: dict) -> np.ndarray | None:
@@ -393,11 +433,13 @@ def _current_ampere(columns, time_s, increments_mah, used, sources, warnings) ->
         if name in columns:
             used.add(name)
             sources["current_source"] = name
-            return np.asarray(columns[name], dtype=np.float64) * to_a
+            return np.multiply(columns[name], to_a, out=new_column(len(time_s), np.float64))
     if increments_mah is None:
         raise ValueError("no current column and no charge column to derive it from")
     sources["current_source"] = "dq·3.6/Δt"
     warnings.append("no current column: current_ampere derived as dq·3.6/Δt (mean current over each interval)")
     dt_s = np.diff(time_s, prepend=time_s[:1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(dt_s > 0, increments_mah * 3.6 / dt_s, 0.0)
+    current_a = new_column(len(time_s), np.float64)
+    current_a.fill(0.0)
+    np.divide(increments_mah * 3.6, dt_s, out=current_a, where=dt_s > 0)
+    return current_a

@@ -25,6 +25,7 @@ from .eclab_columns import (
     MPR_TECHNIQUE_IDS,
     MPR_TECHNIQUE_RENAMES,
     measurement_kind,
+    new_column,
     reader_table,
     split_unit,
 )
@@ -182,16 +183,19 @@ def _decode_points(path: Path, payload: memoryview, header_style: str, version: 
                                    f"{record_size} (a column of unexpected size)")
     points = np.frombuffer(payload, record, count=n_points, offset=records_offset)
 
-    columns = {}
-    for k, (name, _) in enumerate(fields):
+    columns = {}  # contiguous int64 / float64 copies: every later step is then a plain vector operation
+    for k, (name, dtype) in enumerate(fields):
         if name == "flags":
             flags = points[f"f{k}"]
             for column_id in ids:
                 if column_id in MPR_FLAG_COLUMNS:
                     mask, shift, flag_name = MPR_FLAG_COLUMNS[column_id]
-                    columns[flag_name] = (flags & mask) >> shift
+                    column = columns[flag_name] = new_column(n_points, np.int64)
+                    np.bitwise_and(flags, mask, out=column)
+                    np.right_shift(column, shift, out=column)
         else:
-            columns[name] = points[f"f{k}"]
+            column = columns[name] = new_column(n_points, np.int64 if np.dtype(dtype).kind in "ui" else np.float64)
+            np.copyto(column, points[f"f{k}"])
     return columns, ids, warnings
 
 

@@ -134,7 +134,7 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
         warnings.append("decimal comma export")
     if skipped:
         warnings.append(f"{len(skipped)} malformed data row(s) skipped (e.g. a truncated last line)")
-    columns = {name: table.column(name).to_numpy() for name in names}
+    columns = {name: table.column(name).combine_chunks().to_numpy(zero_copy_only=False) for name in names}
     return columns, warnings
 
 

@@ -1,0 +1,161 @@
+"""Read every real EC-Lab file with our readers and with peers, side by side.
+
+    python benchmarks/read_eclab.py [--realdata DIR] [--peer-python PYTHON]
+
+Each (tool, file) runs in a fresh subprocess: a read of another (the smallest) file loads
+what the tool imports lazily, then one read of the file gives the peak-RSS increase
+(ru_maxrss after minus before, MiB) and repeated reads the best time (rows/s).
+Peers: galvani (MPRfile, MPTfile), pandas.read_csv with the right options, and yadg when
+``--peer-python`` (or $BIGMAP_PEER_PYTHON) names a Python that has it (yadg pins an older
+pandas, so it lives in its own environment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REPEAT_SECONDS = 0.3
+MPR_TOOLS = ("ours", "galvani", "yadg")
+MPT_TOOLS = ("ours", "pandas", "galvani", "yadg")
+PEER_ENV_TOOLS = {"yadg"}
+
+
+def _mpt_options(path: Path) -> dict:
+    """What pandas needs to be told: header lines to skip and the decimal separator."""
+    with open(path, "rb") as fh:
+        first, second = fh.readline(), fh.readline()
+        if first.strip().lower() in (b"ec-lab ascii file", b"bt-lab ascii file"):
+            header_lines = int(second.split(b":")[1])
+            for _ in range(header_lines - 3):
+                fh.readline()
+            fh.readline()  # column line
+            sample = fh.readline()
+        else:
+            header_lines, sample = 0, second
+    return {"skiprows": max(header_lines - 1, 0), "decimal": "," if b"," in sample else "."}
+
+
+def _reader(tool: str, kind: str):
+    """A function path -> row count for the tool."""
+    if tool == "ours":
+        from bigmap_assets import read
+
+        return lambda path: read(path).num_rows
+    if tool == "galvani":
+        from galvani.BioLogic import MPRfile, MPTfile
+
+        if kind == "mpr":
+            return lambda path: len(MPRfile(str(path)).data)
+        return lambda path: len(MPTfile(str(path))[0])
+    if tool == "pandas":
+        import pandas as pd
+
+        def read_with_pandas(path):
+            options = _mpt_options(path)
+            frame = pd.read_csv(path, sep="\t", encoding="latin-1", index_col=False, **options)
+            return len(frame)
+
+        return read_with_pandas
+    if tool == "yadg":
+        if kind == "mpr":
+            from yadg.extractors.eclab.mpr import extract_from_path
+
+            return lambda path: extract_from_path(Path(path), timezone="UTC").to_dataset().sizes["uts"]
+        from yadg.extractors.eclab.mpt import extract_from_path
+
+        def read_with_yadg(path):
+            locale = "de_DE" if _mpt_options(path)["decimal"] == "," else "en_US"
+            tree = extract_from_path(Path(path), encoding="windows-1252", locale=locale, timezone="UTC")
+            return tree.to_dataset().sizes["uts"]
+
+        return read_with_yadg
+    raise ValueError(tool)
+
+
+def _worker(tool: str, kind: str, path: Path, warm_up: Path) -> dict:
+    read = _reader(tool, kind)
+    try:  # load what the tool imports lazily, on another file, so that only reading is measured
+        read(warm_up)
+    except Exception:
+        pass
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    rows = read(path)
+    best = time.perf_counter() - start
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    spent, repeats = best, 1
+    while (spent < REPEAT_SECONDS or repeats < 5) and repeats < 50:
+        start = time.perf_counter()
+        read(path)
+        elapsed = time.perf_counter() - start
+        best, spent, repeats = min(best, elapsed), spent + elapsed, repeats + 1
+    return {"rows": int(rows), "seconds": best, "rss_mib": (rss_after - rss_before) / 1024}
+
+
+def _run(tool: str, kind: str, path: Path, warm_up: Path, peer_python: str | None) -> dict:
+    python = peer_python if tool in PEER_ENV_TOOLS else sys.executable
+    if python is None:
+        return {"error": "not installed"}
+    command = [python, __file__, "--worker", tool, kind, str(path), str(warm_up)]
+    proc = subprocess.run(command, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    if proc.returncode:
+        last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        return {"error": last[:70]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _cell(result: dict) -> str:
+    if "error" in result:
+        return "FAIL"
+    return f"{result['rows'] / result['seconds'] / 1e3:9.0f} {result['rss_mib']:6.1f}"
+
+
+def _table(kind: str, files: list[Path], tools: tuple[str, ...], root: Path, peer_python: str | None) -> None:
+    print(f"\n.{kind}: k rows/s (best of repeats) and peak RSS increase (MiB) per tool")
+    print(f"{'file':58s} {'rows':>6s} " + " ".join(f"{t + ' kr/s':>9s} {'MiB':>6s}" for t in tools))
+    failures: dict[str, list[str]] = {t: [] for t in tools}
+    slower: list[str] = []
+    for path in files:
+        warm_up = min((f for f in files if f != path), key=lambda f: f.stat().st_size)
+        results = {tool: _run(tool, kind, path, warm_up, peer_python) for tool in tools}
+        rows = results["ours"].get("rows", "-")
+        print(f"{str(path.relative_to(root)):58s} {rows:>6} " + " ".join(_cell(results[t]) for t in tools))
+        for tool, result in results.items():
+            if "error" in result:
+                failures[tool].append(f"{path.name}: {result['error']}")
+        ours = results["ours"].get("seconds")
+        beaten_by = [t for t, r in results.items() if t != "ours" and "seconds" in r and ours and r["seconds"] < ours]
+        if beaten_by:
+            slower.append(f"{path.name} (faster: {', '.join(beaten_by)})")
+    for tool, failed in failures.items():
+        print(f"  {tool} fails on {len(failed)} file(s)" + "".join(f"\n    {f}" for f in failed))
+    print(f"  ours fastest on {len(files) - len(slower)}/{len(files)} files" + "".join(f"\n    slower on {s}" for s in slower))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--realdata", type=Path, default=REPO.parent / "shared" / "realdata")
+    parser.add_argument("--peer-python", default=os.environ.get("BIGMAP_PEER_PYTHON"))
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        tool, kind, path, warm_up = args.worker
+        print(json.dumps(_worker(tool, kind, Path(path), Path(warm_up))))
+        return
+    root = args.realdata / "cycling" / "eclab"
+    print(f"EC-Lab readers vs peers on {root} (yadg from: {args.peer_python or 'not installed'})")
+    _table("mpr", sorted(root.rglob("*.mpr")), MPR_TOOLS, root, args.peer_python)
+    _table("mpt", sorted(root.rglob("*.mpt")), MPT_TOOLS, root, args.peer_python)
+
+
+if __name__ == "__main__":
+    main()
