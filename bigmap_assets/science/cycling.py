@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..readers import attach_metadata, metadata_of
 from ..readers.cycler_common import block_index, infer_control_mode
@@ -141,6 +142,8 @@ def _strings(table: pa.Table, name: str) -> pa.Array:
 
 
 def _concatenate(pieces: list) -> np.ndarray | pa.Array:
+    if len(pieces) == 1:
+        return pieces[0]
     return pa.concat_arrays(pieces) if isinstance(pieces[0], pa.Array) else np.concatenate(pieces)
 
 
@@ -164,7 +167,7 @@ def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, ancho
     unix_s = anchor_unix_s + columns["test_time_second"] if anchor_unix_s is not None else np.full(n, np.nan)
     micros = pa.array(np.round(unix_s * 1e6), from_pandas=True).cast(pa.int64())
     data = {
-        "sample_id": pa.array(np.full(n, sample_id, dtype=object), pa.string()),
+        "sample_id": pa.repeat(pa.scalar(sample_id, pa.string()), n),
         "test_time_second": columns["test_time_second"],
         "unix_time_second": pa.array(unix_s, from_pandas=True),
         "utc_time": micros.cast(pa.timestamp("us", tz="UTC")),
@@ -180,9 +183,9 @@ def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, ancho
         "vendor_cycle_number": pa.array(columns["vendor_cycle_number"], from_pandas=True).cast(pa.int64()),
         "step_count": block_index(np.nan_to_num(columns["step_id"], nan=-1.0), step_type),
         "step_id": pa.array(columns["step_id"], from_pandas=True).cast(pa.int64()),
-        "step_type": pa.array(step_type, pa.string()),
+        "step_type": step_type_names(step_type),
         "file_index": columns["file_index"],
-        "timezone": pa.array(np.full(n, timezone, dtype=object), pa.string()),
+        "timezone": pa.repeat(pa.scalar(timezone, pa.string()), n),
         "source_file": columns["source_file"],
         "source_sha256": columns["source_sha256"],
     }
@@ -192,8 +195,13 @@ def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, ancho
 # --- segmentation ----------------------------------------------------------------------------
 
 
+STEP_TYPES = ("REST", "CC_CHG", "CV_CHG", "CC_DCH", "CV_DCH")
+_REST, _CC_CHG, _CV_CHG, _CC_DCH, _CV_DCH = range(len(STEP_TYPES))
+_CONTROL_MODES = pa.array(["CC", "CV", "REST"])
+
+
 def step_types(current_ampere: np.ndarray, voltage_volt: np.ndarray, control_mode, step_id: np.ndarray) -> np.ndarray:
-    """``CC_CHG``, ``CV_CHG``, ``CC_DCH``, ``CV_DCH`` or ``REST`` per row (numpy str array).
+    """Step type per row as an index into ``STEP_TYPES`` (REST, CC_CHG, CV_CHG, CC_DCH, CV_DCH).
 
     The vendor's control mode (CC/CV/REST, any Arrow-convertible sequence) wins where known;
     rows without one are classified per run of equal (step, sign) by
@@ -204,25 +212,34 @@ def step_types(current_ampere: np.ndarray, voltage_volt: np.ndarray, control_mod
     rest_level = REST_CURRENT_FRACTION * max(float(np.abs(current).max(initial=0.0)), 1e-15)
     sign = np.where(current > rest_level, 1, np.where(current < -rest_level, -1, 0))
     mode = control_mode if isinstance(control_mode, (pa.Array, pa.ChunkedArray)) else pa.array(control_mode, pa.string())
-    mode = np.asarray(mode.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False), dtype="U5")
-    unknown = ~np.isin(mode, ("CC", "CV", "REST"))
+    code = pc.index_in(mode.cast(pa.string()), value_set=_CONTROL_MODES)  # 0 CC, 1 CV, 2 REST, null unknown
+    code = np.asarray(code.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int8)
+    unknown = code < 0
     if unknown.any():
         runs = block_index(np.nan_to_num(np.asarray(step_id, dtype=np.float64), nan=-1.0), sign)
-        mode = np.where(unknown, infer_control_mode(current, voltage_volt, runs).astype("U5"), mode)
-    labels = np.char.add(np.where(mode == "CV", "CV_", "CC_"), np.where(sign > 0, "CHG", "DCH"))
-    return np.where((sign == 0) | (mode == "REST"), "REST", labels)
+        inferred = pc.index_in(pa.array(infer_control_mode(current, voltage_volt, runs), pa.string()),
+                               value_set=_CONTROL_MODES).fill_null(0).to_numpy(zero_copy_only=False)
+        code = np.where(unknown, inferred, code)
+    constant_voltage = code == 1
+    types = np.where(sign > 0, np.where(constant_voltage, _CV_CHG, _CC_CHG), np.where(constant_voltage, _CV_DCH, _CC_DCH))
+    return np.where((sign == 0) | (code == 2), _REST, types).astype(np.int8)
+
+
+def step_type_names(codes: np.ndarray) -> pa.Array:
+    """``STEP_TYPES`` codes as an Arrow string array."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int8()), pa.array(STEP_TYPES)).cast(pa.string())
 
 
 def cycle_counts(step_type: np.ndarray) -> np.ndarray:
-    """Charge-first cycle number per row: +1 at each charge following a discharge; before the first charge 0.
+    """Charge-first cycle number per row from ``step_types`` codes: +1 at each charge following a discharge.
 
-    Rest rows take the cycle of the next non-rest row (rests attach to what follows);
-    trailing rests keep the last cycle.
+    Everything before the first charge is cycle 0; rest rows take the cycle of the next
+    non-rest row (rests attach to what follows); trailing rests keep the last cycle.
     """
-    step_type = np.asarray(step_type, dtype=str)
+    step_type = np.asarray(step_type)
     n = len(step_type)
-    active = np.flatnonzero(step_type != "REST")
-    charging = np.char.endswith(step_type[active], "CHG")
+    active = np.flatnonzero(step_type != _REST)
+    charging = (step_type[active] == _CC_CHG) | (step_type[active] == _CV_CHG)
     if not charging.any():
         return np.zeros(n, dtype=np.int64)
     starts = charging & ~np.r_[False, charging[:-1]]
@@ -250,7 +267,9 @@ def summarise_cycles(timeseries: pa.Table, *, active_mass_g: float | None,
     starts = np.flatnonzero(np.r_[True, ts["cycle_count"][1:] != ts["cycle_count"][:-1]])
     ends = np.r_[starts[1:], len(ts["cycle_count"])]
     start_times = timeseries.column("utc_time").take(pa.array(starts)).to_pylist()
-    rows = [_cycle_row(ts, start, end) | {"start_utc_time": utc} for start, end, utc in zip(starts, ends, start_times)]
+    sums = _cycle_sums(ts, starts)
+    rows = [_cycle_row(ts, sums, index, start, end) | {"start_utc_time": utc}
+            for index, (start, end, utc) in enumerate(zip(starts, ends, start_times))]
     one_c_a, mass_flag = _one_c_current(rows, active_mass_g, specific_capacity_mah_per_g)
     _mark_last_incomplete(rows)
     for row in rows:
@@ -288,28 +307,42 @@ def _arrays(timeseries: pa.Table) -> dict:
         "discharge_ah": floats("discharging_capacity_ah"),
         "charge_wh": floats("charging_energy_wh"),
         "discharge_wh": floats("discharging_energy_wh"),
-        "step_type": np.asarray(timeseries.column("step_type").to_numpy(zero_copy_only=False), dtype="U6"),
+        "step_type": np.asarray(pc.index_in(timeseries.column("step_type"), value_set=pa.array(STEP_TYPES))
+                                .fill_null(_REST).to_numpy(zero_copy_only=False), dtype=np.int8),
     }
 
 
-def _increments(values: np.ndarray, start: int, end: int) -> np.ndarray:
-    """Per-row increments of a cumulative counter over rows start..end-1 (row ``start`` counts from start-1)."""
-    before = values[start - 1] if start > 0 else values[start]
-    return np.diff(values[start:end], prepend=before)
+def _cycle_sums(ts: dict, starts: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-cycle sums of the counters' per-row increments (a row's increment is since the previous row)."""
+    kind = ts["step_type"]
+
+    def increments(values: np.ndarray) -> np.ndarray:
+        return np.diff(values, prepend=values[:1])
+
+    def per_cycle(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values, starts)
+
+    d_charge, d_discharge = increments(ts["charge_ah"]), increments(ts["discharge_ah"])
+    return {
+        "charge_capacity_ah": per_cycle(d_charge),
+        "discharge_capacity_ah": per_cycle(d_discharge),
+        "charge_energy_wh": per_cycle(increments(ts["charge_wh"])),
+        "discharge_energy_wh": per_cycle(increments(ts["discharge_wh"])),
+        "cv_charge_capacity_ah": per_cycle(np.where(kind == _CV_CHG, d_charge, 0.0)),
+        "cv_discharge_capacity_ah": per_cycle(np.where(kind == _CV_DCH, d_discharge, 0.0)),
+        "charge_rows": per_cycle(((kind == _CC_CHG) | (kind == _CV_CHG)).astype(np.int64)),
+        "discharge_rows": per_cycle(((kind == _CC_DCH) | (kind == _CV_DCH)).astype(np.int64)),
+    }
 
 
-def _cycle_row(ts: dict, start: int, end: int) -> dict:
+def _cycle_row(ts: dict, sums: dict, index: int, start: int, end: int) -> dict:
     kind = ts["step_type"][start:end]
     current = ts["current"][start:end]
     voltage = ts["voltage"][start:end]
-    d_charge = _increments(ts["charge_ah"], start, end)
-    d_discharge = _increments(ts["discharge_ah"], start, end)
-    q_ch, q_dis = d_charge.sum(), d_discharge.sum()
-    e_ch = _increments(ts["charge_wh"], start, end).sum()
-    e_dis = _increments(ts["discharge_wh"], start, end).sum()
-    has_charge = bool(np.isin(kind, ("CC_CHG", "CV_CHG")).any())
-    has_discharge = bool(np.isin(kind, ("CC_DCH", "CV_DCH")).any())
-    active = kind != "REST"
+    q_ch, q_dis = float(sums["charge_capacity_ah"][index]), float(sums["discharge_capacity_ah"][index])
+    e_ch, e_dis = float(sums["charge_energy_wh"][index]), float(sums["discharge_energy_wh"][index])
+    has_charge, has_discharge = bool(sums["charge_rows"][index]), bool(sums["discharge_rows"][index])
+    active_voltage = voltage[kind != _REST] if has_charge or has_discharge else voltage
     row = {
         "cycle_count": int(ts["cycle_count"][start]),
         "duration_second": float(ts["time_s"][end - 1] - ts["time_s"][start]),
@@ -322,14 +355,14 @@ def _cycle_row(ts: dict, start: int, end: int) -> dict:
         "mean_charge_voltage_volt": _ratio(e_ch, q_ch),
         "mean_discharge_voltage_volt": _ratio(e_dis, q_dis),
         "voltage_hysteresis_volt": None,
-        "max_voltage_volt": float(voltage[active].max()) if active.any() else float(voltage.max()),
-        "min_voltage_volt": float(voltage[active].min()) if active.any() else float(voltage.min()),
-        "cc_charge_current_ampere": _median(current[kind == "CC_CHG"]),
-        "cc_discharge_current_ampere": _median(-current[kind == "CC_DCH"]),
-        "cv_charge_capacity_ah": float(d_charge[kind == "CV_CHG"].sum()),
-        "cv_charge_end_current_ampere": _last_magnitude(current[kind == "CV_CHG"]),
-        "cv_discharge_capacity_ah": float(d_discharge[kind == "CV_DCH"].sum()),
-        "cv_discharge_end_current_ampere": _last_magnitude(current[kind == "CV_DCH"]),
+        "max_voltage_volt": float(active_voltage.max()),
+        "min_voltage_volt": float(active_voltage.min()),
+        "cc_charge_current_ampere": _median(current[kind == _CC_CHG]),
+        "cc_discharge_current_ampere": _median(-current[kind == _CC_DCH]),
+        "cv_charge_capacity_ah": float(sums["cv_charge_capacity_ah"][index]),
+        "cv_charge_end_current_ampere": _last_magnitude(current[kind == _CV_CHG]),
+        "cv_discharge_capacity_ah": float(sums["cv_discharge_capacity_ah"][index]),
+        "cv_discharge_end_current_ampere": _last_magnitude(current[kind == _CV_DCH]),
         "has_charge": has_charge,
         "has_discharge": has_discharge,
         "complete": has_charge == has_discharge,  # a pure rest is complete too
