@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import UnreadableFile
@@ -48,13 +49,18 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         raise UnreadableFile(path, "the column line has no time/s column", location=f"line {len(header_lines)}")
 
     columns, warnings = _parse_data(path, data, data_offset, source_columns)
+    facts = _header_facts(text_lines)
+    if columns["time/s"].dtype.kind == "M":
+        facts["start_time_local"] = facts["start_time_local"] or str(columns["time/s"][0])
+        columns["time/s"] = _seconds_since(columns["time/s"], facts["start_time_local"])
+        warnings.append("time/s was exported as dates: converted to seconds since the acquisition start")
     try:
         table, mapping = reader_table(columns)
     except ValueError as exc:
         raise UnreadableFile(path, str(exc)) from exc
     techniques = _techniques(text_lines)
     metadata = {
-        **_header_facts(text_lines),
+        **facts,
         "techniques": techniques,
         "measurement_kind": measurement_kind(techniques, source_columns),
         "header_lines": len(header_lines),
@@ -106,9 +112,13 @@ def _column_names(line: str) -> list[str]:
 
 
 def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
-    first_row = data[offset : data.find(b"\n", offset)]
+    row_end = data.find(b"\n", offset)
+    first_row = data[offset : row_end if row_end >= 0 else len(data)]
+    first_fields = first_row.rstrip(b"\r").split(b"\t")
+    time_index = names.index("time/s")
+    time_as_date = time_index < len(first_fields) and b"/" in first_fields[time_index]
     decimal_comma = b"," in first_row
-    field_count = first_row.rstrip(b"\r").count(b"\t") + 1 if first_row.strip() else len(names)
+    field_count = len(first_fields) if first_row.strip() else len(names)
     padded = names + [f"__extra_{i}" for i in range(max(0, field_count - len(names)))]
     skipped: list[int] = []
 
@@ -123,7 +133,7 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, invalid_row_handler=skip_row),
             convert_options=pacsv.ConvertOptions(
                 decimal_point="," if decimal_comma else ".",
-                column_types={n: pa.float64() for n in names},
+                column_types={n: pa.string() if time_as_date and n == "time/s" else pa.float64() for n in names},
                 include_columns=names,
             ),
         )
@@ -134,8 +144,21 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
         warnings.append("decimal comma export")
     if skipped:
         warnings.append(f"{len(skipped)} malformed data row(s) skipped (e.g. a truncated last line)")
+    if time_as_date:
+        table = table.set_column(names.index("time/s"), "time/s", _parse_dates(table.column("time/s")))
     columns = {name: table.column(name).combine_chunks().to_numpy(zero_copy_only=False) for name in names}
     return columns, warnings
+
+
+def _parse_dates(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """EC-Lab dates ``MM/DD/YYYY HH:MM:SS.fff`` -> naive ``timestamp[us]`` (vectorised)."""
+    iso = pc.replace_substring_regex(text, r"^(\d\d)/(\d\d)/(\d{4}) ", r"\3-\1-\2 ")
+    return pc.cast(iso, pa.timestamp("us"))
+
+
+def _seconds_since(times: np.ndarray, start_local: str) -> np.ndarray:
+    """Seconds from ``start_local`` (ISO string) to each ``datetime64`` in ``times``."""
+    return (times - np.datetime64(start_local, "us")) / np.timedelta64(1, "s")
 
 
 def _header_facts(lines: list[str]) -> dict:

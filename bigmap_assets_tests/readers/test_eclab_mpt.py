@@ -146,3 +146,25 @@ def test_truncated_last_row_is_skipped_with_a_warning(eclab, tmp_path):
     table = read(cut)
     assert table.num_rows == 32
     assert any("malformed data row" in w for w in metadata_of(table)["warnings"])
+
+
+def test_time_column_exported_as_dates(eclab, tmp_path):
+    """``time/s`` as ``MM/DD/YYYY HH:MM:SS.fff`` (an EC-Lab export option) becomes seconds again."""
+    source = eclab / "yadg/mb.issue_95.mpt"
+    reference = read(source)
+    lines = source.read_bytes().split(b"\n")
+    time_index = 8  # mode, ox/red, error, control changes, Ns changes, counter inc., Ns, I Range, time/s
+    start = np.datetime64("2022-12-08T14:36:53.355")
+    for i in range(93, len(lines)):
+        fields = lines[i].split(b"\t")
+        if len(fields) > time_index:
+            moment = (start + np.timedelta64(round(float(fields[time_index]) * 1000), "ms")).astype("datetime64[ms]").item()
+            fields[time_index] = moment.strftime("%m/%d/%Y %H:%M:%S.%f")[:-3].encode()
+            lines[i] = b"\t".join(fields)
+    dated = tmp_path / "dated.mpt"
+    dated.write_bytes(b"\n".join(lines))
+    table = read(dated)
+    np.testing.assert_allclose(table.column("test_time_second").to_numpy(),
+                               reference.column("test_time_second").to_numpy(), atol=5e-4)
+    assert table.column("test_time_second")[-1].as_py() == pytest.approx(30.000, abs=1e-9)
+    assert any("exported as dates" in w for w in metadata_of(table)["warnings"])
