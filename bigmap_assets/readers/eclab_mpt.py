@@ -80,7 +80,7 @@ def _split_header(path: Path, data: bytes) -> tuple[list[bytes], int]:
     first_line = data[: first_end if first_end >= 0 else len(data)].strip()
     if first_line.lower() not in _TITLES:
         if sniff(path, first_line):
-            return [first_line], first_end + 1
+            return [first_line], first_end + 1 if first_end >= 0 else len(data)
         raise UnreadableFile(path, "not an EC-Lab text export: no 'EC-Lab ASCII FILE' title and no column line")
     second_end = data.find(b"\n", first_end + 1)
     match = re.match(rb"\s*Nb header lines\s*:\s*(\d+)", data[first_end + 1 : second_end])
@@ -88,10 +88,11 @@ def _split_header(path: Path, data: bytes) -> tuple[list[bytes], int]:
         raise UnreadableFile(path, "line 2 is not 'Nb header lines : N'", location="line 2")
     count = int(match.group(1))
     lines, offset = [], 0
-    for _ in range(count):
+    for number in range(1, count + 1):
         end = data.find(b"\n", offset)
-        if end < 0:
+        if end < 0 and number < count:
             raise UnreadableFile(path, f"file ends inside its {count}-line header")
+        end = len(data) if end < 0 else end
         lines.append(data[offset:end])
         offset = end + 1
     return lines, offset
@@ -112,6 +113,8 @@ def _column_names(line: str) -> list[str]:
 
 
 def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+    if not data[offset:].strip():
+        raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
     row_end = data.find(b"\n", offset)
     first_row = data[offset : row_end if row_end >= 0 else len(data)]
     first_fields = first_row.rstrip(b"\r").split(b"\t")

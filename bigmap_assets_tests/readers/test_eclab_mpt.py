@@ -168,3 +168,12 @@ def test_time_column_exported_as_dates(eclab, tmp_path):
                                reference.column("test_time_second").to_numpy(), atol=5e-4)
     assert table.column("test_time_second")[-1].as_py() == pytest.approx(30.000, abs=1e-9)
     assert any("exported as dates" in w for w in metadata_of(table)["warnings"])
+
+
+@pytest.mark.parametrize("ending", [b"\n", b""])
+def test_header_without_data_rows_is_unreadable_with_a_reason(eclab, tmp_path, ending):
+    lines = (eclab / "yadg/mb.issue_95.mpt").read_bytes().split(b"\n")
+    header_only = tmp_path / "just_started.mpt"
+    header_only.write_bytes(b"\n".join(lines[:93]) + ending)
+    with pytest.raises(UnreadableFile, match="no data rows after the header"):
+        read(header_only)
