@@ -24,13 +24,13 @@ import pyarrow.compute as pc
 
 from ..errors import UnreadableFile
 from .cycler_common import (
+    control_mode_array,
     CC_CURRENT_SPREAD,
     cycling_metadata,
     decode_text,
     increments_of_resetting,
     infer_control_mode,
     parse_local_time,
-    parse_local_times,
     read_delimited,
     reader_table,
     renamed_extras,
@@ -148,7 +148,7 @@ def _canonical(path: Path, source: pa.Table, kind: str, extra: dict) -> tuple[pa
             continue
         canonical[target] = np.cumsum(increments_of_resetting(column, cycle))
         vendor_counters[f"cycle_{target}"] = column
-    canonical["control_mode"] = _control_modes(values["current_ampere"], values["voltage_volt"], step, warnings)
+    canonical["control_mode"] = control_mode_array(_control_modes(values["current_ampere"], values["voltage_volt"], step, warnings))
     if "temperature_celsius" not in values:
         lacks.append("temperature")
 
@@ -205,21 +205,20 @@ def _times(path: Path, source: pa.Table, name: str | None, kind: str, warnings: 
     if pa.types.is_timestamp(column.type):
         local = column.cast(pa.timestamp("us"))
     else:
+        # only the start is parsed: per-row clock times are the start plus test_time_second
         text = pc.utf8_trim_whitespace(column.cast(pa.string()))
-        fmt = next((f for f in US_DATE_FORMATS if parse_local_time(text[0].as_py(), (f,))), None)
-        if fmt is None:
+        start = parse_local_time(text[0].as_py(), US_DATE_FORMATS)
+        if start is None:
             raise UnreadableFile(path, f"date column {name!r} has an unknown layout: {text[0].as_py()!r}")
-        local = parse_local_times(text, fmt)
-    first = local[0].as_py()
-    return {"date_time_local": local}, first, None
+        return {"clock_text_local": text}, start, None
+    return {"date_time_local": local}, local[0].as_py(), None
 
 
 def _read_csv(path: Path, head: bytes) -> tuple[pa.Table, dict]:
-    data = Path(path).read_bytes()
-    delimiter = "\t" if head.split(b"\n", 1)[0].count(b"\t") > head.split(b"\n", 1)[0].count(b",") else ","
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    first_line = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    bom = b"\xef\xbb\xbf"
+    data = pa.py_buffer(Path(path).read_bytes()).slice(len(bom) if head.startswith(bom) else 0)
+    first_line = head.removeprefix(bom).split(b"\n", 1)[0].decode("utf-8", "replace")
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     date_names = tuple(n for n in first_line.strip().split(delimiter) if _key(n)[0] == "datetime")
     table, dropped = read_delimited(path, data, delimiter=delimiter, text_columns=date_names)
     date_name = date_names[0] if date_names else None

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import UnreadableFile
 from .cycler_common import (
+    REST,
+    control_mode_array,
     as_float,
     block_index,
     cumulative_by_direction,
@@ -57,7 +60,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     offset = 0
     for _ in range(header_count):
         offset = data.index(b"\n", offset) + 1
-    table, dropped = read_delimited(path, data[offset:], delimiter="\t", column_names=names, text_columns=("Command",))
+    table, dropped = read_delimited(path, pa.py_buffer(data).slice(offset), delimiter="\t", column_names=names, text_columns=("Command",))
     return _canonical(table, _header(lines[:header_count - 1]), dropped)
 
 
@@ -76,11 +79,13 @@ def _canonical(table: pa.Table, header: dict, dropped: int) -> tuple[pa.Table, d
     current = as_float(table, "I[A]")
     voltage = as_float(table, "U[V]")
     step = table.column("Line").cast(pa.int64()).to_numpy(zero_copy_only=False) if "Line" in table.column_names else None
-    command = (table.column("Command").to_numpy(zero_copy_only=False).astype(str) if "Command" in table.column_names
-               else np.full(table.num_rows, "", dtype=str))
-    blocks = block_index(*(k for k in (step, command) if k is not None))
+    command = (pc.dictionary_encode(table.column("Command")).combine_chunks() if "Command" in table.column_names else None)
+    command_code = command.indices.to_numpy(zero_copy_only=False) if command is not None else None
+    blocks = block_index(*(k for k in (step, command_code) if k is not None))
     modes = infer_control_mode(current, voltage, blocks)
-    modes[np.char.lower(command) == "pause"] = "REST"
+    if command is not None:
+        pause = [i for i, name in enumerate(command.dictionary.to_pylist()) if (name or "").strip().lower() == "pause"]
+        modes[np.isin(command_code, pause)] = REST
     warnings.append("BaSyTec records the command but not CC/CV: inferred per step from current and voltage")
     if "Ah-Step" in table.column_names:
         increments = increments_of_resetting(np.abs(as_float(table, "Ah-Step")), blocks)
@@ -94,7 +99,7 @@ def _canonical(table: pa.Table, header: dict, dropped: int) -> tuple[pa.Table, d
         "voltage_volt": voltage,
         "current_ampere": current,
         "step_id": step,
-        "control_mode": modes,
+        "control_mode": control_mode_array(modes),
         "vendor_cycle_number": table.column("Cyc-Count") if "Cyc-Count" in table.column_names else None,
     }
     if increments is not None:

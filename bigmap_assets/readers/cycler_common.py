@@ -20,7 +20,10 @@ import pyarrow.csv as pacsv
 from ..errors import UnreadableFile
 from ..schemas.cycling import READER_COLUMNS
 
+# Control modes travel as int8 codes (index into CONTROL_MODES) until ``control_mode_array``.
 CONTROL_MODES = ("CC", "CV", "REST", "OTHER")
+CC, CV, REST, OTHER = range(4)
+CCCV = 4  # a combined CC-CV step still to be split by ``split_cccv``
 
 # Relative thresholds for telling control modes apart within one step.
 REST_CURRENT_FRACTION = 1e-6  # |I| below this share of the file's max |I| counts as zero
@@ -113,8 +116,14 @@ def cumulative_by_direction(increments_ah: np.ndarray, current_ampere: np.ndarra
     return charge, discharge
 
 
+def control_mode_array(codes: np.ndarray) -> pa.Array:
+    """The ``control_mode`` column (strings) from int8 mode codes."""
+    indices = pa.array(np.asarray(codes, dtype=np.int8))
+    return pa.DictionaryArray.from_arrays(indices, pa.array(CONTROL_MODES)).cast(pa.string())
+
+
 def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """CC, CV, REST or OTHER per row, decided per step from how current and voltage vary.
+    """Mode code (CC, CV, REST or OTHER) per row, decided per step from how current and voltage vary.
 
     For formats that record no control mode (Arbin, BaSyTec): a step whose |I| stays below
     ``REST_CURRENT_FRACTION`` of the file's largest |I| is REST; a step where ``CC_SHARE`` of the
@@ -123,9 +132,8 @@ def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, ste
     """
     current = np.abs(np.nan_to_num(np.asarray(current_ampere, dtype=np.float64)))
     voltage = np.nan_to_num(np.asarray(voltage_volt, dtype=np.float64))
-    modes = np.full(current.size, "OTHER", dtype=object)
     if current.size == 0:
-        return modes
+        return np.zeros(0, dtype=np.int8)
     blocks = block_index(np.asarray(step))
     starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
     moving = current > REST_CURRENT_FRACTION * max(current.max(), 1e-12)
@@ -135,10 +143,10 @@ def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, ste
     cc_share = np.bincount(blocks, weights=near_median, minlength=starts.size) / np.maximum(moving_count, 1)
     voltage_range = (np.maximum.reduceat(np.where(moving, voltage, -np.inf), starts)
                      - np.minimum.reduceat(np.where(moving, voltage, np.inf), starts))
-    block_mode = np.full(starts.size, "OTHER", dtype=object)
-    block_mode[voltage_range <= CV_VOLTAGE_SPREAD_VOLT] = "CV"
-    block_mode[cc_share >= CC_SHARE] = "CC"
-    block_mode[moving_count == 0] = "REST"
+    block_mode = np.full(starts.size, OTHER, dtype=np.int8)
+    block_mode[voltage_range <= CV_VOLTAGE_SPREAD_VOLT] = CV
+    block_mode[cc_share >= CC_SHARE] = CC
+    block_mode[moving_count == 0] = REST
     return block_mode[blocks]
 
 
@@ -157,24 +165,24 @@ def _block_median(values: np.ndarray, blocks: np.ndarray, mask: np.ndarray, bloc
 
 def split_cccv(modes: np.ndarray, voltage_volt: np.ndarray, current_ampere: np.ndarray, step: np.ndarray,
                tolerance_volt: float = 0.002) -> np.ndarray:
-    """Split combined CC-CV steps (mode ``"CCCV"``) into their CC part and CV part.
+    """Split combined CC-CV steps (code ``CCCV``) into their CC part and CV part.
 
     Within such a step the CV part starts at the first row whose voltage is within
     ``tolerance_volt`` of the step's limit (its highest voltage on charge, lowest on discharge).
     """
-    modes = np.asarray(modes, dtype=object).copy()
+    modes = np.asarray(modes, dtype=np.int8).copy()
     voltage = np.asarray(voltage_volt, dtype=np.float64)
     current = np.asarray(current_ampere, dtype=np.float64)
     blocks = block_index(np.asarray(step))
-    for block in np.unique(blocks[modes == "CCCV"]):
+    for block in np.unique(blocks[modes == CCCV]):
         rows = np.flatnonzero(blocks == block)
         v = voltage[rows]
         charging = np.nansum(current[rows]) >= 0
         limit = np.nanmax(v) if charging else np.nanmin(v)
         at_limit = np.abs(v - limit) <= tolerance_volt
         first = int(np.argmax(at_limit))
-        modes[rows[:first]] = "CC"
-        modes[rows[first:]] = "CV"
+        modes[rows[:first]] = CC
+        modes[rows[first:]] = CV
     return modes
 
 
@@ -191,23 +199,6 @@ def seconds_from_duration_text(durations: pa.Array) -> pa.Array:
     return pc.add(pc.add(pc.multiply(day, 86400.0), pc.multiply(hour, 3600.0)), pc.add(pc.multiply(minute, 60.0), second))
 
 
-def parse_local_times(text: pa.ChunkedArray | pa.Array, fmt: str) -> pa.ChunkedArray:
-    """Naive ``timestamp[us]`` from clock strings in strptime format ``fmt``; bad rows become null.
-
-    ``%f`` (fractional seconds, which Arrow's strptime lacks) is parsed separately and added.
-    """
-    text = pc.utf8_trim_whitespace(text)
-    if "%f" not in fmt:
-        return pc.strptime(text, format=fmt, unit="us", error_is_null=True)
-    whole = pc.strptime(pc.replace_substring_regex(text, r"\.\d+", ""), format=fmt.replace(".%f", ""),
-                        unit="us", error_is_null=True)
-    padded = pc.if_else(pc.match_substring(text, "."), text, pc.binary_join_element_wise(text, ".0", ""))
-    digits = pc.struct_field(pc.extract_regex(padded, r"\.(?P<digits>\d+)"), "digits")
-    seconds = pc.cast(pc.binary_join_element_wise("0.", digits, ""), pa.float64())
-    microseconds = pc.cast(pc.round(pc.multiply(seconds, 1e6)), pa.int64()).cast(pa.duration("us"))
-    return pc.add(whole, microseconds)
-
-
 def parse_local_time(text: str, formats: tuple[str, ...]) -> datetime | None:
     """The first of ``formats`` that parses ``text`` (surrounding blanks ignored), else None."""
     text = text.strip()
@@ -219,10 +210,12 @@ def parse_local_time(text: str, formats: tuple[str, ...]) -> datetime | None:
     return None
 
 
-def read_delimited(path, data: bytes, *, delimiter: str, decimal_comma: bool = False,
+def read_delimited(path, data: bytes | pa.Buffer, *, delimiter: str, decimal_comma: bool = False,
                    column_names: list[str] | None = None, skip_rows: int = 0,
                    text_columns: tuple[str, ...] = ()) -> tuple[pa.Table, int]:
     """A delimited block of a vendor file as Arrow (numbers typed), and how many rows were dropped.
+
+    ``data`` may be a zero-copy ``pa.Buffer`` slice of the file (no copy of big files).
 
     Rows with the wrong number of fields (a truncated last row, a padded footer) are dropped
     and counted rather than failing the file. ``text_columns`` stay strings.
@@ -234,7 +227,8 @@ def read_delimited(path, data: bytes, *, delimiter: str, decimal_comma: bool = F
         dropped += 1
         return "skip"
 
-    encoding = "utf8" if _is_utf8(data[:1 << 20]) else "latin-1"
+    data = pa.py_buffer(data) if isinstance(data, bytes) else data
+    encoding = "utf8" if _is_utf8(data.slice(0, min(data.size, 1 << 20)).to_pybytes()) else "latin-1"
     read_options = pacsv.ReadOptions(column_names=column_names, skip_rows=skip_rows, encoding=encoding,
                                      block_size=1 << 24)
     parse_options = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=drop, ignore_empty_lines=True)

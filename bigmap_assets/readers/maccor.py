@@ -20,13 +20,15 @@ import pyarrow.compute as pc
 
 from ..errors import UnreadableFile
 from .cycler_common import (
+    OTHER,
+    REST,
+    control_mode_array,
     block_index,
     cumulative_by_direction,
     cycling_metadata,
     decode_text,
     increments_of_resetting,
     infer_control_mode,
-    parse_local_times,
     read_delimited,
     reader_table,
     renamed_extras,
@@ -75,7 +77,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     decimal_comma = delimiter == "\t" and bool(re.search(r"(^|\t)\s*-?\d+,\d+\s*(\t|$)", first_data))
     body = _after_lines(data, header_index + 1)
     if len(first_data.rstrip("\r\n").split(delimiter)) > len(names):  # every row ends with a delimiter
-        body = body.replace(b"\t\r\n", b"\r\n").replace(b"\t\n", b"\n")
+        body = pa.py_buffer(body.to_pybytes().replace(b"\t\r\n", b"\r\n").replace(b"\t\n", b"\n"))
     columns = {key: next((n for n in candidates if n in names), None) for key, candidates in _COLUMNS.items()}
     duration_columns = tuple(
         n for n in names if n in ("TestTime", "StepTime") and not _is_number(first_data.split(delimiter)[names.index(n)], decimal_comma)
@@ -98,12 +100,12 @@ def _header_line(lines: list[str]) -> int | None:
     return None
 
 
-def _after_lines(data: bytes, count: int) -> bytes:
-    """The bytes of ``data`` after its first ``count`` lines."""
+def _after_lines(data: bytes, count: int) -> pa.Buffer:
+    """The bytes of ``data`` after its first ``count`` lines (a zero-copy Arrow slice)."""
     offset = 0
     for _ in range(count):
         offset = data.index(b"\n", offset) + 1
-    return data[offset:]
+    return pa.py_buffer(data).slice(offset)
 
 
 def _is_number(text: str, decimal_comma: bool) -> bool:
@@ -133,13 +135,14 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, dec
         warnings.append(f"{dropped} malformed row(s) skipped (e.g. a truncated last row)")
     voltage = _float(table, columns["voltage"])
     magnitude = np.abs(_float(table, columns["current"]))
-    state = (table.column(columns["state"]).to_numpy(zero_copy_only=False).astype(str) if columns["state"]
-             else np.full(table.num_rows, "", dtype=object))
-    state = np.char.strip(state.astype(str))
     if columns["state"]:
-        sign = np.where(state == "D", -1.0, 1.0)
-        current = np.where(np.isin(state, ("C", "D")), magnitude * sign, _float(table, columns["current"]))
+        state = pc.utf8_trim_whitespace(table.column(columns["state"]))
+        charging = pc.equal(state, "C").fill_null(False).to_numpy(zero_copy_only=False)
+        discharging = pc.equal(state, "D").fill_null(False).to_numpy(zero_copy_only=False)
+        resting = pc.equal(state, "R").fill_null(False).to_numpy(zero_copy_only=False)
+        current = np.where(charging, magnitude, np.where(discharging, -magnitude, _float(table, columns["current"])))
     else:
+        state = charging = discharging = resting = None
         current = _float(table, columns["current"])
         lacks.append("state column")
         warnings.append("no state column: the current's sign is taken as written")
@@ -147,15 +150,16 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, dec
     cycle = _int(table, columns["cycle"])
     if cycle is None:
         lacks.append("cycle column")
-    clock, start_local = _clock(table, columns["clock"], preamble, decimal_comma, warnings)
-    test_time, seconds_per_unit = _test_time(table, columns["test_time"], clock, warnings)
-    blocks = block_index(*(k for k in (step, cycle, state) if k is not None))
+    clock_text, start_local, end_local = _clock(table, columns["clock"], decimal_comma, warnings)
+    test_time, seconds_per_unit = _test_time(table, columns["test_time"], start_local, end_local, warnings)
+    state_code = pc.dictionary_encode(state).combine_chunks().indices.to_numpy(zero_copy_only=False) if state is not None else None
+    blocks = block_index(*(k for k in (step, cycle, state_code) if k is not None))
     canonical = {
         "test_time_second": test_time,
         "voltage_volt": voltage,
         "current_ampere": current,
         "step_id": step,
-        "control_mode": _modes(state, current, voltage, blocks),
+        "control_mode": control_mode_array(_modes(current, voltage, blocks, charging, discharging, resting)),
         "vendor_cycle_number": cycle,
         "temperature_celsius": _float(table, columns["temperature"]) if columns["temperature"] else None,
     }
@@ -178,10 +182,10 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, dec
     if columns["energy"]:
         extra_columns["step_energy_wh"] = table.column(columns["energy"]).cast(pa.float64())
     extra_columns.update(zip(extras.column_names, extras.columns))
-    if clock is not None:
-        extra_columns["date_time_local"] = clock
-    if columns["state"]:
-        extra_columns["state"] = pa.array(state)
+    if clock_text is not None:
+        extra_columns["clock_text_local"] = clock_text
+    if state is not None:
+        extra_columns["state"] = state
     metadata = cycling_metadata(
         instrument=f"Maccor {preamble.get('Tester', '')}".strip(),
         source_columns=table.column_names,
@@ -203,32 +207,35 @@ def _int(table: pa.Table, name: str | None) -> np.ndarray | None:
     return None if name is None else table.column(name).cast(pa.int64()).to_numpy(zero_copy_only=False)
 
 
-def _modes(state: np.ndarray, current: np.ndarray, voltage: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    """REST for state R, CC/CV inferred per step for C and D rows, OTHER for anything else."""
+def _modes(current: np.ndarray, voltage: np.ndarray, blocks: np.ndarray, charging: np.ndarray | None,
+           discharging: np.ndarray | None, resting: np.ndarray | None) -> np.ndarray:
+    """REST for state R, CC/CV inferred per step for C and D rows, OTHER for any other state."""
     modes = infer_control_mode(current, voltage, blocks)
-    if state.size and state[0] != "":
-        modes[state == "R"] = "REST"
-        modes[~np.isin(state, ("C", "D", "R"))] = "OTHER"
+    if charging is not None:
+        modes[resting] = REST
+        modes[~(charging | discharging | resting)] = OTHER
     return modes
 
 
-def _clock(table: pa.Table, name: str | None, preamble: dict, decimal_comma: bool, warnings: list[str]):
-    """Per-row local clock (naive timestamp) and the start time, from the DPT Time column."""
+def _clock(table: pa.Table, name: str | None, decimal_comma: bool, warnings: list[str]):
+    """The DPT Time column as text, and its first and last clock times (naive, local).
+
+    Only the ends are parsed: per-row clock times are the start plus ``test_time_second``,
+    and parsing half a million US-style dates would dominate the read time.
+    """
     if name is None:
-        return None, None
+        return None, None, None
     text = pc.utf8_trim_whitespace(table.column(name))
     sample = text[0].as_py() or ""
-    formats = [f for f in _CLOCK_FORMATS if _parses(sample, f)]
-    if not formats:
-        warnings.append(f"clock column {name!r} has an unknown layout ({sample!r}); no clock times kept")
-        return None, None
-    fmt = formats[0]
+    fmt = next((f for f in _CLOCK_FORMATS if _parses(sample, f)), None)
+    if fmt is None:
+        warnings.append(f"clock column {name!r} has an unknown layout ({sample!r}); start time unknown")
+        return text, None, None
     if fmt.startswith("%m/%d") and decimal_comma and "%p" not in fmt:
         fmt = fmt.replace("%m/%d", "%d/%m")
         warnings.append("dates like 06/05/2021 are ambiguous: read day first because the file uses decimal commas")
-    clock = parse_local_times(text, fmt)
-    first = clock[0].as_py()
-    return clock, first
+    last = text[len(text) - 1].as_py() or ""
+    return text, datetime.strptime(sample, fmt), datetime.strptime(last, fmt) if _parses(last, fmt) else None
 
 
 def _parses(text: str, fmt: str) -> bool:
@@ -239,7 +246,8 @@ def _parses(text: str, fmt: str) -> bool:
         return False
 
 
-def _test_time(table: pa.Table, name: str, clock: pa.Array | None, warnings: list[str]) -> tuple[np.ndarray, float]:
+def _test_time(table: pa.Table, name: str, start: datetime | None, end: datetime | None,
+               warnings: list[str]) -> tuple[np.ndarray, float]:
     """Test time in seconds and the seconds per unit of the file's number (duration text: 1).
 
     A plain number's unit is checked against the clock column: some exports write minutes.
@@ -248,9 +256,9 @@ def _test_time(table: pa.Table, name: str, clock: pa.Array | None, warnings: lis
     if pa.types.is_string(column.type):
         return seconds_from_duration_text(column).to_numpy(zero_copy_only=False), 1.0
     values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    if "sec" in name.lower() or clock is None or len(values) < 2:
+    if "sec" in name.lower() or start is None or end is None or len(values) < 2:
         return values, 1.0
-    clock_span = (clock[-1].as_py() - clock[0].as_py()).total_seconds()
+    clock_span = (end - start).total_seconds()
     value_span = values[-1] - values[0]
     if value_span <= 0 or clock_span <= 0:
         return values, 1.0
@@ -270,8 +278,8 @@ def _step_time(table: pa.Table, seconds_per_unit: float) -> pa.Array | None:
     return pc.multiply(column.cast(pa.float64()), seconds_per_unit)
 
 
-def _measurement_kind(preamble: dict, state: np.ndarray) -> str:
+def _measurement_kind(preamble: dict, state: pa.ChunkedArray | None) -> str:
     procedure = preamble.get("Procedure", "") or ""
-    if re.search(r"\b(EIS|FRA)\b", procedure) or (state.size and np.isin(state, ("FRA",)).any()):
+    if re.search(r"\b(EIS|FRA)\b", procedure) or (state is not None and pc.any(pc.equal(state, "FRA")).as_py()):
         return "impedance"
     return "cycling"

@@ -19,6 +19,12 @@ import pyarrow.compute as pc
 
 from ..errors import UnreadableFile
 from .cycler_common import (
+    CC,
+    CCCV,
+    CV,
+    OTHER,
+    REST,
+    control_mode_array,
     cumulative_by_direction,
     cycling_metadata,
     increments_of_resetting,
@@ -33,9 +39,7 @@ TECHNIQUE = "cycling"
 NDA_MAGIC = b"NEWARE"
 NDAX_MEMBERS = {"data.ndc", "TestInfo.xml"}
 
-_MODE_BY_STEP_PREFIX = (
-    ("CCCV_", "CCCV"), ("CC_", "CC"), ("CV_", "CV"), ("Rest", "REST"), ("OCV", "REST"), ("Pause", "REST"),
-)
+_MODE_BY_STEP_PREFIX = (("CCCV_", CCCV), ("CC_", CC), ("CV_", CV), ("Rest", REST), ("OCV", REST), ("Pause", REST))
 _AUX_NAME = re.compile(r"^aux(?P<channel>\d+)_(?P<quantity>.+?)(?:_(?P<unit>V|degC))?$")
 
 
@@ -81,9 +85,9 @@ def _canonical(source: pa.Table) -> pa.Table:
         increments_of_resetting(np.abs(step_capacity), step_count), np.sign(step_capacity)
     )
     step_types = pc.dictionary_encode(source.column("step_type").cast(pa.string())).combine_chunks()
-    lookup = np.array([_mode_of(step) for step in step_types.dictionary.to_pylist()] + ["OTHER"], dtype=object)
+    lookup = np.array([_mode_of(step) for step in step_types.dictionary.to_pylist()] + [OTHER], dtype=np.int8)
     modes = lookup[step_types.indices.fill_null(len(lookup) - 1).to_numpy()]
-    if (modes == "CCCV").any():
+    if (modes == CCCV).any():
         modes = split_cccv(modes, voltage, current, step_count)
     aux = _aux_columns(source)
     temperature = aux.get("temperature_t1_celsius")
@@ -92,7 +96,7 @@ def _canonical(source: pa.Table) -> pa.Table:
         "voltage_volt": voltage,
         "current_ampere": current,
         "step_id": source.column("step_index"),
-        "control_mode": modes,
+        "control_mode": control_mode_array(modes),
         "vendor_cycle_number": source.column("cycle_count"),
         "charging_capacity_ah": charge_ah,
         "discharging_capacity_ah": discharge_ah,
@@ -111,11 +115,11 @@ def _canonical(source: pa.Table) -> pa.Table:
     return reader_table(canonical, extras)
 
 
-def _mode_of(step_type: str | None) -> str:
+def _mode_of(step_type: str | None) -> int:
     for prefix, mode in _MODE_BY_STEP_PREFIX:
         if step_type and step_type.startswith(prefix):
             return mode
-    return "OTHER"
+    return OTHER
 
 
 def _aux_columns(source: pa.Table) -> dict[str, pa.ChunkedArray]:

@@ -13,9 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import UnreadableFile
 from .cycler_common import (
+    CC,
+    CV,
+    OTHER,
+    REST,
+    control_mode_array,
     as_float,
     block_index,
     cumulative_by_direction,
@@ -23,7 +29,6 @@ from .cycler_common import (
     decode_text,
     increments_of_resetting,
     parse_local_time,
-    parse_local_times,
     read_delimited,
     reader_table,
     renamed_extras,
@@ -32,7 +37,7 @@ from .cycler_common import (
 NAME = "novonix"
 TECHNIQUE = "cycling"
 
-MODE_BY_STEP_TYPE = {0: "REST", 1: "CC", 2: "CC", 3: "CV", 4: "CV", 7: "CC", 8: "CV", 9: "CC", 10: "CV"}
+MODE_BY_STEP_TYPE = {0: REST, 1: CC, 2: CC, 3: CV, 4: CV, 7: CC, 8: CV, 9: CC, 10: CV}
 _REQUIRED = ("Run Time (h)", "Current (A)", "Potential (V)")
 SECONDS_PER_HOUR = 3600.0
 
@@ -48,7 +53,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     if marker < 0:
         raise UnreadableFile(path, "no [Data] section: the Novonix file holds no measurements (export cut short?)")
     preamble = decode_text(data[:marker])
-    body = data[data.index(b"\n", marker) + 1:]
+    body = pa.py_buffer(data).slice(data.index(b"\n", marker) + 1)
     table, dropped = read_delimited(path, body, delimiter=",", text_columns=("Date and Time",))
     missing = [n for n in _REQUIRED if n not in table.column_names]
     if missing:
@@ -88,7 +93,7 @@ def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: i
         lacks.append("step type")
     else:
         codes = np.unique(step_type)
-        lookup = np.array([MODE_BY_STEP_TYPE.get(int(code), "OTHER") for code in codes], dtype=object)
+        lookup = np.array([MODE_BY_STEP_TYPE.get(int(code), OTHER) for code in codes], dtype=np.int8)
         modes = lookup[np.searchsorted(codes, step_type)]
         blocks = block_index(*(k for k in (step, step_type) if k is not None))
         unknown = sorted(int(code) for code in codes if int(code) not in MODE_BY_STEP_TYPE)
@@ -99,7 +104,7 @@ def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: i
         "voltage_volt": as_float(table, "Potential (V)"),
         "current_ampere": current,
         "step_id": step,
-        "control_mode": modes,
+        "control_mode": None if modes is None else control_mode_array(modes),
         "vendor_cycle_number": table.column("Cycle Number") if "Cycle Number" in table.column_names else None,
         "temperature_celsius": as_float(table, "Temperature (°C)") if "Temperature (°C)" in table.column_names else None,
     }
@@ -110,7 +115,7 @@ def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: i
         lacks.append("capacity")
     extras = {"step_capacity_ah": table.column("Capacity (Ah)")} if "Capacity (Ah)" in table.column_names else {}
     if "Date and Time" in table.column_names:
-        extras["date_time_local"] = parse_local_times(table.column("Date and Time"), "%Y-%m-%d %H:%M:%S")
+        extras["date_time_local"] = pc.cast(table.column("Date and Time"), pa.timestamp("us"))  # ISO 8601, local
     if "Step Time (h)" in table.column_names:
         extras["step_time_second"] = pa.array(as_float(table, "Step Time (h)") * SECONDS_PER_HOUR)
     used = {"Date and Time", "Run Time (h)", "Step Time (h)", "Current (A)", "Potential (V)", "Cycle Number",

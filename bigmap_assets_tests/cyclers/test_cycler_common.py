@@ -5,6 +5,8 @@ import pyarrow as pa
 import pytest
 
 from bigmap_assets.readers.cycler_common import (
+    CCCV,
+    control_mode_array,
     cumulative_by_direction,
     increments_of_resetting,
     infer_control_mode,
@@ -44,15 +46,16 @@ def test_control_mode_inferred_per_step():
     current = np.array([0, 0, 1e-3, 1e-3, 1.01e-3, 8e-4, 4e-4, 1e-4, -1e-3, -1e-3])
     voltage = np.array([3.0, 3.0, 3.5, 3.8, 4.2, 4.2, 4.2, 4.201, 4.0, 3.9])
     step = np.array([1, 1, 2, 2, 2, 3, 3, 3, 4, 4])
-    assert list(infer_control_mode(current, voltage, step)) == ["REST"] * 2 + ["CC"] * 3 + ["CV"] * 3 + ["CC"] * 2
+    modes = control_mode_array(infer_control_mode(current, voltage, step)).to_pylist()
+    assert modes == ["REST"] * 2 + ["CC"] * 3 + ["CV"] * 3 + ["CC"] * 2
 
 
 def test_cccv_step_splits_at_the_voltage_limit():
-    modes = np.array(["CCCV"] * 5, dtype=object)
+    modes = np.full(5, CCCV, dtype=np.int8)
     voltage = np.array([3.9, 4.1, 4.2, 4.2, 4.2])
     current = np.array([1.0, 1.0, 0.8, 0.4, 0.1])
     step = np.ones(5, dtype=int)
-    assert list(split_cccv(modes, voltage, current, step)) == ["CC", "CC", "CV", "CV", "CV"]
+    assert control_mode_array(split_cccv(modes, voltage, current, step)).to_pylist() == ["CC", "CC", "CV", "CV", "CV"]
 
 
 def test_maccor_duration_text_to_seconds():
