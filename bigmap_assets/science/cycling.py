@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..readers import attach_metadata, metadata_of
-from ..readers.cycler_common import block_index, infer_control_mode
+from ..readers.cycler_common import CONTROL_MODES, CV, REST, block_index, infer_control_mode
 from ..schemas.cycling import CYCLING_CYCLES, CYCLING_TIMESERIES
 
 # |I| at or below this share of the largest |I| counts as rest when no control mode says so
@@ -58,6 +58,7 @@ def build_timeseries(files: list[pa.Table], *, sample_id: str, timezone: str) ->
     warnings: list[str] = []
     parts: list[dict] = []
     anchor_unix_s = None  # absolute time of stitched test time 0
+    carried = dict.fromkeys(_CARRIED, 0.0)  # last values so far of the counters that continue across files
     for file_index, (table, start_unix_s) in enumerate(_order_by_start(files, ZoneInfo(timezone), warnings)):
         if table.num_rows == 0:
             continue
@@ -66,25 +67,31 @@ def build_timeseries(files: list[pa.Table], *, sample_id: str, timezone: str) ->
         if anchor_unix_s is None and start_unix_s is not None:
             anchor_unix_s = start_unix_s - offset_s
         charge_ah, discharge_ah = _cumulative_capacities(table, time_s)
-        previous = parts[-1] if parts else None
-        parts.append({
+        part = {
             "file_index": np.full(len(time_s), file_index, dtype=np.int32),
             "test_time_second": offset_s + time_s,
             "voltage_volt": _floats(table, "voltage_volt"),
             "current_ampere": _floats(table, "current_ampere"),
-            "charging_capacity_ah": _last(previous, "charging_capacity_ah") + charge_ah,
-            "discharging_capacity_ah": _last(previous, "discharging_capacity_ah") + discharge_ah,
+            "charging_capacity_ah": carried["charging_capacity_ah"] + charge_ah,
+            "discharging_capacity_ah": carried["discharging_capacity_ah"] + discharge_ah,
             "temperature_celsius": _floats(table, "temperature_celsius"),
-            "vendor_cycle_number": _last(previous, "vendor_cycle_number") + _floats(table, "vendor_cycle_number"),
+            "vendor_cycle_number": carried["vendor_cycle_number"] + _floats(table, "vendor_cycle_number"),
             "step_id": _floats(table, "step_id"),
             "control_mode": _strings(table, "control_mode"),
             "source_file": _strings(table, "source_file"),
             "source_sha256": _strings(table, "source_sha256"),
-        })
+        }
+        for name in _CARRIED:
+            finite = part[name][np.isfinite(part[name])]
+            carried[name] = float(finite[-1]) if finite.size else carried[name]
+        parts.append(part)
     if not parts:
         return attach_metadata(CYCLING_TIMESERIES.arrow_schema().empty_table(), {"warnings": warnings})
     columns = {name: _concatenate([p[name] for p in parts]) for name in parts[0]}
     return attach_metadata(_derive(columns, sample_id, timezone, anchor_unix_s), {"warnings": warnings})
+
+
+_CARRIED = ("charging_capacity_ah", "discharging_capacity_ah", "vendor_cycle_number")
 
 
 def _order_by_start(files: list[pa.Table], zone: ZoneInfo, warnings: list[str]) -> list[tuple[pa.Table, float | None]]:
@@ -117,14 +124,6 @@ def _time_offset(parts: list[dict], time_s: np.ndarray, start_unix_s: float | No
                         "previous file ends: placed right after it")
         return previous_end_s - time_s[0]
     return offset_s
-
-
-def _last(part: dict | None, name: str) -> float:
-    """The last finite value of a stitched column (0 before the first file)."""
-    if part is None:
-        return 0.0
-    finite = part[name][np.isfinite(part[name])]
-    return float(finite[-1]) if finite.size else 0.0
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
@@ -197,7 +196,7 @@ def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, ancho
 
 STEP_TYPES = ("REST", "CC_CHG", "CV_CHG", "CC_DCH", "CV_DCH")
 _REST, _CC_CHG, _CV_CHG, _CC_DCH, _CV_DCH = range(len(STEP_TYPES))
-_CONTROL_MODES = pa.array(["CC", "CV", "REST"])
+_KNOWN_MODES = pa.array([mode for mode in CONTROL_MODES if mode != "OTHER"])  # codes as in cycler_common
 
 
 def step_types(current_ampere: np.ndarray, voltage_volt: np.ndarray, control_mode, step_id: np.ndarray) -> np.ndarray:
@@ -212,17 +211,15 @@ def step_types(current_ampere: np.ndarray, voltage_volt: np.ndarray, control_mod
     rest_level = REST_CURRENT_FRACTION * max(float(np.abs(current).max(initial=0.0)), 1e-15)
     sign = np.where(current > rest_level, 1, np.where(current < -rest_level, -1, 0))
     mode = control_mode if isinstance(control_mode, (pa.Array, pa.ChunkedArray)) else pa.array(control_mode, pa.string())
-    code = pc.index_in(mode.cast(pa.string()), value_set=_CONTROL_MODES)  # 0 CC, 1 CV, 2 REST, null unknown
+    code = pc.index_in(mode.cast(pa.string()), value_set=_KNOWN_MODES)  # null: OTHER or not recorded
     code = np.asarray(code.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int8)
     unknown = code < 0
     if unknown.any():
         runs = block_index(np.nan_to_num(np.asarray(step_id, dtype=np.float64), nan=-1.0), sign)
-        inferred = pc.index_in(pa.array(infer_control_mode(current, voltage_volt, runs), pa.string()),
-                               value_set=_CONTROL_MODES).fill_null(0).to_numpy(zero_copy_only=False)
-        code = np.where(unknown, inferred, code)
-    constant_voltage = code == 1
+        code = np.where(unknown, infer_control_mode(current, voltage_volt, runs), code)
+    constant_voltage = code == CV
     types = np.where(sign > 0, np.where(constant_voltage, _CV_CHG, _CC_CHG), np.where(constant_voltage, _CV_DCH, _CC_DCH))
-    return np.where((sign == 0) | (code == 2), _REST, types).astype(np.int8)
+    return np.where((sign == 0) | (code == REST), _REST, types).astype(np.int8)
 
 
 def step_type_names(codes: np.ndarray) -> pa.Array:
