@@ -397,11 +397,14 @@ def _control_mode(mode: np.ndarray | None) -> pa.Array | None:
 
 
 def _charge_increments_mah(columns: dict[str, np.ndarray], time_s: np.ndarray, sources: dict) -> np.ndarray | None:
-    """Signed charge passed since the previous point, mA·h (first point: its own dq)."""
-    for name in ("dq/mA.h", "dQ/mA.h"):
-        if name in columns:
-            sources["capacity_source"] = name
-            return np.asarray(columns[name], dtype=np.float64)
+    """Signed charge passed since the previous point, mA·h.
+
+    EC-Lab's ``dq`` when present; else increments of ``(Q-Qo)``; else current × Δt.
+    (``dQ``, a different EC-Lab quantity whose reset rule is not documented, is not used.)
+    """
+    if "dq/mA.h" in columns:
+        sources["capacity_source"] = "dq/mA.h"
+        return np.asarray(columns["dq/mA.h"], dtype=np.float64)
     for name, to_mah in (("(Q-Qo)/mA.h", 1.0), ("(Q-Qo)/C", 1 / 3.6)):
         if name in columns:
             sources["capacity_source"] = f"increments of {name}"

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import UnreadableFile
-from .eclab_columns import canonical_name, TECHNIQUE_NAMES, measurement_kind, reader_table
+from .eclab_columns import TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
 
 NAME = "eclab_mpt"
 TECHNIQUE = "cycling"
@@ -51,7 +51,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     columns, warnings = _parse_data(path, data, data_offset, source_columns)
     facts = _header_facts(text_lines)
     if columns["time/s"].dtype.kind == "M":
-        facts["start_time_local"] = facts["start_time_local"] or str(columns["time/s"][0])
+        facts["start_time_local"] = facts["start_time_local"] or np.datetime_as_string(columns["time/s"][0], unit="ms")
         columns["time/s"] = _seconds_since(columns["time/s"], facts["start_time_local"])
         warnings.append("time/s was exported as dates: converted to seconds since the acquisition start")
     try:
