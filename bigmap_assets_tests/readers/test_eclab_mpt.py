@@ -177,3 +177,13 @@ def test_header_without_data_rows_is_unreadable_with_a_reason(eclab, tmp_path, e
     header_only.write_bytes(b"\n".join(lines[:93]) + ending)
     with pytest.raises(UnreadableFile, match="no data rows after the header"):
         read(header_only)
+
+
+def test_eclab_sniffers_leave_other_real_files_alone(realdata):
+    from bigmap_assets.readers import eclab_mpr, eclab_mpt, read_head
+
+    others = [p for p in realdata.rglob("*") if p.is_file() and "eclab" not in p.parts and p.name != "SOURCES.md"]
+    assert len(others) > 50
+    for path in others:
+        head = read_head(path)
+        assert not eclab_mpr.sniff(path, head) and not eclab_mpt.sniff(path, head), path
