@@ -80,6 +80,7 @@ def build_timeseries(files: list[pa.Table], *, sample_id: str, timezone: str) ->
             "control_mode": _strings(table, "control_mode"),
             "source_file": _strings(table, "source_file"),
             "source_sha256": _strings(table, "source_sha256"),
+            "code_version": _strings(table, "code_version"),
         }
         for name in _CARRIED:
             finite = part[name][np.isfinite(part[name])]
@@ -187,6 +188,7 @@ def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, ancho
         "timezone": pa.repeat(pa.scalar(timezone, pa.string()), n),
         "source_file": columns["source_file"],
         "source_sha256": columns["source_sha256"],
+        "code_version": columns["code_version"],
     }
     return CYCLING_TIMESERIES.conform(pa.table(data))
 
@@ -255,7 +257,8 @@ def summarise_cycles(timeseries: pa.Table, *, active_mass_g: float | None,
 
     1C [A] = ``active_mass_g`` x ``specific_capacity_mah_per_g`` / 1000. Without a mass, 1C is
     estimated as 10 x the CC charge current of the first cycle (the first formation cycle at
-    C/10) and every cycle is flagged. Stages come from the CC currents relative to 1C, confirmed
+    C/10); every cycle is flagged then, and also when the two estimates differ by more than
+    ``FORMATION_MASS_TOLERANCE``. Stages come from the CC currents relative to 1C, confirmed
     by the CV cut-off currents; deviations from the expected sequence are flagged, never relabelled.
     """
     if timeseries.num_rows == 0:
