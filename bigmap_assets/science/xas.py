@@ -11,14 +11,17 @@ over larch to rounding; here every spectrum is fitted at once with batched least
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 from scipy.signal import fftconvolve
 
 # Tabulated K-edge energies (eV), Bearden & Burr via xraydb; the elements of battery cathodes.
 K_EDGE_ENERGY_EV = {
     "Ti": 4966.0, "V": 5465.0, "Cr": 5989.0, "Mn": 6539.0, "Fe": 7112.0,
-    "Co": 7709.0, "Ni": 8333.0, "Cu": 8979.0, "Zn": 9659.0,
+    "Co": 7709.0, "Ni": 8333.0, "Cu": 8979.0, "Zn": 9659.0, "Ge": 11103.0, "Nb": 18986.0,
 }
 MAX_NNORM = 5
 
@@ -83,19 +86,26 @@ def _energy_step_ev(energy_ev: np.ndarray, frac_ignore: float = 0.01, nave: int 
     return float(steps[nskip:nskip + nave].mean())
 
 
-def _lorentzian_smooth(energy_ev: np.ndarray, values: np.ndarray, width_ev: float) -> np.ndarray:
-    """Convolve each row with a Lorentzian of half-width ``width_ev`` on a uniform grid, back on ``energy_ev``."""
-    grid = np.arange(energy_ev[0], energy_ev[-1] + width_ev, width_ev)
-    position = np.clip(np.searchsorted(energy_ev, grid) - 1, 0, energy_ev.size - 2)
-    weight = (grid - energy_ev[position]) / (energy_ev[position + 1] - energy_ev[position])
+def _lorentzian_smooth(energy_ev: np.ndarray, values: np.ndarray, width_ev: float, pad: int = 5) -> np.ndarray:
+    """Each row convolved with a Lorentzian of half-width ``width_ev`` (larch ``smooth``, point for point).
+
+    The rows are resampled on a uniform grid of ``width_ev`` steps, mirrored at both ends,
+    convolved, and interpolated back onto ``energy_ev``.
+    """
+    low = width_ev * int((energy_ev[0] - pad * width_ev) / width_ev)
+    high = width_ev * int((energy_ev[-1] + pad * width_ev) / width_ev)
+    count = min(1 + int(abs(high - low + width_ev * 0.1) / width_ev), 50 * energy_ev.size)
+    grid = np.linspace(low, high, count)
+    position = np.clip(np.searchsorted(energy_ev, grid, side="right") - 1, 0, energy_ev.size - 2)
+    weight = np.clip((grid - energy_ev[position]) / (energy_ev[position + 1] - energy_ev[position]), 0.0, 1.0)
     uniform = values[:, position] * (1 - weight) + values[:, position + 1] * weight
-    half = min(grid.size - 1, 200)
-    offsets = np.arange(-half, half + 1)
+    offsets = np.arange(2 * count) - count
     kernel = 1.0 / (1.0 + offsets.astype(float) ** 2)
-    kernel /= kernel.sum()
-    padded = np.concatenate([uniform[:, half:0:-1], uniform, uniform[:, -2:-half - 2:-1]], axis=1)
-    smoothed = fftconvolve(padded, kernel[None, :], mode="valid", axes=1)
-    right = np.clip(np.searchsorted(grid, energy_ev), 1, grid.size - 1)
+    padded = np.concatenate([uniform[:, count:0:-1], uniform, uniform[:, -1:-count - 1:-1]], axis=1)
+    smoothed = fftconvolve(padded, kernel[None, :] / kernel.sum(), mode="valid", axes=1)
+    extra = (smoothed.shape[1] - count) // 2
+    smoothed = smoothed[:, extra:extra + count]
+    right = np.clip(np.searchsorted(grid, energy_ev, side="right"), 1, count - 1)
     frac = (energy_ev - grid[right - 1]) / (grid[right] - grid[right - 1])
     return smoothed[:, right - 1] * (1 - frac) + smoothed[:, right] * frac
 
@@ -136,7 +146,6 @@ def find_e0(energy_ev: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """
     energy_ev, mu = _as_series(energy_ev, mu)
     points = energy_ev.size
-    index = np.arange(points)
     dmu = derivative(energy_ev, mu)
     first = _largest_steep_point(dmu, np.ones_like(mu, dtype=bool))
     glitch = first < 0.05 * points
@@ -144,12 +153,17 @@ def find_e0(energy_ev: np.ndarray, mu: np.ndarray) -> np.ndarray:
     start = np.where(glitch, np.maximum(3, first - 20), np.maximum(3, first - 75))
     stop = np.where(glitch, points - 3, np.minimum(first + 75, points - 3))
     step_ev = np.clip(_energy_step_ev(energy_ev), 0.01, 1.0)
-    width_ev = 0.5 * (step_ev + np.clip(np.median(estimate_ev) / 25000.0, 0.01, 1.0))
-    smoothed = _lorentzian_smooth(energy_ev, dmu, width_ev)
-    window = (index >= start[:, None]) & (index < stop[:, None])
-    refined = _largest_steep_point(smoothed, window)
-    refined = np.where(refined - start < 1, start + 2, refined)
-    return energy_ev[refined]
+    e0 = np.empty(mu.shape[0])
+    windows = np.stack([start, stop, estimate_ev], axis=1)
+    for window in np.unique(windows, axis=0):  # scans sharing a search window are refined together
+        rows = np.all(windows == window, axis=1)
+        low, high = int(window[0]), int(window[1])
+        energy = energy_ev[low:high]
+        width_ev = 0.5 * (step_ev + np.clip(window[2] / 25000.0, 0.01, 1.0))
+        smoothed = _lorentzian_smooth(energy, derivative(energy, mu[rows, low:high]), width_ev)
+        refined = _largest_steep_point(smoothed, np.ones_like(smoothed, dtype=bool))
+        e0[rows] = energy[np.where(refined < 1, 2, refined)]
+    return e0
 
 
 def _batched_polyfit(x: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: np.ndarray, max_degree: int) -> np.ndarray:
@@ -294,3 +308,173 @@ def energy_shift(energy_ev: np.ndarray, reference_mu: np.ndarray, tabulated_e0_e
     """
     measured = find_e0(energy_ev, reference_mu)
     return measured, tabulated_e0_ev - measured
+
+
+@dataclass(frozen=True)
+class NormalisationSettings:
+    """Explicit ``pre_edge`` parameters for scans normalised here (eV relative to E0; None = per-scan E0)."""
+
+    e0_ev: float | None = None
+    pre1_ev: float = -150.0
+    pre2_ev: float = -50.0
+    norm1_ev: float = 150.0
+    norm2_ev: float = 750.0
+    nnorm: int | None = None
+    edge_level: float = 0.5
+    calibrate: bool = True
+
+
+def _grid_groups(scans: list[dict]) -> dict[bytes, list[int]]:
+    groups: dict[bytes, list[int]] = {}
+    for i, scan in enumerate(scans):
+        groups.setdefault(scan["energy_ev"].tobytes(), []).append(i)
+    return groups
+
+
+def _split_scans(table: pa.Table, meta: dict) -> list[dict]:
+    """Per-scan dicts of arrays and metadata from one reader table."""
+    facts = {s["scan_index"]: s for s in meta.get("scans", [])}
+    index = table.column("scan_index").to_numpy()
+    provenance = {name: table.column(name)[0].as_py() if table.num_rows and name in table.column_names else None
+                  for name in ("source_file", "source_sha256", "code_version")}
+    out = []
+    for scan_index in np.unique(index):
+        rows = table.filter(pa.compute.equal(table.column("scan_index"), pa.scalar(int(scan_index), pa.int32())))
+        arrays = {name: rows.column(name).to_numpy(zero_copy_only=False).astype(float)
+                  if rows.column(name).null_count < rows.num_rows else None
+                  for name in ("energy_ev", "mu", "norm_mu", "i0", "reference_mu")}
+        out.append({**arrays, **provenance, "facts": facts.get(int(scan_index), {}),
+                    "scan_name": rows.column("scan_name")[0].as_py()})
+    return out
+
+
+def _normalise_group(energy_ev: np.ndarray, scans: list[dict], settings: NormalisationSettings) -> None:
+    """Fill norm_mu, flat_mu, e0 and fit ranges of scans sharing ``energy_ev`` (in place)."""
+    raw = [s for s in scans if s["mu"] is not None and s["facts"].get("normalised_by") != "file"]
+    if raw:
+        mu = np.vstack([s["mu"] for s in raw])
+        finite = np.all(np.isfinite(mu), axis=0)
+        result = pre_edge(energy_ev[finite], mu[:, finite], e0_ev=settings.e0_ev, pre1_ev=settings.pre1_ev,
+                          pre2_ev=settings.pre2_ev, norm1_ev=settings.norm1_ev, norm2_ev=settings.norm2_ev,
+                          nnorm=settings.nnorm)
+        for k, scan in enumerate(raw):
+            norm = np.full(energy_ev.size, np.nan)
+            flat = np.full(energy_ev.size, np.nan)
+            norm[finite], flat[finite] = result.norm_mu[k], result.flat_mu[k]
+            scan.update(norm_mu=norm, flat_mu=flat, normalised_by="bigmap", e0_ev=float(result.e0_ev[k]),
+                        edge_step=float(result.edge_step[k]), pre1_ev=float(result.pre1_ev[k]),
+                        pre2_ev=float(result.pre2_ev[k]), norm1_ev=float(result.norm1_ev[k]),
+                        norm2_ev=float(result.norm2_ev[k]), nnorm=int(result.nnorm[k]))
+    for scan in scans:
+        if "normalised_by" not in scan:
+            facts = scan["facts"]
+            scan.update(normalised_by="file", flat_mu=None,
+                        **{k: facts.get(k) for k in ("e0_ev", "edge_step", "pre1_ev", "pre2_ev", "norm1_ev", "norm2_ev")})
+    usable = [s for s in scans if s["norm_mu"] is not None and s.get("e0_ev") is not None]
+    if usable:
+        norm = np.nan_to_num(np.vstack([s["norm_mu"] for s in usable]))
+        quantities = edge_quantities(energy_ev, norm, np.array([s["e0_ev"] for s in usable]), level=settings.edge_level)
+        for k, scan in enumerate(usable):
+            scan.update(edge_energy_ev=quantities.edge_energy_ev[k], inflection_energy_ev=quantities.inflection_energy_ev[k],
+                        white_line_energy_ev=quantities.white_line_energy_ev[k],
+                        white_line_height=quantities.white_line_height[k])
+
+
+def _calibrate(scans: list[dict]) -> None:
+    """Shift the energy of scans carrying a foil channel of a known element, unless the file did it."""
+    for energy_key, group in _grid_groups(scans).items():
+        members = [scans[i] for i in group if scans[i]["reference_mu"] is not None
+                   and scans[i]["facts"].get("energy_shift_ev") is None
+                   and scans[i]["facts"].get("element") in K_EDGE_ENERGY_EV]
+        if not members:
+            continue
+        energy_ev = members[0]["energy_ev"]
+        measured = find_e0(energy_ev, np.vstack([s["reference_mu"] for s in members]))
+        for scan, foil_e0 in zip(members, measured):
+            shift = K_EDGE_ENERGY_EV[scan["facts"]["element"]] - float(foil_e0)
+            scan["facts"] = {**scan["facts"], "reference_e0_ev": float(foil_e0), "energy_shift_ev": shift}
+            scan["energy_ev"] = energy_ev + shift
+
+
+def _utc_micros(iso: str | None, offset_second: float = 0.0) -> int | None:
+    if not iso:
+        return None
+    moment = datetime.fromisoformat(iso)
+    return int(round(moment.timestamp() * 1e6 + offset_second * 1e6))
+
+
+def build_scans(files: list[pa.Table], *, sample_id: str,
+                settings: NormalisationSettings = NormalisationSettings()) -> tuple[pa.Table, pa.Table]:
+    """``xas_scans`` and ``xas_spectra`` rows of one sample from XAS reader tables (provenance stamped).
+
+    Scans with raw mu are energy-calibrated on their foil (when the element is known and the file
+    did not calibrate) and normalised with ``settings``; scans normalised in the file keep its
+    values and parameters. Scans sharing an energy grid are processed together. Scans are
+    numbered in time order (untimed ones last).
+    """
+    from .. import schemas
+    from ..readers import metadata_of
+
+    scans = [scan for table in files for scan in _split_scans(table, metadata_of(table))]
+    if settings.calibrate:
+        _calibrate(scans)
+    for group in _grid_groups(scans).values():
+        _normalise_group(scans[group[0]]["energy_ev"], [scans[i] for i in group], settings)
+
+    for scan in scans:
+        facts = scan["facts"]
+        duration = facts.get("duration_second")
+        start = _utc_micros(facts.get("start_utc_time"))
+        scan["start"] = start
+        scan["mid"] = None if start is None or duration is None else start + int(round(duration * 5e5))
+        scan["stop"] = None if start is None or duration is None else start + int(round(duration * 1e6))
+    scans.sort(key=lambda s: (s["start"] is None, s["start"] or 0, s["source_file"] or "", s["scan_name"]))
+
+    rows, spectra = [], []
+    for number, scan in enumerate(scans):
+        facts = scan["facts"]
+        key = {"sample_id": sample_id, "source_scan": f"{scan['source_file']}#{scan['scan_name']}",
+               "scan_name": scan["scan_name"]}
+        provenance = {k: scan[k] for k in ("source_file", "source_sha256", "code_version")}
+        rows.append({
+            **key, "scan_number": number, "start_utc_time": scan["start"], "mid_utc_time": scan["mid"],
+            "stop_utc_time": scan["stop"], "duration_second": facts.get("duration_second"),
+            "timezone": facts.get("timezone"), "element": facts.get("element"), "edge": facts.get("edge"),
+            "mu_source": facts.get("mu_source"), "normalised_by": scan["normalised_by"],
+            "point_count": int(scan["energy_ev"].size), "reference_e0_ev": facts.get("reference_e0_ev"),
+            "energy_shift_ev": facts.get("energy_shift_ev"), "edge_level": settings.edge_level,
+            **{k: scan.get(k) for k in ("pre1_ev", "pre2_ev", "norm1_ev", "norm2_ev", "nnorm", "e0_ev", "edge_step",
+                                        "edge_energy_ev", "inflection_energy_ev", "white_line_energy_ev",
+                                        "white_line_height")},
+            **provenance,
+        })
+        n = scan["energy_ev"].size
+        spectra.append({**{k: [v] * n for k, v in {**key, **provenance}.items()},
+                        **{k: scan.get(k) if scan.get(k) is not None else np.full(n, np.nan)
+                           for k in ("energy_ev", "mu", "norm_mu", "flat_mu", "i0", "reference_mu")}})
+    scan_table = schemas.TABLES["xas_scans"]
+    spectra_table = schemas.TABLES["xas_spectra"]
+    scans_out = scan_table.conform(_rows_to_table(rows, scan_table))
+    spectra_out = spectra_table.conform(pa.concat_tables(
+        [_columns_to_table(s, spectra_table) for s in spectra]) if spectra else spectra_table.arrow_schema().empty_table())
+    return scans_out, spectra_out
+
+
+def _rows_to_table(rows: list[dict], table) -> pa.Table:
+    schema = table.arrow_schema()
+    columns = {f.name: [_plain(r.get(f.name)) for r in rows] for f in schema}
+    return pa.table({f.name: pa.array(columns[f.name], f.type if not pa.types.is_timestamp(f.type) else pa.int64())
+                     .cast(f.type) for f in schema})
+
+
+def _columns_to_table(columns: dict, table) -> pa.Table:
+    schema = table.arrow_schema()
+    return pa.table({f.name: pa.array(columns[f.name], f.type, from_pandas=True) for f in schema})
+
+
+def _plain(value):
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

@@ -1,0 +1,113 @@
+"""Normalisation, E0 and edge quantities: hand-made spectra, larch's own numbers, and larch itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bigmap_assets.readers import read
+from bigmap_assets.science.xas import edge_quantities, energy_shift, find_e0, guess_k_edge, pre_edge
+
+PARAMETERS = dict(pre1_ev=-150.0, pre2_ev=-50.0, norm1_ev=100.0, norm2_ev=600.0, nnorm=2)
+
+
+def synthetic_edge(e0_ev: float, step: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """A linear pre-edge, an arctan edge of 1 eV half-width and a quadratic post-edge; exact step."""
+    energy = np.concatenate([np.arange(8100.0, 8300.0, 5.0), np.arange(8300.0, 8400.0, 0.25), np.arange(8400.0, 9200.0, 2.0)])
+    pre = 0.3 - 1e-4 * (energy - 8000.0)
+    post = 1e-7 * (energy - e0_ev) ** 2 - 2e-4 * (energy - e0_ev)
+    mu = pre + step * (0.5 + np.arctan((energy - e0_ev) / 1.0) / np.pi) + np.where(energy > e0_ev, post, 0.0)
+    return energy, mu
+
+
+def test_e0_is_the_steepest_point_of_a_hand_made_edge():
+    energy, mu = synthetic_edge(8345.1)
+    assert find_e0(energy, mu[None])[0] == pytest.approx(8345.0, abs=0.25)  # grid step 0.25 eV
+
+
+def test_step_and_pre_edge_recovered_exactly_with_a_fixed_e0():
+    energy, mu = synthetic_edge(8345.0, step=2.0)
+    pre_only = 0.3 - 1e-4 * (energy - 8000.0)
+    result = pre_edge(energy, mu[None], e0_ev=8345.0, **PARAMETERS)
+    # below the edge the fitted line is the true one up to the arctan tail (< 1 % of the step)
+    below = energy < 8345.0
+    assert np.abs(result.pre_edge[0, below] - pre_only[below]).max() < 0.02
+    # the arctan tail (-step/(pi (E - E0)), 0.1-0.6 % of the step over the post-edge range) biases the step low
+    assert result.edge_step[0] == pytest.approx(2.0, rel=0.015)
+    assert result.norm_mu[0, -1] == pytest.approx((mu[-1] - result.pre_edge[0, -1]) / result.edge_step[0])
+    assert result.flat_mu[0, energy > 8500].std() < 0.01  # flattening removes the post-edge curvature
+
+
+def test_a_series_is_normalised_scan_by_scan():
+    energy, mu1 = synthetic_edge(8345.0, step=1.0)
+    _, mu2 = synthetic_edge(8347.0, step=3.0)
+    result = pre_edge(energy, np.vstack([mu1, mu2]), **PARAMETERS)
+    single = pre_edge(energy, mu2[None], **PARAMETERS)
+    np.testing.assert_array_equal(result.e0_ev, [8345.0, 8347.0])
+    np.testing.assert_allclose(result.norm_mu[1], single.norm_mu[0], atol=1e-12)
+    assert result.edge_step == pytest.approx([1.0, 3.0], rel=0.02)
+
+
+def test_edge_quantities_of_a_hand_made_edge():
+    energy, mu = synthetic_edge(8345.0, step=1.0)
+    result = pre_edge(energy, mu[None], e0_ev=8345.0, **PARAMETERS)
+    quantities = edge_quantities(energy, result.norm_mu, result.e0_ev, level=0.5)
+    assert quantities.inflection_energy_ev[0] == pytest.approx(8345.0, abs=0.05)
+    assert quantities.edge_energy_ev[0] == pytest.approx(8345.0, abs=0.1)
+
+
+def test_calibration_shift_from_the_foil():
+    energy, foil = synthetic_edge(8331.0)
+    measured, shift = energy_shift(energy, foil[None], 8333.0)
+    assert measured[0] == pytest.approx(8331.0, abs=0.25) and shift[0] == pytest.approx(2.0, abs=0.25)
+
+
+def test_k_edges_are_recognised():
+    assert guess_k_edge(8332.88) == "Ni" and guess_k_edge(7709.5) == "Co" and guess_k_edge(10000.0) is None
+
+
+def test_edge_steps_match_larch_as_recorded_in_the_nexus_file(realdata):
+    """Fe_XDIFiles.h5 records larch 0.9.80's own pre_edge result for each entry (process/notes)."""
+    table = read(realdata / "xas" / "other" / "Fe_XDIFiles.h5")
+    recorded = {"fe2o3": 0.274590899, "fe_metal": 3.130141510, "feo": 1.388601103}
+    for index, (name, step) in enumerate(recorded.items()):
+        rows = table.filter(table.column("scan_index").to_numpy() == index)
+        energy, mu = rows.column("energy_ev").to_numpy(), rows.column("mu").to_numpy()
+        result = pre_edge(energy, mu[None], pre1_ev=-150, pre2_ev=-50, norm1_ev=150, norm2_ev=750)
+        assert result.edge_step[0] == pytest.approx(step, rel=1e-6), name
+        np.testing.assert_allclose(result.norm_mu[0], rows.column("norm_mu").to_numpy(), atol=1e-6)
+
+
+def real_series(realdata) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Real spectra with an edge: 58 ROCK Ni foils, the Ni XDI foil, BM08 reference, 3 Fe, 1 V."""
+    xas = realdata / "xas"
+    series = []
+    rock = [read(f) for f in sorted((xas / "rock_operando_perex" / "op2_cell4_pos1").glob("*.txt"))]
+    series.append(("rock foils", rock[0].column("energy_ev").to_numpy(),
+                   np.vstack([t.column("reference_mu").to_numpy() for t in rock])))
+    for name, column in (("other/ni_metal_rt.xdi", "mu"), ("other/ESRF_BM08_LISA_2021.dat", "reference_mu"),
+                         ("other/V_XANES_ap1.001", "mu")):
+        table = read(xas / name)
+        series.append((name, table.column("energy_ev").to_numpy(), table.column(column).to_numpy()[None]))
+    fe = read(xas / "other" / "Fe_XDIFiles.h5")
+    for index in range(3):
+        rows = fe.filter(fe.column("scan_index").to_numpy() == index)
+        series.append((f"Fe {index}", rows.column("energy_ev").to_numpy(), rows.column("mu").to_numpy()[None]))
+    return series
+
+
+@pytest.mark.parametrize("parameters", [PARAMETERS, dict(pre1_ev=-200.0, pre2_ev=-30.0, norm1_ev=50.0, norm2_ev=400.0, nnorm=1)])
+def test_matches_larch_pre_edge_on_real_spectra(realdata, parameters):
+    larch_xafs = pytest.importorskip("larch.xafs", reason="xraylarch is not installed (optional test dependency)")
+    from larch import Group
+
+    for name, energy, mu in real_series(realdata):
+        ours = pre_edge(energy, mu, **parameters)
+        for k in range(mu.shape[0]):
+            group = Group()
+            larch_xafs.pre_edge(energy, mu[k], group=group, pre1=parameters["pre1_ev"], pre2=parameters["pre2_ev"],
+                                norm1=parameters["norm1_ev"], norm2=parameters["norm2_ev"], nnorm=parameters["nnorm"])
+            assert abs(ours.e0_ev[k] - group.e0) < 0.1, name
+            assert np.abs(ours.norm_mu[k] - group.norm).max() < 1e-3, name
+            assert np.abs(ours.flat_mu[k] - group.flat).max() < 1e-3, name
+            assert ours.edge_step[k] == pytest.approx(group.edge_step, rel=1e-6), name
