@@ -120,7 +120,9 @@ class Recording:
 
     def add(self, time_s, voltage, current_a, passed_mah, record, step_id: int, mode: str) -> None:
         """Append a phase's fine grid (times relative to the phase start; passed charge signed, cumulative)."""
-        keep = np.flatnonzero(np.r_[not self.pieces, record[1:]] if self.pieces == [] else record)
+        if not self.pieces:  # the very first point of the test is recorded too
+            record = np.r_[True, record[1:]]
+        keep = np.flatnonzero(record)
         total_mah = self.passed_mah + passed_mah[keep]
         noise_v = self.rng.normal(0.0, 3e-4, keep.size)
         noise_i = 1 + self.rng.normal(0.0, 2e-4, keep.size)
@@ -211,6 +213,7 @@ class CellRun:
         self.q_ah = q[-1]
 
     def discharged_mah(self, since_piece: int) -> float:
+        """Charge recorded on discharge (mA·h) in the phases from ``since_piece`` on."""
         return -sum(p["dq_mah"][p["dq_mah"] < 0].sum() for p in self.rec.pieces[since_piece:])
 
     def full_cycle(self, rate: float, charge_cutoff: float, discharge_cutoff: float | None,
@@ -234,8 +237,8 @@ NS_REST, NS_FORMATION, NS_CHECKUP, NS_AGEING = 0, (1, 2), (3, 4), (5, 6)
 FORMATION_SEI_LOSS = (0.15, 0.03, 0.01)
 
 
-def run_protocol(cell: Cell, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
-    """The whole test of one cell: recorded arrays and the ground truth."""
+def run_protocol(cell: Cell, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict, list[float]]:
+    """The whole test of one cell: recorded arrays, the ground truth and the start times (s) of the ageing cycles."""
     run = CellRun(cell, rng)
     stages = ["rest"]
     run.rest(6.0, NS_REST)
@@ -269,7 +272,7 @@ def run_protocol(cell: Cell, rng: np.random.Generator) -> tuple[dict[str, np.nda
         "model": {"capacity_ah": cell.capacity_ah, "resistance_ohm": cell.resistance_ohm,
                   "linear_fade_per_cycle": cell.linear_fade_per_cycle, "sqrt_fade": cell.sqrt_fade},
     }
-    return run.rec.arrays(), truth | {"ageing_starts_s": ageing_starts_s}
+    return run.rec.arrays(), truth, ageing_starts_s
 
 
 def _split_point(ageing_starts_s: list[float]) -> float | None:
@@ -277,31 +280,34 @@ def _split_point(ageing_starts_s: list[float]) -> float | None:
     return later[0] if later else None
 
 
-def write_cell(data_dir: Path, cell: Cell, arrays: dict[str, np.ndarray], truth: dict, start_local: dt.datetime) -> dict:
-    """Write the cell's .mpt file(s); returns the ground truth with the files and their local starts."""
+def write_cell(data_dir: Path, cell: Cell, arrays: dict[str, np.ndarray], split_s: float | None,
+               start_local: dt.datetime) -> list[dict]:
+    """Write the cell's .mpt file, or two when ``split_s`` (test time) starts a continuation; returns the files written.
+
+    The continuation starts ``STOP_HOURS`` after the split (the cell rested unrecorded) with
+    its own acquisition start and time/s from about 0, as EC-Lab writes a new file.
+    """
     sample = cell.sample
     zone = ZoneInfo(sample.timezone)
     start_utc = start_local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
-    folder = data_dir / "raw" / "cycling" / sample.sample_id
-    split_s = _split_point(truth.pop("ageing_starts_s")) if sample.sample_id == CONTINUED_CELL else None
-    pieces = [(0.0, arrays["time_s"] < (split_s if split_s is not None else np.inf), "C01")]
+    after_split = arrays["time_s"] >= (split_s if split_s is not None else np.inf)
+    absolute_s = arrays["time_s"] + np.where(after_split, STOP_HOURS * 3600, 0.0)
+    segments = [("C01", ~after_split, 0.0)]
     if split_s is not None:
-        pieces.append((split_s + STOP_HOURS * 3600, arrays["time_s"] >= split_s, "C01_continuation"))
+        segments.append(("C01_continuation", after_split, split_s + STOP_HOURS * 3600))
     files = []
-    time_s = arrays["time_s"].copy()
-    time_s[time_s >= (split_s if split_s is not None else np.inf)] += STOP_HOURS * 3600
-    for file_start_s, rows, suffix in pieces:
+    for suffix, rows, file_start_s in segments:
         file_start_utc = start_utc + dt.timedelta(seconds=file_start_s)
         file_start_local = file_start_utc.astimezone(zone).replace(tzinfo=None)
-        path = folder / f"{sample.sample_id}_{suffix}.mpt"
-        write_mpt(path, start_local=file_start_local, time_second=time_s[rows] - file_start_s,
+        path = data_dir / "raw" / "cycling" / sample.sample_id / f"{sample.sample_id}_{suffix}.mpt"
+        write_mpt(path, start_local=file_start_local, time_second=absolute_s[rows] - file_start_s,
                   voltage_volt=arrays["voltage"][rows], current_ampere=arrays["current_a"][rows],
                   step_id=arrays["step_id"][rows], control_mode=arrays["mode"][rows],
                   charge_increment_mah=arrays["dq_mah"][rows], decimal_comma=sample.provider == "ProviderB",
                   active_mass_mg=sample.active_mass_mg)
         files.append({"path": str(path.relative_to(data_dir)), "start_local": file_start_local.isoformat(),
                       "start_utc": file_start_utc.isoformat(), "rows": int(rows.sum())})
-    return truth | {"timezone": sample.timezone, "files": files, "continuation_stop_hours": STOP_HOURS if split_s else 0.0}
+    return files
 
 
 def generate(data_dir: Path, *, seed: int = 0) -> dict:
@@ -311,9 +317,11 @@ def generate(data_dir: Path, *, seed: int = 0) -> dict:
     for index, sample in enumerate(ageing_cells()):
         rng = np.random.default_rng([seed, index])
         cell = make_cell(sample, rng)
-        arrays, truth = run_protocol(cell, rng)
-        start_local = FIRST_START_LOCAL + dt.timedelta(hours=2 * index)
-        truth = write_cell(data_dir, cell, arrays, truth, start_local)
+        arrays, truth, ageing_starts_s = run_protocol(cell, rng)
+        split_s = _split_point(ageing_starts_s) if sample.sample_id == CONTINUED_CELL else None
+        files = write_cell(data_dir, cell, arrays, split_s, FIRST_START_LOCAL + dt.timedelta(hours=2 * index))
+        truth |= {"timezone": sample.timezone, "files": files,
+                  "continuation_stop_hours": STOP_HOURS if split_s is not None else 0.0}
         out = data_dir / "ground_truth" / "cycling" / f"{sample.sample_id}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(truth, indent=1))
