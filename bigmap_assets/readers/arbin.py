@@ -31,7 +31,11 @@ from .cycler_common import (
     increments_of_resetting,
     infer_control_mode,
     parse_local_time,
+    TextLayout,
+    encoding_of,
+    line_offset,
     read_delimited,
+    simple_layout,
     reader_table,
     renamed_extras,
 )
@@ -87,9 +91,10 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         if SIDECAR_KEYS <= {_key(name)[0] for name in first_line.split(",")}:
             raise UnreadableFile(path, "this is an Arbin test-metadata sidecar (schedule, start time), not data; "
                                        "it is read together with its data file <name>.csv")
-        source, extra = _read_csv(path, head)
-        extra.update(_sidecar(path))
-        kind = "csv"
+        data = Path(path).read_bytes()
+        text_layout = layout(path, data[:65536])
+        table, dropped = read_delimited(path, data, text_layout)
+        return convert(path, table, text_layout, dropped)
     return _canonical(path, source, kind, extra)
 
 
@@ -214,20 +219,29 @@ def _times(path: Path, source: pa.Table, name: str | None, kind: str, warnings: 
     return {"date_time_local": local}, local[0].as_py(), None
 
 
-def _read_csv(path: Path, head: bytes) -> tuple[pa.Table, dict]:
+def layout(path: Path, head: bytes) -> TextLayout:
+    """Columns and dialect of an Arbin CSV export, from its first 64 KiB."""
     bom = b"\xef\xbb\xbf"
-    data = pa.py_buffer(Path(path).read_bytes()).slice(len(bom) if head.startswith(bom) else 0)
-    first_line = head.removeprefix(bom).split(b"\n", 1)[0].decode("utf-8", "replace")
+    start = len(bom) if head.startswith(bom) else 0
+    first_line = decode_text(head[start: head.find(b"\n")]).rstrip("\r")
+    if SIDECAR_KEYS <= {_key(name)[0] for name in first_line.split(",")}:
+        raise UnreadableFile(path, "this is an Arbin test-metadata sidecar (schedule, start time), not data; "
+                                   "it is read together with its data file <name>.csv")
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
-    date_names = tuple(n for n in first_line.strip().split(delimiter) if _key(n)[0] == "datetime")
-    table, dropped = read_delimited(path, data, delimiter=delimiter, text_columns=date_names)
-    date_name = date_names[0] if date_names else None
-    if date_name is not None:
-        text = pc.utf8_trim_whitespace(table.column(date_name))
-        as_number = pc.cast(text, pa.float64(), safe=False) if _numeric(text) else None
-        table = table.set_column(table.column_names.index(date_name), date_name, as_number if as_number is not None else text)
-    extra = {"warnings": [f"{dropped} malformed row(s) skipped"] if dropped else []}
-    return table, extra
+    names = [name.strip() for name in first_line.split(delimiter)]
+    return TextLayout(offset=line_offset(head, 1), column_names=names, delimiter=delimiter,
+                      text_columns=tuple(n for n in names if _key(n)[0] == "datetime"), encoding=encoding_of(head),
+                      header=_sidecar(path))
+
+
+def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
+    """The reader table and metadata from parsed Arbin CSV rows (date column: text or Unix time)."""
+    for name in text_layout.text_columns:
+        text = pc.utf8_trim_whitespace(table.column(name))
+        table = table.set_column(table.column_names.index(name), name,
+                                 pc.cast(text, pa.float64()) if _numeric(text) else text)
+    extra = {"warnings": [f"{dropped} malformed row(s) skipped"] if dropped else [], **text_layout.header}
+    return _canonical(path, table, "csv", extra)
 
 
 def _sidecar(path: Path) -> dict:
@@ -235,7 +249,8 @@ def _sidecar(path: Path) -> dict:
     sidecar = Path(path).with_name(f"{Path(path).stem}_Metadata.csv")
     if not sidecar.is_file():
         return {}
-    table, _ = read_delimited(sidecar, sidecar.read_bytes(), delimiter=",")
+    data = sidecar.read_bytes()
+    table, _ = read_delimited(sidecar, data, simple_layout(data))
     if table.num_rows == 0:
         return {}
     row = {name: table.column(name)[0].as_py() for name in table.column_names}
@@ -304,7 +319,7 @@ def _export_table(path: Path, tool: str, table: str) -> pa.Table:
         raise UnreadableFile(path, f"mdb-export could not export {table} ({reason}); is this an Arbin .res file?")
     if not result.stdout.strip():
         return pa.table({})
-    return read_delimited(path, result.stdout, delimiter=",")[0]
+    return read_delimited(path, result.stdout, simple_layout(result.stdout))[0]
 
 
 def _with_aux_temperature(normal: pa.Table, aux: pa.Table) -> pa.Table:

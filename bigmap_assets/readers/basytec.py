@@ -27,6 +27,9 @@ from .cycler_common import (
     increments_of_resetting,
     infer_control_mode,
     parse_local_time,
+    TextLayout,
+    encoding_of,
+    line_offset,
     read_delimited,
     reader_table,
     renamed_extras,
@@ -48,7 +51,14 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def read(path: Path) -> tuple[pa.Table, dict]:
     data = Path(path).read_bytes()
-    lines = decode_text(data[:65536]).splitlines()
+    text_layout = layout(path, data[:65536])
+    table, dropped = read_delimited(path, data, text_layout)
+    return convert(path, table, text_layout, dropped)
+
+
+def layout(path: Path, head: bytes) -> TextLayout:
+    """Where the BaSyTec data rows start and their columns, from the first 64 KiB."""
+    lines = decode_text(head).splitlines()
     header_count = next((i for i, line in enumerate(lines) if not line.startswith("~")), len(lines))
     if header_count == 0 or header_count == len(lines):
         raise UnreadableFile(path, "no '~' header block followed by data rows: not a BaSyTec result file")
@@ -57,11 +67,14 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     missing = [n for n in _REQUIRED if n not in names]
     if missing:
         raise UnreadableFile(path, f"BaSyTec column line lacks {', '.join(missing)}: {lines[header_count - 1][:120]!r}")
-    offset = 0
-    for _ in range(header_count):
-        offset = data.index(b"\n", offset) + 1
-    table, dropped = read_delimited(path, pa.py_buffer(data).slice(offset), delimiter="\t", column_names=names, text_columns=("Command",))
-    return _canonical(table, _header(lines[:header_count - 1]), dropped)
+    return TextLayout(offset=line_offset(head, header_count), column_names=names, delimiter="\t",
+                      text_columns=("Command",), encoding=encoding_of(head),
+                      header=_header(lines[:header_count - 1]))
+
+
+def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
+    """The reader table and metadata from parsed BaSyTec data rows."""
+    return _canonical(table, text_layout.header, dropped)
 
 
 def _header(lines: list[str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -210,15 +211,54 @@ def parse_local_time(text: str, formats: tuple[str, ...]) -> datetime | None:
     return None
 
 
-def read_delimited(path, data: bytes | pa.Buffer, *, delimiter: str, decimal_comma: bool = False,
-                   column_names: list[str] | None = None, skip_rows: int = 0,
-                   text_columns: tuple[str, ...] = ()) -> tuple[pa.Table, int]:
-    """A delimited block of a vendor file as Arrow (numbers typed), and how many rows were dropped.
+@dataclass(frozen=True)
+class TextLayout:
+    """Where the data rows of a delimited vendor export start and how to parse them.
 
-    ``data`` may be a zero-copy ``pa.Buffer`` slice of the file (no copy of big files).
+    Text readers split into ``layout(path, head)`` (from the first 64 KiB) and
+    ``convert(path, table, layout, dropped)``, so that ``streaming`` can reuse both on batches.
+    """
+
+    offset: int  # byte offset of the first data row
+    column_names: list[str]
+    delimiter: str
+    decimal_comma: bool = False
+    text_columns: tuple[str, ...] = ()
+    trailing_delimiter: bool = False  # every data row ends with one delimiter more than the column line
+    encoding: str = "utf8"
+    header: dict = field(default_factory=dict)  # what ``convert`` needs from the header lines
+
+    def read_options(self, block_size: int = 1 << 24) -> pacsv.ReadOptions:
+        return pacsv.ReadOptions(column_names=self.column_names, encoding=self.encoding, block_size=block_size)
+
+    def parse_options(self, invalid_row_handler) -> pacsv.ParseOptions:
+        return pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=invalid_row_handler,
+                                  ignore_empty_lines=True)
+
+    def convert_options(self, numbers_as_float: bool = False) -> pacsv.ConvertOptions:
+        """Text columns as strings; with ``numbers_as_float`` every other column float64
+        (streaming needs fixed types: a column of integers may turn decimal later on)."""
+        types = {name: pa.string() for name in self.text_columns}
+        if numbers_as_float:
+            types.update({name: pa.float64() for name in self.column_names if name not in self.text_columns})
+        return pacsv.ConvertOptions(decimal_point="," if self.decimal_comma else ".", column_types=types,
+                                    null_values=["", "N/A", "NaN", "nan"], strings_can_be_null=True)
+
+
+def encoding_of(sample: bytes) -> str:
+    """``utf8`` when ``sample`` (possibly cut mid-character at its end) is valid UTF-8, else ``latin-1``."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf8"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def read_delimited(path, data: bytes, layout: TextLayout) -> tuple[pa.Table, int]:
+    """The data rows of a vendor file (all of ``data``) as Arrow, and how many rows were dropped.
 
     Rows with the wrong number of fields (a truncated last row, a padded footer) are dropped
-    and counted rather than failing the file. ``text_columns`` stay strings.
+    and counted rather than failing the file.
     """
     dropped = 0
 
@@ -227,31 +267,35 @@ def read_delimited(path, data: bytes | pa.Buffer, *, delimiter: str, decimal_com
         dropped += 1
         return "skip"
 
-    data = pa.py_buffer(data) if isinstance(data, bytes) else data
-    encoding = "utf8" if _is_utf8(data.slice(0, min(data.size, 1 << 20)).to_pybytes()) else "latin-1"
-    read_options = pacsv.ReadOptions(column_names=column_names, skip_rows=skip_rows, encoding=encoding,
-                                     block_size=1 << 24)
-    parse_options = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=drop, ignore_empty_lines=True)
-    convert_options = pacsv.ConvertOptions(
-        decimal_point="," if decimal_comma else ".",
-        column_types={name: pa.string() for name in text_columns},
-        null_values=["", "N/A", "NaN", "nan"], strings_can_be_null=True,
-    )
+    if layout.trailing_delimiter:
+        end = layout.delimiter.encode()
+        body = pa.py_buffer(data[layout.offset:].replace(end + b"\r\n", b"\r\n").replace(end + b"\n", b"\n"))
+    else:
+        body = pa.py_buffer(data).slice(layout.offset)  # no copy
+    if body.size < 1024 and not body.to_pybytes().strip():  # a column line and no rows
+        return pa.table({name: pa.array([], pa.string()) for name in layout.column_names}), 0
     try:
-        table = pacsv.read_csv(pa.BufferReader(data), read_options=read_options,
-                               parse_options=parse_options, convert_options=convert_options)
+        table = pacsv.read_csv(pa.BufferReader(body), read_options=layout.read_options(),
+                               parse_options=layout.parse_options(drop), convert_options=layout.convert_options())
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise UnreadableFile(path, f"data block is not a consistent {delimiter!r}-separated table: {exc}") from exc
+        raise UnreadableFile(path, f"data block is not a consistent {layout.delimiter!r}-separated table: {exc}") from exc
     return table, dropped
 
 
-def _is_utf8(sample: bytes) -> bool:
-    """Whether ``sample`` (possibly cut mid-character at its end) is valid UTF-8."""
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-        return True
-    except UnicodeDecodeError:
-        return False
+def simple_layout(data: bytes, delimiter: str = ",", **options) -> TextLayout:
+    """Layout of a plain delimited file whose first line names the columns."""
+    first_line = decode_text(data[: data.find(b"\n") if b"\n" in data else len(data)]).rstrip("\r")
+    return TextLayout(offset=line_offset(data, 1) if b"\n" in data else len(data),
+                      column_names=[name.strip() for name in first_line.split(delimiter)], delimiter=delimiter,
+                      encoding=encoding_of(data[: 1 << 20]), **options)
+
+
+def line_offset(data: bytes, count: int) -> int:
+    """Byte offset just after the first ``count`` lines of ``data``."""
+    offset = 0
+    for _ in range(count):
+        offset = data.index(b"\n", offset) + 1
+    return offset
 
 
 def as_float(table: pa.Table, name: str) -> np.ndarray:

@@ -29,6 +29,9 @@ from .cycler_common import (
     decode_text,
     increments_of_resetting,
     infer_control_mode,
+    TextLayout,
+    encoding_of,
+    line_offset,
     read_delimited,
     reader_table,
     renamed_extras,
@@ -66,7 +69,14 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def read(path: Path) -> tuple[pa.Table, dict]:
     data = Path(path).read_bytes()
-    lines = decode_text(data[:65536]).splitlines()
+    text_layout = layout(path, data[:65536])
+    table, dropped = read_delimited(path, data, text_layout)
+    return convert(path, table, text_layout, dropped)
+
+
+def layout(path: Path, head: bytes) -> TextLayout:
+    """Where the Maccor data rows start, their columns and dialect, from the first 64 KiB."""
+    lines = decode_text(head).splitlines()
     header_index = _header_line(lines[:60])
     if header_index is None:
         raise UnreadableFile(path, "no Maccor column line (starting with Rec or Rec#) in the first 60 lines")
@@ -74,22 +84,26 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     delimiter = "\t" if "\t" in header else ","
     names = [name.strip() for name in header.split(delimiter)]
     first_data = next((line for line in lines[header_index + 1:] if line.strip()), "")
+    first_fields = first_data.rstrip("\r\n").split(delimiter)
     decimal_comma = delimiter == "\t" and bool(re.search(r"(^|\t)\s*-?\d+,\d+\s*(\t|$)", first_data))
-    body = _after_lines(data, header_index + 1)
-    if len(first_data.rstrip("\r\n").split(delimiter)) > len(names):  # every row ends with a delimiter
-        body = pa.py_buffer(body.to_pybytes().replace(b"\t\r\n", b"\r\n").replace(b"\t\n", b"\n"))
     columns = {key: next((n for n in candidates if n in names), None) for key, candidates in _COLUMNS.items()}
-    duration_columns = tuple(
-        n for n in names if n in ("TestTime", "StepTime") and not _is_number(first_data.split(delimiter)[names.index(n)], decimal_comma)
-    )
-    text_columns = tuple(n for n in (columns["state"], columns["clock"]) if n) + duration_columns
-    table, dropped = read_delimited(path, body, delimiter=delimiter, decimal_comma=decimal_comma,
-                                    column_names=names, text_columns=text_columns)
     missing = [k for k in ("test_time", "current", "voltage") if columns[k] is None]
     if missing:
         raise UnreadableFile(path, f"Maccor column line lacks {', '.join(missing)} columns: {header.strip()!r}")
-    preamble = _preamble(lines[:header_index])
-    return _canonical(table, columns, preamble, dropped, decimal_comma)
+    durations = tuple(n for n in names if n in ("TestTime", "StepTime")
+                      and not _is_number(first_fields[names.index(n)], decimal_comma))
+    return TextLayout(
+        offset=line_offset(head, header_index + 1), column_names=names, delimiter=delimiter,
+        decimal_comma=decimal_comma, text_columns=tuple(n for n in (columns["state"], columns["clock"]) if n) + durations,
+        trailing_delimiter=len(first_fields) > len(names), encoding=encoding_of(head),
+        header={"columns": columns, "preamble": _preamble(lines[:header_index])},
+    )
+
+
+def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
+    """The reader table and metadata from parsed Maccor data rows."""
+    header = text_layout.header
+    return _canonical(table, header["columns"], header["preamble"], dropped, text_layout.decimal_comma)
 
 
 def _header_line(lines: list[str]) -> int | None:
@@ -98,14 +112,6 @@ def _header_line(lines: list[str]) -> int | None:
         if _HEADER_FIRST_FIELD.match(fields[0]) and len(fields) > 4:
             return index
     return None
-
-
-def _after_lines(data: bytes, count: int) -> pa.Buffer:
-    """The bytes of ``data`` after its first ``count`` lines (a zero-copy Arrow slice)."""
-    offset = 0
-    for _ in range(count):
-        offset = data.index(b"\n", offset) + 1
-    return pa.py_buffer(data).slice(offset)
 
 
 def _is_number(text: str, decimal_comma: bool) -> bool:

@@ -29,6 +29,8 @@ from .cycler_common import (
     decode_text,
     increments_of_resetting,
     parse_local_time,
+    TextLayout,
+    encoding_of,
     read_delimited,
     reader_table,
     renamed_extras,
@@ -49,17 +51,31 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def read(path: Path) -> tuple[pa.Table, dict]:
     data = Path(path).read_bytes()
-    marker = data.find(b"[Data]")
+    text_layout = layout(path, data[:65536])
+    table, dropped = read_delimited(path, data, text_layout)
+    return convert(path, table, text_layout, dropped)
+
+
+def layout(path: Path, head: bytes) -> TextLayout:
+    """Where the Novonix [Data] rows start and their columns, from the first 64 KiB."""
+    marker = head.find(b"[Data]")
     if marker < 0:
-        raise UnreadableFile(path, "no [Data] section: the Novonix file holds no measurements (export cut short?)")
-    preamble = decode_text(data[:marker])
-    body = pa.py_buffer(data).slice(data.index(b"\n", marker) + 1)
-    table, dropped = read_delimited(path, body, delimiter=",", text_columns=("Date and Time",))
-    missing = [n for n in _REQUIRED if n not in table.column_names]
+        raise UnreadableFile(path, "no [Data] section in the first 64 KiB: the Novonix file holds no measurements")
+    column_line_end = head.find(b"\n", head.index(b"\n", marker) + 1)
+    column_line = decode_text(head[head.index(b"\n", marker) + 1: column_line_end]).rstrip("\r")
+    names = [name.strip() for name in column_line.split(",")]
+    missing = [n for n in _REQUIRED if n not in names]
     if missing:
         raise UnreadableFile(path, f"Novonix [Data] section lacks {', '.join(missing)}")
-    summary = _summary(preamble)
-    return _canonical(table, summary, _protocol(preamble), dropped)
+    preamble = decode_text(head[:marker])
+    return TextLayout(offset=column_line_end + 1, column_names=names, delimiter=",",
+                      text_columns=("Date and Time",), encoding=encoding_of(head),
+                      header={"summary": _summary(preamble), "protocol": _protocol(preamble)})
+
+
+def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
+    """The reader table and metadata from parsed Novonix data rows."""
+    return _canonical(table, text_layout.header["summary"], text_layout.header["protocol"], dropped)
 
 
 def _summary(preamble: str) -> dict[str, str]:
