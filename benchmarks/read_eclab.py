@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-REPEAT_SECONDS = 0.3
+REPEAT_SECONDS = 0.5
 MPR_TOOLS = ("ours", "galvani", "yadg")
 MPT_TOOLS = ("ours", "pandas", "galvani", "yadg")
 PEER_ENV_TOOLS = {"yadg"}

@@ -35,7 +35,8 @@ TECHNIQUE = "cycling"
 
 MAGIC = b"BIO-LOGIC MODULAR FILE\x1a"
 _FILE_HEADER_BYTES = 52
-_OLD_HEADER = np.dtype([("short_name", "S10"), ("long_name", "S25"), ("length", "<u4"), ("version", "<u4"), ("date", "S8")])
+_OLD_HEADER = np.dtype([("short_name", "S10"), ("long_name", "S25"), ("length", "<u4"), ("version", "<u4"),
+                        ("date", "S8")])
 _NEW_HEADER = np.dtype([("short_name", "S10"), ("long_name", "S25"), ("max_length", "<u4"), ("length", "<u4"),
                         ("old_version", "<u4"), ("version", "<u4"), ("date", "S8")])
 # Where the records start in the data module, by header style and data-module version.
@@ -92,7 +93,8 @@ def _modules(path: Path, data: bytes) -> dict[str, tuple[str, int, memoryview]]:
     offset = _FILE_HEADER_BYTES
     while offset < len(data):
         if data[offset : offset + 6] != b"MODULE":
-            raise UnreadableFile(path, f"expected a 'MODULE' marker at byte {offset}, found {bytes(data[offset:offset + 6])!r}")
+            found = bytes(data[offset : offset + 6])
+            raise UnreadableFile(path, f"expected a 'MODULE' marker at byte {offset}, found {found!r}")
         offset += 6
         header_style = "new" if data[offset + 35 : offset + 39] == b"\xff\xff\xff\xff" else "old"
         header_dtype = _NEW_HEADER if header_style == "new" else _OLD_HEADER
@@ -156,8 +158,11 @@ def _decode_points(path: Path, payload: memoryview, header_style: str, version: 
     """EC-Lab name -> array for every column, the raw column IDs, and warnings."""
     records_offset = _RECORDS_OFFSET.get((header_style, version))
     if records_offset is None:
-        raise UnreadableFile(path, f"data module version {version} ({header_style} header) is not supported (known: 2, 3, 11)")
+        raise UnreadableFile(path, f"data module version {version} ({header_style} header) is not supported "
+                                   "(known: 2, 3, 11)")
     n_points = int.from_bytes(payload[0:4], "little")
+    if n_points == 0:
+        raise UnreadableFile(path, "no data points yet (the run may just have started)")
     n_columns = payload[4]
     id_dtype = ">u2" if header_style == "new" else "<u2"
     ids = np.frombuffer(payload, id_dtype, count=n_columns, offset=5).tolist()
@@ -166,10 +171,10 @@ def _decode_points(path: Path, payload: memoryview, header_style: str, version: 
     records_bytes = len(payload) - records_offset
     known_size = sum(np.dtype(dtype).itemsize for _, dtype in fields if dtype)
     warnings = []
-    if n_points and records_bytes % n_points:
-        raise UnreadableFile(path, f"data module holds {records_bytes} bytes, not a whole number of {n_points} records "
-                                   f"(column IDs {ids})")
-    record_size = records_bytes // n_points if n_points else known_size
+    if records_bytes % n_points:
+        raise UnreadableFile(path, f"data module holds {records_bytes} bytes, not a whole number of "
+                                   f"{n_points} records (column IDs {ids})")
+    record_size = records_bytes // n_points
     if unknown:
         unknown_dtype = _guess_unknown_dtype(record_size - known_size, len(unknown))
         if unknown_dtype is None:

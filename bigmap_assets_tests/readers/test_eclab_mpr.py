@@ -158,3 +158,13 @@ def test_renamed_mpr_is_sniffed_by_content(eclab, tmp_path):
     renamed.write_bytes((eclab / "yadg/cv.mpr").read_bytes())
     assert find_reader(renamed).NAME == "eclab_mpr"
     assert read(renamed).num_rows == 5103
+
+
+def test_mpr_without_points_yet_is_unreadable_with_a_reason(eclab, tmp_path):
+    data = bytearray((eclab / "yadg/mb.issue_95.mpr").read_bytes())
+    start = data.index(b"VMP data") + 51 - 6
+    data[start : start + 4] = (0).to_bytes(4, "little")
+    empty = tmp_path / "just_started.mpr"
+    empty.write_bytes(bytes(data))
+    with pytest.raises(UnreadableFile, match="no data points yet"):
+        read(empty)
