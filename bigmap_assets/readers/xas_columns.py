@@ -24,6 +24,7 @@ TECHNIQUE = "xas"
 
 _ENERGY_NAMES = re.compile(r"^(e|energy|ebraggenergy|energy_ev|energy\(ev\)|mono_energy|energ\w*)$", re.IGNORECASE)
 _MU_NAMES = ("mu", "xmu", "mutrans", "mu_trans", "mufluor", "mu_fluo", "mufluo", "absorbance")
+_NORM_NAMES = ("norm", "normalized", "normalised", "norm_mu", "xmu_norm")
 _REFERENCE_NAMES = ("mu_ref", "mutrans_ref", "muref", "reference", "ref")
 _I0_NAMES = ("i0", "i0_eh1", "io", "izero")
 _I1_NAMES = ("i1", "it", "itrans", "i1_eh1")
@@ -54,7 +55,8 @@ def choose_channels(columns: dict[str, np.ndarray], element: str | None = None) 
 
     Order of preference for mu: a given mu column; fluorescence channels of ``element``
     (``<El>_K*``, dead-time corrected by ``DTFactor_*`` when present) summed over I0;
-    ln(I0/I1). Raises ``ValueError`` when none applies.
+    ln(I0/I1). A normalised column (``norm``...) is kept as ``norm_mu``; alone, it is the
+    spectrum. Raises ``ValueError`` when none applies.
     """
     names = list(columns)
     warnings: list[str] = []
@@ -64,6 +66,9 @@ def choose_channels(columns: dict[str, np.ndarray], element: str | None = None) 
     i2_name = _pick(names, _I2_NAMES)
     if i0_name:
         out["i0"] = columns[i0_name]
+    norm_name = _pick(names, _NORM_NAMES)
+    if norm_name:
+        out["norm_mu"] = columns[norm_name]
     mu_name = _pick(names, _MU_NAMES)
     fluo = [n for n in names if element and n.lower().startswith(f"{element.lower()}_k")]
     if mu_name:
@@ -81,6 +86,8 @@ def choose_channels(columns: dict[str, np.ndarray], element: str | None = None) 
         with np.errstate(divide="ignore", invalid="ignore"):
             out["mu"] = np.log(columns[i0_name] / columns[i1_name])
         source = f"transmission ln({i0_name}/{i1_name})"
+    elif norm_name:
+        source = f"normalised in file ({norm_name})"
     else:
         raise ValueError(f"no mu column and no I0 with I1 or fluorescence channels among {', '.join(names)}")
     reference_name = _pick(names, _REFERENCE_NAMES)
