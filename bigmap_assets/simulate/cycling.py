@@ -10,7 +10,7 @@ Cell model: stored charge q on an LNO||graphite open-circuit curve OCV(q/Q) with
 plateau near 4.15 V, an ohmic resistance R (IR drop, CV tails), capacity Q fading linearly
 and with sqrt(cycles), R growing, extra charge lost to the SEI in formation. Each phase is
 solved on a fine grid of q; points are recorded like EC-Lab (every dE or dt in CC, every
-halving of the current in CV) with the exact charge passed between recorded points as
+third of the current in CV) with the exact charge passed between recorded points as
 ``dq``, so the capacities in the files sum to the ground truth.
 
 Files: ``raw/cycling/<id>/<id>_C01.mpt`` (one cell continued in a second file after a 3 h
@@ -59,9 +59,9 @@ STOP_HOURS = 3.0
 FIRST_START_LOCAL = dt.datetime(2023, 3, 6, 9, 0, 0)
 
 # EC-Lab recording settings.
-RECORD_DE_VOLT = 0.2
-RECORD_DT_SECOND = 1800.0
-RECORD_CV_CURRENT_FACTOR = 2.0
+RECORD_DE_VOLT = 0.25
+RECORD_DT_SECOND = 3600.0
+RECORD_CV_CURRENT_FACTOR = 3.0
 FINE_POINTS = 240
 
 

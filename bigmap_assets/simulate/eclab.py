@@ -18,7 +18,7 @@ MODE_CODES = {"CC": 1, "CV": 2, "REST": 3}
 COLUMNS = (
     ("mode", "%d"), ("ox/red", "%d"), ("error", "%d"), ("control changes", "%d"), ("Ns changes", "%d"),
     ("counter inc.", "%d"), ("Ns", "%d"), ("time/s", "%.15E"), ("Ewe/V", "%.7E"),
-    ("I/mA", "%.7E"), ("dq/mA.h", "%.15E"), ("half cycle", "%d"),
+    ("I/mA", "%.7E"), ("dq/mA.h", "%.15E"), ("Q charge/discharge/mA.h", "%.15E"), ("half cycle", "%d"),
     ("cycle number", "%.15E"),
 )
 _EXPONENT = re.compile(r"E([+-])(\d\d)(?=\t|\r|$)", re.MULTILINE)
@@ -60,9 +60,12 @@ def data_columns(time_s, voltage, current_ma, step, mode, dq_mah) -> np.ndarray:
     direction = np.where(current_ma > 0, 1, np.where(current_ma < 0, 0, -1))
     ox_red = _carry_forward(direction, first=1)
     half_cycle = np.r_[0, np.cumsum(np.diff(ox_red) != 0)]
+    charge_mah = np.cumsum(dq_mah)
+    half_cycle_start = np.flatnonzero(np.r_[True, np.diff(half_cycle) != 0])
+    charge_before_mah = (charge_mah - dq_mah)[half_cycle_start][half_cycle]  # charge passed up to each half cycle
     return np.column_stack([
         mode, ox_red, np.zeros(n), changed & (np.arange(n) > 0), ns_changed & (np.arange(n) > 0), np.zeros(n), step,
-        time_s, voltage, current_ma, dq_mah, half_cycle, half_cycle // 2,
+        time_s, voltage, current_ma, dq_mah, charge_mah - charge_before_mah, half_cycle, half_cycle // 2,
     ]).astype(np.float64)
 
 

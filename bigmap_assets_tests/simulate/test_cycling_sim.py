@@ -48,7 +48,7 @@ def test_every_cell_is_written_small_and_outside_raw_for_truth(data_dir):
     raw = sorted((data_dir / "raw" / "cycling").rglob("*.mpt"))
     assert {p.parent.name for p in raw} == set(SAMPLES)
     assert len(raw) == len(SAMPLES) + 1  # one continuation
-    assert sum(p.stat().st_size for p in raw) < 6_500_000
+    assert sum(p.stat().st_size for p in raw) < 5_600_000
     assert not list((data_dir / "raw").rglob("*.json"))
     assert len(list((data_dir / "ground_truth" / "cycling").glob("*.json"))) == len(SAMPLES)
 
