@@ -107,7 +107,7 @@ def test_file_without_log_module_has_no_start_time(eclab):
 
 def _with_column_ids_replaced(data: bytes, replacements: dict[int, int]) -> bytes:
     """Old-layout file with some little-endian column IDs swapped for others."""
-    start = data.index(b"VMP data") + 51 - 6  # payload follows the 51-byte old module header
+    start = data.index(b"VMP data") + 51  # payload follows the 51-byte old module header
     n_columns = data[start + 4]
     ids = np.frombuffer(data, "<u2", count=n_columns, offset=start + 5).copy()
     for old, new in replacements.items():
@@ -162,7 +162,7 @@ def test_renamed_mpr_is_sniffed_by_content(eclab, tmp_path):
 
 def test_mpr_without_points_yet_is_unreadable_with_a_reason(eclab, tmp_path):
     data = bytearray((eclab / "yadg/mb.issue_95.mpr").read_bytes())
-    start = data.index(b"VMP data") + 51 - 6
+    start = data.index(b"VMP data") + 51  # payload follows the 51-byte old module header
     data[start : start + 4] = (0).to_bytes(4, "little")
     empty = tmp_path / "just_started.mpr"
     empty.write_bytes(bytes(data))
