@@ -17,6 +17,7 @@ from bigmap_assets import readers
 from bigmap_assets.science.cycling import build_timeseries, summarise_cycles
 from bigmap_assets.science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
 from bigmap_assets.simulate import cycling as sim
+from bigmap_assets.simulate.eclab import write_mpt
 from bigmap_assets.simulate.samples import ageing_cells
 
 SAMPLES = {s.sample_id: s for s in ageing_cells()}
@@ -124,3 +125,22 @@ def test_generation_is_deterministic():
     again = sim.run_protocol(sim.make_cell(sample, np.random.default_rng([0, 3])), np.random.default_rng([0, 3]))
     assert first[1:] == again[1:]
     assert np.array_equal(first[0]["voltage"], again[0]["voltage"])
+
+
+@pytest.mark.parametrize("decimal_comma", [False, True])
+def test_write_mpt_reads_back_through_the_reader(tmp_path, decimal_comma):
+    path = tmp_path / "operando_C01.mpt"
+    write_mpt(path, start_local=datetime(2022, 7, 26, 22, 38, 30, 190000), time_second=[0.0, 600.0, 1200.0, 1800.0],
+                  voltage_volt=[3.5, 3.9, 4.3, 3.6], current_ampere=[0.0, 1.5e-4, 1.5e-4, -1.5e-4], step_id=[0, 1, 1, 2],
+                  control_mode=["REST", "CC", "CV", "CC"], decimal_comma=decimal_comma)
+    table = readers.read(path)
+    meta = readers.metadata_of(table)
+    assert meta["format"] == "eclab_mpt" and datetime.fromisoformat(meta["start_time_local"]) == datetime(2022, 7, 26, 22, 38, 30, 190000)
+    assert ("decimal comma export" in meta["warnings"]) == decimal_comma
+    assert table.column("voltage_volt").to_pylist() == pytest.approx([3.5, 3.9, 4.3, 3.6])
+    assert table.column("current_ampere").to_pylist() == pytest.approx([0.0, 1.5e-4, 1.5e-4, -1.5e-4])
+    assert table.column("control_mode").to_pylist() == ["REST", "CC", "CV", "CC"]
+    assert table.column("step_id").to_pylist() == [0, 1, 1, 2]
+    # default dq: each point's current over the interval before it
+    assert table.column("charging_capacity_ah").to_pylist() == pytest.approx([0.0, 0.025e-3, 0.05e-3, 0.05e-3])
+    assert table.column("discharging_capacity_ah").to_pylist()[-1] == pytest.approx(0.025e-3)
