@@ -80,9 +80,9 @@ def compare(title: str, path: Path, timezone: str, active_mass_g: float | None, 
     peer_rows, peer_note = navani(path, peer_python)
     print(f"\n== {title}: {path.name}  (ours {our_seconds:.2f} s; {peer_note})")
     print(f"{'cycle':>5} {'stage':>9} | {'Q_ch mAh':>9} {'Q_dis mAh':>9} {'CE':>7} {'V_dis':>6} | "
-          f"{'navani Q_ch':>11} {'Q_dis':>9} {'CE':>7} {'V_dis':>6}" + (" | truth Q_dis" if truth else ""))
+          f"{'navani Q_ch':>11} {'Q_dis':>9} {'CE':>7} {'V_dis':>6}" + (" | truth Q_dis  V_dis" if truth else ""))
     peer = {r["cycle"]: r for r in peer_rows or []}
-    checkups = {c["cycle_count"]: c["discharge_capacity_ah"] * 1e3 for c in (truth or {}).get("checkups", [])}
+    checkups = {c["cycle_count"]: c for c in (truth or {}).get("checkups", [])}
     shown = [r for r in our_rows if r["cycle"] <= SHOWN_CYCLES or r["cycle"] in checkups][: SHOWN_CYCLES + 4]
     for row in shown:
         other = peer.get(row["cycle"], {})
@@ -92,7 +92,9 @@ def compare(title: str, path: Path, timezone: str, active_mass_g: float | None, 
                 f"{_cell(ce, '7.4f'):>7} {_cell(row['v_dis'], '6.3f'):>6} | {_cell(other.get('q_ch_mah'), '11.4f'):>11} "
                 f"{_cell(other.get('q_dis_mah'), '9.4f'):>9} {_cell(other_ce, '7.4f'):>7} {_cell(other.get('v_dis'), '6.3f'):>6}")
         if truth:
-            line += f" | {_cell(checkups.get(row['cycle']), '9.4f')}"
+            checkup = checkups.get(row["cycle"], {})
+            line += (f" | {_cell(checkup.get('discharge_capacity_ah', 0) * 1e3 if checkup else None, '9.4f')}"
+                     f" {_cell(checkup.get('mean_discharge_voltage_volt'), '6.3f')}")
         print(line)
 
 

@@ -117,6 +117,7 @@ class Recording:
         self.time_s = 0.0
         self.passed_mah = 0.0  # signed charge passed since the test start (model truth)
         self.recorded_mah = 0.0  # the same at the last recorded point
+        self.energies_wh: list[float] = []  # exact energy of each phase (signed like the charge)
 
     def add(self, time_s, voltage, current_a, passed_mah, record, step_id: int, mode: str) -> None:
         """Append a phase's fine grid (times relative to the phase start; passed charge signed, cumulative)."""
@@ -131,6 +132,7 @@ class Recording:
             "current_a": current_a[keep] * noise_i, "dq_mah": np.diff(total_mah, prepend=self.recorded_mah),
             "step_id": np.full(keep.size, step_id), "mode": np.full(keep.size, mode, dtype=object),
         })
+        self.energies_wh.append(float(np.sum(0.5 * (voltage[1:] + voltage[:-1]) * np.diff(passed_mah))) / 1e3)
         self.time_s += time_s[-1]
         self.passed_mah += passed_mah[-1]
         self.recorded_mah = total_mah[-1] if keep.size else self.recorded_mah
@@ -212,13 +214,15 @@ class CellRun:
                      _sampled(-log_current, 1.0, time_s), step_id, "CV")
         self.q_ah = q[-1]
 
-    def discharged_mah(self, since_piece: int) -> float:
-        """Charge recorded on discharge (mA·h) in the phases from ``since_piece`` on."""
-        return -sum(p["dq_mah"][p["dq_mah"] < 0].sum() for p in self.rec.pieces[since_piece:])
+    def discharged(self, since_piece: int) -> tuple[float, float]:
+        """Charge (Ah) and exact energy (Wh) delivered on discharge in the phases from ``since_piece`` on."""
+        charge_mah = -sum(p["dq_mah"][p["dq_mah"] < 0].sum() for p in self.rec.pieces[since_piece:])
+        energy_wh = -sum(e for e in self.rec.energies_wh[since_piece:] if e < 0)
+        return charge_mah / 1e3, energy_wh
 
     def full_cycle(self, rate: float, charge_cutoff: float, discharge_cutoff: float | None,
-                   steps: tuple[int, int]) -> float:
-        """One charge-first cycle; returns its discharge capacity in Ah (CV tail included)."""
+                   steps: tuple[int, int]) -> tuple[float, float]:
+        """One charge-first cycle; returns its discharge capacity (Ah) and energy (Wh), CV tail included."""
         one_c = self.cell.one_c_a
         first_piece = len(self.rec.pieces)
         self.constant_current(rate * one_c, steps[0])
@@ -229,7 +233,7 @@ class CellRun:
         self.cycle += 1
         self.sei_loss = 0.002
         self.q_ah = min(self.q_ah, self.capacity)
-        return self.discharged_mah(first_piece) / 1e3
+        return self.discharged(first_piece)
 
 
 # Ns of the EC-Lab program.
@@ -248,11 +252,12 @@ def run_protocol(cell: Cell, rng: np.random.Generator) -> tuple[dict[str, np.nda
         stages.append("formation")
     checkups, ageing_starts_s = [], []
     while run.cycle < MAX_CYCLES:
-        capacity_ah = run.full_cycle(1 / 20, 1 / 50, 1 / 50, NS_CHECKUP)
+        capacity_ah, energy_wh = run.full_cycle(1 / 20, 1 / 50, 1 / 50, NS_CHECKUP)
         stages.append("checkup")
         soh = capacity_ah / checkups[0]["discharge_capacity_ah"] if checkups else 1.0
         checkups.append({"checkup_index": len(checkups), "cycle_count": run.cycle,
-                         "discharge_capacity_ah": capacity_ah, "soh": soh})
+                         "discharge_capacity_ah": capacity_ah, "soh": soh,
+                         "mean_discharge_voltage_volt": energy_wh / capacity_ah})
         if soh <= EOL_SOH:
             break
         for _ in range(AGEING_BLOCK):

@@ -185,3 +185,11 @@ def test_real_gitt_files_are_not_mistaken_for_the_protocol(realdata):
     flags = cycles.column("flags").to_pylist()
     assert all("active mass unknown" in f for f in flags)
     assert sum("unclassified" in f for f in flags) == cycles.column("stage").to_pylist().count("unknown")
+
+
+def test_a_wrong_active_mass_is_flagged():
+    run = new_run(formation_cycles=3)
+    ts = build_timeseries([protocol_table(run)], sample_id="X", timezone="UTC")
+    cycles = summarise_cycles(ts, active_mass_g=2 * run.cell.sample.active_mass_mg / 1000).to_pylist()
+    assert all("check the mass" in c["flags"] for c in cycles)
+    assert cycles[1]["c_rate_charge"] == pytest.approx(0.05, rel=1e-3)  # C/10 read as C/20 with twice the mass

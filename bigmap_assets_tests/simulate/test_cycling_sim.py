@@ -69,6 +69,9 @@ def test_soh_and_end_of_life_match_the_ground_truth(pipeline):
         assert measured == pytest.approx(expected, rel=5e-3), sample_id
         assert soh.column("soh").to_pylist() == pytest.approx([c["soh"] for c in truth["checkups"]], abs=5e-3)
         assert soh.column("cycle_count").to_pylist() == [c["cycle_count"] for c in truth["checkups"]]
+        checkups = result["cycles"].filter(pa.compute.equal(result["cycles"].column("stage"), "checkup"))
+        assert checkups.column("mean_discharge_voltage_volt").to_pylist() == pytest.approx(
+            [c["mean_discharge_voltage_volt"] for c in truth["checkups"]], rel=1e-3)
         assert soh.column("eol_cycle_count")[0].as_py() == truth["eol_cycle_count"], sample_id
         assert 80 <= truth["eol_cycle_count"] <= 200
 
