@@ -70,8 +70,10 @@ def _index_of(energy_ev: np.ndarray, value_ev: np.ndarray) -> np.ndarray:
 
 
 def _index_nearest(energy_ev: np.ndarray, value_ev: np.ndarray) -> np.ndarray:
-    """Index of the point nearest each value (first one on a tie), as larch."""
-    return np.abs(energy_ev[None, :] - np.asarray(value_ev)[:, None]).argmin(axis=1)
+    """Index of the point nearest each value (the lower one on a tie), as larch."""
+    right = np.clip(np.searchsorted(energy_ev, value_ev), 1, energy_ev.size - 1)
+    left = right - 1
+    return np.where(np.abs(value_ev - energy_ev[left]) <= np.abs(energy_ev[right] - value_ev), left, right)
 
 
 def _energy_step_ev(energy_ev: np.ndarray, frac_ignore: float = 0.01, nave: int = 10) -> float:
@@ -171,13 +173,14 @@ def _batched_polyfit(x: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: np.
 
     Rows whose ``degree`` is below ``max_degree`` get zero higher coefficients.
     """
-    powers = x[None, :, None] ** np.arange(max_degree + 1)[None, None, :]  # (1, points, terms)
-    used = np.arange(max_degree + 1)[None, :] <= degree[:, None]  # (scans, terms)
+    terms = max_degree + 1
+    powers = x[:, None] ** np.arange(terms)[None, :]  # (points, terms)
+    used = np.arange(terms)[None, :] <= degree[:, None]  # (scans, terms)
     weight = mask.astype(float)
-    gram = np.einsum("sp,xpi,xpj->sij", weight, powers, powers)
-    rhs = np.einsum("sp,xpi,sp->si", weight, powers, y)
+    gram = (weight @ (powers[:, :, None] * powers[:, None, :]).reshape(x.size, terms * terms)).reshape(-1, terms, terms)
+    rhs = (weight * y) @ powers
     pair = used[:, :, None] & used[:, None, :]
-    gram = np.where(pair, gram, 0.0) + np.where(~used, 1.0, 0.0)[:, :, None] * np.eye(max_degree + 1)[None]
+    gram = np.where(pair, gram, 0.0) + np.where(~used, 1.0, 0.0)[:, :, None] * np.eye(terms)[None]
     rhs = np.where(used, rhs, 0.0)
     return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
@@ -232,7 +235,7 @@ def pre_edge(energy_ev: np.ndarray, mu: np.ndarray, *, e0_ev: float | np.ndarray
     x = (energy_ev - center_ev) / scale_ev
     line = _batched_polyfit(x, mu, pre_mask, np.where(constant, 0, 1), 1)
     pre = line[:, :1] + line[:, 1:2] * x[None, :]
-    poly = _batched_polyfit(x, mu - pre, post_mask, degree, MAX_NNORM)
+    poly = _batched_polyfit(x, mu - pre, post_mask, degree, int(degree.max()))
     post = pre + np.polynomial.polynomial.polyval(x, poly.T)
 
     rows = np.arange(scans)
