@@ -135,5 +135,5 @@ def inventory_table(inventory: list[dict]) -> pa.Table:
 
 
 def _conform(table_name: str, rows: list[dict]) -> pa.Table:
-    table = pa.Table.from_pylist(rows) if rows else pa.table({"path": pa.array([], pa.string())})
-    return schemas.TABLES[table_name].conform(table)
+    schema = schemas.TABLES[table_name]
+    return schema.conform(pa.Table.from_pylist(rows)) if rows else schema.arrow_schema().empty_table()

@@ -1,7 +1,5 @@
 """Cycling assets: raw cycler files -> time series -> cycles -> state of health -> series."""
 
-from __future__ import annotations
-
 import dagster as dg
 import pyarrow as pa
 

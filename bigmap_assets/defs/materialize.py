@@ -15,6 +15,7 @@ from ..warehouse import catalog
 from .partitions import partition_key, sample_partitions
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SUMMARY_TABLES = ("raw_files", "ingest_issues", "cycling_timeseries", "cycling_cycles", "cycling_soh",
                   "cycling_series", "d2b_diffractograms", "xas_scans", "survey_answers", "sample_overview")
 
@@ -61,11 +62,11 @@ def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = Non
         job = defs.resolve_job_def(f"{technique}_job")
         for sample_id in sample_ids:
             key = partition_key(sample_id, technique)
-            result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
+            result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET,
                                             tags={"bigmap/technique": technique, "bigmap/launched_by": "bigmap materialize"})
             report.runs.append((job.name, str(key), result.success))
             log(f"{'ok    ' if result.success else 'FAILED'} {job.name} {key}")
-    summary = defs.resolve_job_def("summary_job").execute_in_process(instance=instance, raise_on_error=False,
+    summary = defs.resolve_job_def("summary_job").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
                                                                      tags={"bigmap/launched_by": "bigmap materialize"})
     report.runs.append(("summary_job", "", summary.success))
     log(f"{'ok    ' if summary.success else 'FAILED'} summary_job")

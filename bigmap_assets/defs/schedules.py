@@ -1,7 +1,5 @@
 """The nightly reprocessing of everything."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from ..ingest import TECHNIQUES, sample_folders
@@ -11,7 +9,7 @@ from .resources import WarehouseResource
 NIGHTLY_CRON = "0 2 * * *"
 
 
-def build_nightly_schedules(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> list[dg.ScheduleDefinition]:
+def build_nightly_schedules(jobs: dict) -> list[dg.ScheduleDefinition]:
     schedules = []
     for technique in (t for t in TECHNIQUES if t in jobs):
         schedules.append(_nightly_partitions(technique, jobs[technique]))
@@ -24,7 +22,7 @@ def build_nightly_schedules(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) ->
     return [*schedules, nightly_summary]
 
 
-def _nightly_partitions(technique: str, job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def _nightly_partitions(technique: str, job) -> dg.ScheduleDefinition:
     @dg.schedule(name=f"nightly_{technique}", job=job, cron_schedule=NIGHTLY_CRON, execution_timezone="UTC",
                  description=f"Reprocesses every {technique} partition that has raw files.")
     def nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):

@@ -1,8 +1,6 @@
 """Sensors: new or changed raw files request runs for their partitions only; a finished
 partition run refreshes the summaries and what depends on the same sample."""
 
-from __future__ import annotations
-
 import json
 
 import dagster as dg
@@ -16,7 +14,7 @@ from .resources import WarehouseResource
 DEPENDENT_TECHNIQUES = {"cycling": ("xas",)}
 
 
-def build_raw_file_sensor(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> dg.SensorDefinition:
+def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
     @dg.sensor(name="raw_file_sensor", jobs=list(jobs.values()), minimum_interval_seconds=30,
                description="Watches raw/ and registry/: requests runs for changed sample partitions only.")
     def raw_file_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
@@ -60,7 +58,7 @@ def _fingerprint(state: dict[str, list], technique: str, sample_id: str) -> str:
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
 
 
-def build_after_partition_sensor(jobs: dict[str, dg.UnresolvedAssetJobDefinition]) -> dg.SensorDefinition:
+def build_after_partition_sensor(jobs: dict) -> dg.SensorDefinition:
     partition_jobs = [jobs[t] for t in TECHNIQUES if t in jobs]
 
     @dg.run_status_sensor(
