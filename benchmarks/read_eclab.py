@@ -6,8 +6,9 @@ Each (tool, file) runs in a fresh subprocess: a read of another (the smallest) f
 what the tool imports lazily, then one read of the file gives the peak-RSS increase
 (ru_maxrss after minus before, MiB) and repeated reads the best time (rows/s).
 Peers: galvani (MPRfile, MPTfile), pandas.read_csv with the right options, and yadg when
-``--peer-python`` (or $BIGMAP_PEER_PYTHON) names a Python that has it (yadg pins an older
-pandas, so it lives in its own environment).
+``--peer-python`` (or $BIGMAP_PEER_PYTHON) names a Python that has it (yadg 7 pins pandas 2,
+so it lives in its own environment: ``python -m venv /tmp/eclab-peers &&
+/tmp/eclab-peers/bin/pip install yadg``).
 """
 
 from __future__ import annotations
