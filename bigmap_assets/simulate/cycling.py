@@ -48,6 +48,14 @@ OCV = PchipInterpolator(*np.array(OCV_KNOTS).T)
 _SOC_TABLE = np.linspace(0.0, 1.0, 4001)
 _OCV_TABLE = OCV(_SOC_TABLE)
 
+# Begin-of-life cell: charge stored over the whole OCV curve per gram of LNO, ohmic resistance x mass.
+STORED_CAPACITY_AH_PER_G = 0.232
+RESISTANCE_OHM_G = 0.35  # 35 ohm for 10 mg: ~80 mV IR drop at 1C
+LINEAR_FADE_PER_CYCLE = 0.0011
+SQRT_FADE = 0.004  # capacity loss x sqrt(cycles)
+RESISTANCE_GROWTH_PER_CYCLE = 0.004
+CELL_SPREAD = {"capacity": 0.01, "resistance": 0.05, "fade": 0.05}  # relative standard deviations
+
 # Fade multipliers (the faulty cell is the one the series statistics should single out).
 SERIES_FADE = {"no LiTDI": 1.0, "dried LiTDI": 0.8, "non-dried LiTDI": 1.3}
 PROVIDER_FADE = {"ProviderA": 1.0, "ProviderB": 1.1}
@@ -66,10 +74,12 @@ FINE_POINTS = 240
 
 
 def ocv_volt(soc: np.ndarray) -> np.ndarray:
+    """Open-circuit voltage (V) at a fraction of the stored charge."""
     return OCV(np.clip(soc, 0.0, 1.0))
 
 
 def soc_at_ocv(voltage_volt: float) -> float:
+    """Fraction of the stored charge at an open-circuit voltage (V)."""
     return float(np.interp(voltage_volt, _OCV_TABLE, _SOC_TABLE))
 
 
@@ -93,18 +103,19 @@ class Cell:
 
 
 def make_cell(sample: Sample, rng: np.random.Generator) -> Cell:
+    """A cell of ``sample``: nominal values scaled by its series, provider and a random cell-to-cell spread."""
     mass_g = sample.active_mass_mg / 1000
-    fade = SERIES_FADE[sample.series] * PROVIDER_FADE[sample.provider] * rng.normal(1.0, 0.03)
+    fade = SERIES_FADE[sample.series] * PROVIDER_FADE[sample.provider] * rng.normal(1.0, CELL_SPREAD["fade"])
     if sample.sample_id == FAULTY_CELL:
         fade *= FAULTY_FADE
     return Cell(
         sample=sample,
         one_c_a=mass_g * SPECIFIC_CAPACITY_1C_MAH_PER_G / 1000,
-        capacity_ah=mass_g * 0.232 * rng.normal(1.0, 0.01),
-        resistance_ohm=0.35 / mass_g * rng.normal(1.0, 0.05),
-        linear_fade_per_cycle=0.0011 * fade,
-        sqrt_fade=0.004 * fade,
-        resistance_growth_per_cycle=0.004 * fade,
+        capacity_ah=mass_g * STORED_CAPACITY_AH_PER_G * rng.normal(1.0, CELL_SPREAD["capacity"]),
+        resistance_ohm=RESISTANCE_OHM_G / mass_g * rng.normal(1.0, CELL_SPREAD["resistance"]),
+        linear_fade_per_cycle=LINEAR_FADE_PER_CYCLE * fade,
+        sqrt_fade=SQRT_FADE * fade,
+        resistance_growth_per_cycle=RESISTANCE_GROWTH_PER_CYCLE * fade,
     )
 
 
