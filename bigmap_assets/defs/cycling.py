@@ -4,7 +4,8 @@ import dagster as dg
 import pyarrow as pa
 
 from .. import schemas
-from ..ingest import read_partition
+from ..ingest import Issue, read_partition
+from ..readers import metadata_of
 from ..plots.cycling import soh_versus_cycle
 from ..science.cycling import build_timeseries, summarise_cycles
 from ..science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
@@ -32,15 +33,18 @@ def _empty(table_name: str) -> pa.Table:
 def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     files = read_partition(warehouse.root, TECHNIQUE, sample_id, accept=_cycling_only)
-    log_issues(context, files)
-    metadata = record_ingest(warehouse, files)
     record = sample_record(context, warehouse, sample_id)
     if files.files:
         table = build_timeseries([f.table for f in files.files], sample_id=sample_id,
                                  timezone=record.get("timezone") or "UTC")
+        folder = f"raw/{TECHNIQUE}/{sample_id}"
+        files.issues += [Issue(folder, TECHNIQUE, w, sample_id, severity="warning")
+                         for w in metadata_of(table).get("warnings", [])]
     else:
         context.log.warning(f"no usable cycling file for {sample_id}")
         table = _empty("cycling_timeseries")
+    log_issues(context, files)
+    metadata = record_ingest(warehouse, files)
     metadata |= publish(warehouse, "cycling_timeseries", table, {"sample_id": sample_id})
     return dg.MaterializeResult(metadata=metadata)
 
