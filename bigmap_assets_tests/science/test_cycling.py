@@ -9,9 +9,11 @@ import pyarrow as pa
 import pytest
 
 from bigmap_assets import readers
+from bigmap_assets.errors import UnreadableFile
 from bigmap_assets.readers import attach_metadata, metadata_of
 from bigmap_assets.schemas.cycling import CYCLING_CYCLES, CYCLING_TIMESERIES, READER_COLUMNS
 from bigmap_assets.science.cycling import build_timeseries, check_sequence, summarise_cycles
+from bigmap_assets.science.soh import state_of_health
 from bigmap_assets.simulate.cycling import NS_AGEING, NS_CHECKUP, NS_FORMATION, CellRun, make_cell
 from bigmap_assets.simulate.samples import ageing_cells
 
@@ -193,3 +195,19 @@ def test_a_wrong_active_mass_is_flagged():
     cycles = summarise_cycles(ts, active_mass_g=2 * run.cell.sample.active_mass_mg / 1000).to_pylist()
     assert all("check the mass" in c["flags"] for c in cycles)
     assert cycles[1]["c_rate_charge"] == pytest.approx(0.05, rel=1e-3)  # C/10 read as C/20 with twice the mass
+
+
+def test_every_real_cycler_file_goes_through_without_crashing(realdata):
+    """No real file follows the BIG-MAP protocol: every cycle is rest or unknown, and nothing crashes."""
+    summarised = 0
+    for path in sorted((realdata / "cycling").rglob("*")):
+        try:
+            table = readers.read(path)
+        except UnreadableFile:
+            continue
+        ts = build_timeseries([table], sample_id="X", timezone="UTC")
+        cycles = summarise_cycles(ts, active_mass_g=None)
+        assert set(cycles.column("stage").to_pylist()) <= {"rest", "unknown"}, path.name
+        assert state_of_health(cycles).num_rows == 0
+        summarised += 1
+    assert summarised >= 35
