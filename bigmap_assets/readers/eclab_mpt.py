@@ -48,7 +48,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     if "time/s" not in source_columns:
         raise UnreadableFile(path, "the column line has no time/s column", location=f"line {len(header_lines)}")
 
-    columns, warnings = _parse_data(path, data, data_offset, source_columns)
+    columns, warnings, decimal_separator = _parse_data(path, data, data_offset, source_columns)
     facts = _header_facts(text_lines)
     if columns["time/s"].dtype.kind == "M":
         facts["start_time_local"] = facts["start_time_local"] or np.datetime_as_string(columns["time/s"][0], unit="ms")
@@ -64,6 +64,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         "techniques": techniques,
         "measurement_kind": measurement_kind(techniques, source_columns),
         "header_lines": len(header_lines),
+        "decimal_separator": decimal_separator,
         "source_columns": source_columns,
         "current_sign": "EC-Lab sign kept: positive = oxidation at the working electrode (charge)",
         **mapping,
@@ -112,7 +113,7 @@ def _column_names(line: str) -> list[str]:
     return names
 
 
-def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple[dict[str, np.ndarray], list[str], str]:
     if not data[offset:].strip():
         raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
     row_end = data.find(b"\n", offset)
@@ -143,14 +144,12 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
     except pa.ArrowInvalid as exc:
         raise UnreadableFile(path, f"data rows do not parse as EC-Lab numbers: {exc}") from exc
     warnings = []
-    if decimal_comma:
-        warnings.append("decimal comma export")
     if skipped:
         warnings.append(f"{len(skipped)} malformed data row(s) skipped (e.g. a truncated last line)")
     if time_as_date:
         table = table.set_column(names.index("time/s"), "time/s", _parse_dates(table.column("time/s")))
     columns = {name: table.column(name).combine_chunks().to_numpy(zero_copy_only=False) for name in names}
-    return columns, warnings
+    return columns, warnings, "," if decimal_comma else "."
 
 
 def _parse_dates(text: pa.ChunkedArray) -> pa.ChunkedArray:

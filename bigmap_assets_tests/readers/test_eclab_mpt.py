@@ -80,7 +80,7 @@ def test_german_decimal_comma_export_equals_english_export(eclab):
     assert metadata_of(german)["header_lines"] == metadata_of(english)["header_lines"] + 1
     # last row by hand: I = -6,4980278E+001 mA, dq = -1,804760588116116E-002 mA.h
     assert german.column("current_ampere")[-1].as_py() == pytest.approx(-0.064980278)
-    assert "decimal comma export" in metadata_of(german)["warnings"]
+    assert metadata_of(german)["decimal_separator"] == ","
 
 
 def test_export_without_settings_has_no_start_time(eclab):
