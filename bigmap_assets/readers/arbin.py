@@ -79,23 +79,16 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
-    head = Path(path).open("rb").read(4096)
+    with open(path, "rb") as stream:
+        head = stream.read(65536)
     if any(magic in head[:32] for magic in ACCESS_MAGICS):
-        source, extra = _read_res(path)
-        kind = "res"
-    elif head.startswith(b"PK\x03\x04"):
-        source, extra = _read_workbook(path)
-        kind = "xlsx"
-    else:
-        first_line = decode_text(head).split("\n", 1)[0]
-        if SIDECAR_KEYS <= {_key(name)[0] for name in first_line.split(",")}:
-            raise UnreadableFile(path, "this is an Arbin test-metadata sidecar (schedule, start time), not data; "
-                                       "it is read together with its data file <name>.csv")
-        data = Path(path).read_bytes()
-        text_layout = layout(path, data[:65536])
-        table, dropped = read_delimited(path, data, text_layout)
-        return convert(path, table, text_layout, dropped)
-    return _canonical(path, source, kind, extra)
+        return _canonical(path, *_read_res(path), kind="res")
+    if head.startswith(b"PK\x03\x04"):
+        return _canonical(path, *_read_workbook(path), kind="xlsx")
+    text_layout = layout(path, head)
+    data = Path(path).read_bytes()
+    table, dropped = read_delimited(path, data, text_layout)
+    return convert(path, table, text_layout, dropped)
 
 
 def _key(vendor_name: str) -> tuple[str, str]:
@@ -122,7 +115,7 @@ def _scaled(path: Path, source: pa.Table, name: str) -> np.ndarray:
     return values * _SCALE[unit]
 
 
-def _canonical(path: Path, source: pa.Table, kind: str, extra: dict) -> tuple[pa.Table, dict]:
+def _canonical(path: Path, source: pa.Table, extra: dict, kind: str) -> tuple[pa.Table, dict]:
     names = {canonical: _find(source, canonical) for canonical in _KEYS}
     missing = [c for c in ("test_time_second", "voltage_volt", "current_ampere") if names[c] is None]
     if missing:
@@ -241,7 +234,7 @@ def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) 
         table = table.set_column(table.column_names.index(name), name,
                                  pc.cast(text, pa.float64()) if _numeric(text) else text)
     extra = {"warnings": [f"{dropped} malformed row(s) skipped"] if dropped else [], **text_layout.header}
-    return _canonical(path, table, "csv", extra)
+    return _canonical(path, table, extra, kind="csv")
 
 
 def _sidecar(path: Path) -> dict:
