@@ -35,7 +35,9 @@ def xdi_text(scan: dict, spectrum: pa.Table) -> str:
         "Bigmap.voltage_volt": scan.get("voltage_volt"), "Bigmap.state_of_charge": scan.get("state_of_charge"),
     }
     lines += [f"# {key}: {value}" for key, value in fields.items() if value is not None]
-    lines += ["# ///", "# normalised with the larch pre_edge algorithm (bigmap_assets.science.xas)", "#----",
+    how = ("normalisation kept from the source file" if scan.get("normalised_by") == "file"
+           else "normalised with the larch pre_edge algorithm (bigmap_assets.science.xas)")
+    lines += ["# ///", f"# {how}", "#----",
               "# " + "  ".join(label for label, _, _ in arrays)]
     table = np.column_stack([values for _, values, _ in arrays])
     lines += ["  ".join(f"{v:.8g}" for v in row) for row in table]
@@ -49,7 +51,9 @@ def export_scans(scans: pa.Table, spectra: pa.Table, folder: Path) -> list[Path]
     paths = []
     for scan in scans.to_pylist():
         spectrum = spectra.filter(pc.equal(spectra.column("source_scan"), scan["source_scan"]))
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{scan.get('scan_number', '')}_{scan['scan_name']}").strip("_")
+        number = scan.get("scan_number")
+        prefix = f"{number:04d}_" if number is not None else ""
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{prefix}{scan['scan_name']}").strip("_")
         path = folder / f"{name}.xdi"
         tmp = path.with_suffix(".xdi.tmp")
         tmp.write_text(xdi_text(scan, spectrum))

@@ -1,0 +1,116 @@
+"""XAS assets: raw scans -> scans + spectra (calibrated, normalised) -> scans aligned with the cell's cycling."""
+
+import dagster as dg
+import pyarrow as pa
+
+from .. import schemas
+from ..exports.xdi import export_scans
+from ..ingest import read_partition
+from ..plots.xas import edge_versus_potential, spectra_over_time
+from ..science.alignment import align_scans
+from ..science.xas import build_scans
+from .cycling import cycling_timeseries
+from .partitions import partitions_for, same_sample_from, sample_of
+from .publish import log_issues, plot_metadata, publish, record_ingest
+from .resources import WarehouseResource
+from .samples import active_mass_g, sample_record
+
+TECHNIQUE = "xas"
+PARTITIONS = partitions_for(TECHNIQUE)
+GROUP = "xas"
+
+
+def _empty(table_name: str) -> pa.Table:
+    return schemas.TABLES[table_name].arrow_schema().empty_table()
+
+
+def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
+    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
+    return table if table is not None else _empty(table_name)
+
+
+@dg.multi_asset(
+    name="xas_ingest",
+    partitions_def=PARTITIONS,
+    group_name=GROUP,
+    specs=[
+        dg.AssetSpec("xas_scans", kinds={"parquet"},
+                     description="One row per XAS scan: time (UTC), edge, foil calibration, normalisation parameters, "
+                                 "E0, edge step, edge position, inflection, white line."),
+        dg.AssetSpec("xas_spectra", kinds={"parquet"},
+                     description="Every XAS scan's energy (calibrated), mu, normalised and flattened mu."),
+    ],
+)
+def xas_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    sample_id = sample_of(context)
+    files = read_partition(warehouse.root, TECHNIQUE, sample_id)
+    log_issues(context, files)
+    ingest = record_ingest(warehouse, files)
+    if files.files:
+        scans, spectra = build_scans([f.table for f in files.files], sample_id=sample_id)
+    else:
+        context.log.warning(f"no usable XAS file for {sample_id}")
+        scans, spectra = _empty("xas_scans"), _empty("xas_spectra")
+    scan_meta = ingest | publish(warehouse, "xas_scans", scans, {"sample_id": sample_id})
+    if scans.num_rows:
+        scan_meta["normalised_by"] = dg.MetadataValue.json(sorted(set(scans.column("normalised_by").to_pylist())))
+    yield dg.MaterializeResult(asset_key="xas_scans", metadata=scan_meta)
+    yield dg.MaterializeResult(asset_key="xas_spectra",
+                               metadata=publish(warehouse, "xas_spectra", spectra, {"sample_id": sample_id}))
+
+
+@dg.asset(
+    partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"},
+    deps=[dg.AssetDep("xas_scans"), dg.AssetDep("xas_spectra"),
+          dg.AssetDep(cycling_timeseries, partition_mapping=same_sample_from("cycling", TECHNIQUE))],
+    description="One row per scan: the cell's potential, current, capacity, state of charge and x in Li at the "
+                "scan's mid time, with the scan's edge quantities; plots and XDI exports.",
+)
+def xas_echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    sample_id = sample_of(context)
+    record = sample_record(context, warehouse, sample_id)
+    scans = _read_partition(warehouse, "xas_scans", sample_id)
+    timeseries = _read_partition(warehouse, "cycling_timeseries", sample_id)
+    if not timeseries.num_rows:
+        context.log.warning(f"no cycling time series for {sample_id}: scans are flagged 'outside'")
+    aligned = align_scans(scans, timeseries, at="mid", active_mass_g=active_mass_g(record))
+    echem = schemas.TABLES["xas_echem"].conform(aligned)
+    metadata = publish(warehouse, "xas_echem", echem, {"sample_id": sample_id})
+    if echem.num_rows:
+        statuses = echem.column("alignment").to_pylist()
+        metadata["alignment"] = dg.MetadataValue.json({s: statuses.count(s) for s in sorted(set(statuses))})
+        spectra = _read_partition(warehouse, "xas_spectra", sample_id)
+        plots = warehouse.output_dir("plots", "xas")
+        metadata |= plot_metadata(spectra_over_time(spectra, echem), plots / f"{sample_id}_spectra_over_time.png",
+                                  label="spectra_over_time")
+        metadata |= plot_metadata(edge_versus_potential(echem), plots / f"{sample_id}_edge_versus_potential.png",
+                                  label="edge_versus_potential")
+        merged = _with_echem(scans, echem)
+        exported = export_scans(merged, spectra, warehouse.output_dir("exports", "xas", sample_id))
+        metadata["xdi_exports"] = dg.MetadataValue.path(str(exported[0].parent))
+        metadata["xdi_files"] = len(exported)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _with_echem(scans: pa.Table, echem: pa.Table) -> pa.Table:
+    """Scan rows with the aligned potential and state of charge added (for the XDI headers)."""
+    extra = echem.select(["source_scan", "voltage_volt", "state_of_charge"])
+    return scans.join(extra, "source_scan", join_type="left outer").sort_by("scan_number")
+
+
+@dg.asset_check(asset="xas_echem", partitions_def=PARTITIONS,
+                description="Every timed scan falls inside the cell's electrochemistry, without a gap.")
+def scans_meet_the_electrochemistry(context: dg.AssetCheckExecutionContext,
+                                    warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    echem = _read_partition(warehouse, "xas_echem", sample_of(context))
+    statuses = echem.column("alignment").to_pylist()
+    counts = {s: statuses.count(s) for s in sorted(set(statuses))}
+    return dg.AssetCheckResult(
+        passed=all(s in ("ok", "no_time") for s in statuses),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"alignment": dg.MetadataValue.json(counts), "scans": len(statuses)},
+    )
+
+
+ASSETS = [xas_ingest, xas_echem]
+CHECKS = [scans_meet_the_electrochemistry]
