@@ -90,7 +90,8 @@ def compare(title: str, path: Path, timezone: str, active_mass_g: float | None, 
         other_ce = (other["q_dis_mah"] / other["q_ch_mah"]) if other.get("q_ch_mah") and other.get("q_dis_mah") else None
         line = (f"{row['cycle']:>5} {row['stage']:>9} | {row['q_ch_mah']:>9.4f} {row['q_dis_mah']:>9.4f} "
                 f"{_cell(ce, '7.4f'):>7} {_cell(row['v_dis'], '6.3f'):>6} | {_cell(other.get('q_ch_mah'), '11.4f'):>11} "
-                f"{_cell(other.get('q_dis_mah'), '9.4f'):>9} {_cell(other_ce, '7.4f'):>7} {_cell(other.get('v_dis'), '6.3f'):>6}")
+                f"{_cell(other.get('q_dis_mah'), '9.4f'):>9} {_cell(other_ce, '7.4f'):>7} "
+                f"{_cell(other.get('v_dis'), '6.3f'):>6}")
         if truth:
             checkup = checkups.get(row["cycle"], {})
             line += (f" | {_cell(checkup.get('discharge_capacity_ah', 0) * 1e3 if checkup else None, '9.4f')}"

@@ -27,7 +27,8 @@ def soh_versus_cycle(soh_all_cells: pa.Table) -> bytes:
     for axis, series in zip(axes[0], series_names):
         in_series = [r for r in rows if (r["series"] or "unknown") == series]
         for cell in sorted({r["sample_id"] for r in in_series}):
-            points = sorted((r["cycle_count"], r["soh"], r["provider"] or "unknown") for r in in_series if r["sample_id"] == cell)
+            points = sorted((r["cycle_count"], r["soh"], r["provider"] or "unknown")
+                            for r in in_series if r["sample_id"] == cell)
             axis.plot([p[0] for p in points], [100 * p[1] for p in points], "-o", ms=2.5, lw=0.8, alpha=0.35,
                       color=colours.get(points[0][2], "grey"))
         indices = sorted({r["checkup_index"] for r in in_series})

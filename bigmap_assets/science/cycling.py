@@ -457,7 +457,10 @@ def classify_cycle(row: dict, one_c_a: float) -> str:
 
 
 def check_sequence(rows: list[dict]) -> None:
-    """Flag deviations from rest >= 5.5 h, 3 formation, check-up, (20 ageing, check-up)...; adds stage_block/cycle_in_block."""
+    """Flag deviations from rest >= 5.5 h, 3 formation, check-up, (20 ageing, check-up)...
+
+    Sets ``stage_block`` (index of the run of equal stages) and ``cycle_in_block`` on every row.
+    """
     stages = [r["stage"] for r in rows]
     run_starts = [0] + [i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]
     run_ends = run_starts[1:] + [len(stages)]
@@ -467,7 +470,8 @@ def check_sequence(rows: list[dict]) -> None:
             row["stage_block"], row["cycle_in_block"] = block, position
         problems = []
         if stage == "rest" and start == 0 and rows[0]["duration_second"] < MIN_LEADING_REST_HOURS * 3600:
-            problems.append(f"leading rest of {rows[0]['duration_second'] / 3600:.2f} h, expected >= {MIN_LEADING_REST_HOURS} h")
+            hours = rows[0]["duration_second"] / 3600
+            problems.append(f"leading rest of {hours:.2f} h, expected >= {MIN_LEADING_REST_HOURS} h")
         expected = EXPECTED_RUN_LENGTH.get(stage)
         last_run = end == len(stages)
         if expected and length != expected and not (stage == "ageing" and last_run and length < expected):

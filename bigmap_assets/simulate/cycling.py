@@ -153,7 +153,8 @@ class Recording:
 
 
 def _sampled(values: np.ndarray, quantum: float, time_s: np.ndarray) -> np.ndarray:
-    """EC-Lab-like recording: a point when ``values`` crosses a multiple of ``quantum`` or every RECORD_DT_SECOND; never the phase start."""
+    """EC-Lab-like recording mask: a point where ``values`` crosses a multiple of ``quantum`` or every
+    ``RECORD_DT_SECOND``, and the phase end; never the phase start (the previous phase's end)."""
     record = np.zeros(values.size, dtype=bool)
     record[1:] = (np.diff(np.floor(values / quantum)) != 0) | (np.diff(np.floor(time_s / RECORD_DT_SECOND)) != 0)
     record[-1] = values.size > 1

@@ -21,6 +21,7 @@ COLUMNS = (
     ("I/mA", "%.7E"), ("dq/mA.h", "%.15E"), ("Q charge/discharge/mA.h", "%.15E"), ("half cycle", "%d"),
     ("cycle number", "%.15E"),
 )
+_KEEP_DOTS = ("Acquisition started on", "EC-Lab", "Internet", "Command", "Device", "Run on", "\t")  # dates, versions
 _EXPONENT = re.compile(r"E([+-])(\d\d)(?=\t|\r|$)", re.MULTILINE)
 
 
@@ -86,7 +87,7 @@ def _with_decimal_comma(text: str) -> str:
     """Decimal comma in the numbers of the settings and data blocks (EC-Lab in a comma locale)."""
     lines = text.split("\r\n")
     for i, line in enumerate(lines):
-        if i >= 3 and not line.startswith(("Acquisition started on", "EC-Lab", "Internet", "Command", "Device", "Run on", "\t")):
+        if i >= 3 and not line.startswith(_KEEP_DOTS):
             lines[i] = re.sub(r"(?<=\d)\.(?=\d)", ",", line)
     return "\r\n".join(lines)
 
