@@ -357,9 +357,14 @@ def _normalise_group(energy_ev: np.ndarray, scans: list[dict], settings: Normali
     if raw:
         mu = np.vstack([s["mu"] for s in raw])
         finite = np.all(np.isfinite(mu), axis=0)
-        result = pre_edge(energy_ev[finite], mu[:, finite], e0_ev=settings.e0_ev, pre1_ev=settings.pre1_ev,
-                          pre2_ev=settings.pre2_ev, norm1_ev=settings.norm1_ev, norm2_ev=settings.norm2_ev,
-                          nnorm=settings.nnorm)
+        try:
+            result = pre_edge(energy_ev[finite], mu[:, finite], e0_ev=settings.e0_ev, pre1_ev=settings.pre1_ev,
+                              pre2_ev=settings.pre2_ev, norm1_ev=settings.norm1_ev, norm2_ev=settings.norm2_ev,
+                              nnorm=settings.nnorm)
+        except ValueError as exc:  # e.g. too few finite points: keep the scans, unnormalised, and say why
+            for scan in raw:
+                scan.update(normalised_by=f"not normalised: {exc}", flat_mu=None)
+            raw = []
         for k, scan in enumerate(raw):
             norm = np.full(energy_ev.size, np.nan)
             flat = np.full(energy_ev.size, np.nan)
@@ -373,7 +378,8 @@ def _normalise_group(energy_ev: np.ndarray, scans: list[dict], settings: Normali
             facts = scan["facts"]
             scan.update(normalised_by="file", flat_mu=None,
                         **{k: facts.get(k) for k in ("e0_ev", "edge_step", "pre1_ev", "pre2_ev", "norm1_ev", "norm2_ev")})
-    usable = [s for s in scans if s["norm_mu"] is not None and s.get("e0_ev") is not None]
+    usable = [s for s in scans if s["norm_mu"] is not None and s.get("e0_ev") is not None
+              and not s["normalised_by"].startswith("not")]
     if usable:
         norm = np.nan_to_num(np.vstack([s["norm_mu"] for s in usable]))
         quantities = edge_quantities(energy_ev, norm, np.array([s["e0_ev"] for s in usable]), level=settings.edge_level)
