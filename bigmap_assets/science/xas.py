@@ -15,8 +15,10 @@ from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute as pc
 from scipy.signal import fftconvolve
+
+from .. import schemas
 
 # Tabulated K-edge energies (eV), Bearden & Burr via xraydb; the elements of battery cathodes.
 K_EDGE_ENERGY_EV = {
@@ -342,7 +344,7 @@ def _split_scans(table: pa.Table, meta: dict) -> list[dict]:
                   for name in ("source_file", "source_sha256", "code_version")}
     out = []
     for scan_index in np.unique(index):
-        rows = table.filter(pa.compute.equal(table.column("scan_index"), pa.scalar(int(scan_index), pa.int32())))
+        rows = table.filter(pc.equal(table.column("scan_index"), pa.scalar(int(scan_index), pa.int32())))
         arrays = {name: rows.column(name).to_numpy(zero_copy_only=False).astype(float)
                   if rows.column(name).null_count < rows.num_rows else None
                   for name in ("energy_ev", "mu", "norm_mu", "i0", "reference_mu")}
@@ -421,8 +423,7 @@ def build_scans(files: list[pa.Table], *, sample_id: str,
     values and parameters. Scans sharing an energy grid are processed together. Scans are
     numbered in time order (untimed ones last).
     """
-    from .. import schemas
-    from ..readers import metadata_of
+    from ..readers import metadata_of  # here, not at the top: the XAS readers import this module
 
     scans = [scan for table in files for scan in _split_scans(table, metadata_of(table))]
     if settings.calibrate:
