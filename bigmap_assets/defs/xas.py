@@ -112,5 +112,23 @@ def scans_meet_the_electrochemistry(context: dg.AssetCheckExecutionContext,
     )
 
 
+MAX_CALIBRATION_SPREAD_EV = 0.5
+
+
+@dg.asset_check(asset="xas_scans", partitions_def=PARTITIONS,
+                description=f"The foil calibration shift stays within {MAX_CALIBRATION_SPREAD_EV} eV of its median "
+                            "across the sample's scans (larger drifts point at the monochromator or the foil).")
+def energy_calibration_is_stable(context: dg.AssetCheckExecutionContext,
+                                 warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    scans = _read_partition(warehouse, "xas_scans", sample_of(context))
+    shifts = [s for s in scans.column("energy_shift_ev").to_pylist() if s is not None]
+    spread = max(abs(s - sorted(shifts)[len(shifts) // 2]) for s in shifts) if shifts else 0.0
+    return dg.AssetCheckResult(
+        passed=spread <= MAX_CALIBRATION_SPREAD_EV,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"calibrated_scans": len(shifts), "largest_deviation_from_median_ev": round(spread, 4)},
+    )
+
+
 ASSETS = [xas_ingest, xas_echem]
-CHECKS = [scans_meet_the_electrochemistry]
+CHECKS = [scans_meet_the_electrochemistry, energy_calibration_is_stable]

@@ -7,7 +7,9 @@ import pytest
 
 pytest.importorskip("bigmap_assets.registry", reason="the sample registry module is not in this build yet")
 
+from bigmap_assets.definitions import build_defs  # noqa: E402
 from bigmap_assets.defs.materialize import materialize_all  # noqa: E402
+from bigmap_assets.defs.partitions import partition_key, sample_partitions  # noqa: E402
 from bigmap_assets.simulate import xas as simulate_xas  # noqa: E402
 from bigmap_assets.warehouse import catalog  # noqa: E402
 
@@ -39,3 +41,13 @@ def test_plots_and_xdi_exports_are_written(warehouse):
     assert (plots / "LNO-OPXAS-01_edge_versus_potential.png").stat().st_size > 10_000
     exports = sorted((data_dir / "warehouse" / "exports" / "xas" / "LNO-OPXAS-01").glob("*.xdi"))
     assert len(exports) == len(truth["scans"]) and exports[0].name == "0000_opxas01_pos1_dq1_0001.xdi"
+
+
+def test_checks_pass_on_the_generated_sample(warehouse):
+    data_dir, _ = warehouse
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(sample_partitions.name, ["LNO-OPXAS-01"])
+    job = build_defs(str(data_dir)).resolve_job_def("xas_job")
+    result = job.execute_in_process(partition_key=partition_key("LNO-OPXAS-01", "xas"), instance=instance)
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"energy_calibration_is_stable": True, "scans_meet_the_electrochemistry": True}
