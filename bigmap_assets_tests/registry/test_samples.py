@@ -1,0 +1,36 @@
+from bigmap_assets.registry import load_samples
+from bigmap_assets.simulate import registry as registry_sim
+from bigmap_assets.simulate.samples import all_samples
+
+HEADER = "sample_id,provider,batch,series,chemistry,active_mass_mg,timezone\n"
+
+
+def test_the_example_registry_loads_every_sample(tmp_path):
+    registry_sim.generate(tmp_path)
+    samples, issues = load_samples(tmp_path / "registry")
+    assert issues == []
+    assert set(samples) == {s.sample_id for s in all_samples()}
+    cell = samples["LNO-REF-A-01"]
+    assert cell["active_mass_mg"] == 9.85 and cell["timezone"] == "Europe/Berlin" and cell["series"] == "no LiTDI"
+
+
+def test_bad_rows_are_left_out_with_a_reason_and_a_row_number(tmp_path):
+    (tmp_path / "samples.csv").write_text(HEADER + "\n".join([
+        "C1,P,B,no LiTDI,LNO,10.0,Europe/Paris",
+        "C1,P,B,no LiTDI,LNO,10.0,Europe/Paris",
+        "bad id,P,B,no LiTDI,LNO,10.0,Europe/Paris",
+        "C2,P,B,no LiTDI,LNO,ten,Europe/Paris",
+        "C3,P,B,no LiTDI,LNO,10.0,Mars/Olympus",
+        "C4,P,B,no LiTDI,LNO,,UTC",
+    ]) + "\n")
+    samples, issues = load_samples(tmp_path)
+    assert set(samples) == {"C1", "C4"} and samples["C4"]["active_mass_mg"] is None
+    found = {(i.location, i.reason.split(" ")[0]) for i in issues}
+    assert found == {("row 3", "duplicate"), ("row 4", "sample_id"), ("row 5", "active_mass_mg"), ("row 6", "timezone")}
+
+
+def test_a_missing_column_or_file_is_reported(tmp_path):
+    (tmp_path / "samples.csv").write_text("sample_id,provider\nC1,P\n")
+    samples, issues = load_samples(tmp_path)
+    assert samples == {} and "missing column(s): batch" in issues[0].reason
+    assert "no samples.csv" in load_samples(tmp_path / "nowhere")[1][0].reason
