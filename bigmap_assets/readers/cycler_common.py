@@ -228,7 +228,7 @@ class TextLayout:
     encoding: str = "utf8"
     header: dict = field(default_factory=dict)  # what ``convert`` needs from the header lines
 
-    def read_options(self, block_size: int = 1 << 24) -> pacsv.ReadOptions:
+    def read_options(self, block_size: int = 1 << 20) -> pacsv.ReadOptions:
         return pacsv.ReadOptions(column_names=self.column_names, encoding=self.encoding, block_size=block_size)
 
     def parse_options(self, invalid_row_handler) -> pacsv.ParseOptions:
