@@ -7,10 +7,12 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 from tabulate import tabulate
 
 from .. import schemas
 from ..ingest import PartitionFiles, inventory_table, issues_table
+from ..warehouse.provenance import code_version
 from .resources import WarehouseResource
 
 PREVIEW_ROWS = 5
@@ -38,7 +40,11 @@ def column_schema(table_name: str) -> dg.TableSchema:
 
 def publish(warehouse: WarehouseResource, table_name: str, table: pa.Table,
             partition: dict[str, str] | None = None) -> dict:
-    """Write ``table`` atomically, refresh the catalog, and return the asset's metadata."""
+    """Write ``table`` atomically, refresh the catalog, and return the asset's metadata.
+
+    Rows that carry no ``code_version`` of their own (derived tables) get this code's.
+    """
+    table = _with_code_version(table_name, table)
     path = warehouse.lake.write(table_name, table, partition)
     warehouse.publish_catalog()
     return {
@@ -47,6 +53,16 @@ def publish(warehouse: WarehouseResource, table_name: str, table: pa.Table,
         "path": dg.MetadataValue.path(str(path)),
         "preview": dg.MetadataValue.md(preview_markdown(table)),
     }
+
+
+def _with_code_version(table_name: str, table: pa.Table) -> pa.Table:
+    if "code_version" not in schemas.TABLES[table_name].column_names:
+        return table
+    stamp = pa.array([code_version()] * table.num_rows, pa.string())
+    if "code_version" not in table.column_names:
+        return table.append_column("code_version", stamp)
+    index = table.column_names.index("code_version")
+    return table.set_column(index, "code_version", pc.coalesce(table.column(index).cast(pa.string()), stamp))
 
 
 def record_ingest(warehouse: WarehouseResource, files: PartitionFiles) -> dict:
