@@ -5,18 +5,18 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-pytest.importorskip("bigmap_assets.registry", reason="the sample registry module is not in this build yet")
-
-from bigmap_assets.definitions import build_defs  # noqa: E402
-from bigmap_assets.defs.materialize import materialize_all  # noqa: E402
-from bigmap_assets.defs.partitions import partition_key, sample_partitions  # noqa: E402
-from bigmap_assets.simulate import xas as simulate_xas  # noqa: E402
-from bigmap_assets.warehouse import catalog  # noqa: E402
+from bigmap_assets.definitions import build_defs
+from bigmap_assets.defs.materialize import materialize_all
+from bigmap_assets.defs.partitions import partition_key, sample_partitions
+from bigmap_assets.simulate import registry as simulate_registry
+from bigmap_assets.simulate import xas as simulate_xas
+from bigmap_assets.warehouse import catalog
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("data")
+    simulate_registry.generate(data_dir)  # the registry gives the cell's timezone (Europe/Paris) and active mass
     truth = simulate_xas.generate(data_dir, seed=0)
     report = materialize_all(data_dir, instance=dg.DagsterInstance.ephemeral())
     assert report.succeeded, report.runs
@@ -32,6 +32,8 @@ def test_xas_tables_are_published_and_aligned(warehouse):
     assert statuses == [("ok",)]
     voltages = [r[0] for r in con.execute("SELECT voltage_volt FROM xas_echem ORDER BY scan_number").fetchall()]
     assert voltages == pytest.approx([s["voltage_volt"] for s in truth["scans"]], abs=1e-4)
+    socs = [r[0] for r in con.execute("SELECT state_of_charge FROM xas_echem ORDER BY scan_number").fetchall()]
+    assert socs == pytest.approx([s["state_of_charge"] for s in truth["scans"]], abs=1e-4)  # active mass from the registry
 
 
 def test_plots_and_xdi_exports_are_written(warehouse):
