@@ -312,7 +312,7 @@ def _export_table(path: Path, tool: str, table: str) -> pa.Table:
         raise UnreadableFile(path, f"mdb-export could not export {table} ({reason}); is this an Arbin .res file?")
     if not result.stdout.strip():
         return pa.table({})
-    return read_delimited(path, result.stdout, simple_layout(result.stdout))[0]
+    return read_delimited(path, result.stdout, simple_layout(result.stdout), allow_empty=True)[0]
 
 
 def _with_aux_temperature(normal: pa.Table, aux: pa.Table) -> pa.Table:

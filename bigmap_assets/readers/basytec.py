@@ -60,6 +60,8 @@ def layout(path: Path, head: bytes) -> TextLayout:
     """Where the BaSyTec data rows start and their columns, from the first 64 KiB."""
     lines = decode_text(head).splitlines()
     header_count = next((i for i, line in enumerate(lines) if not line.startswith("~")), len(lines))
+    if header_count == len(lines) and lines and lines[-1].startswith("~Time["):
+        raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
     if header_count == 0 or header_count == len(lines):
         raise UnreadableFile(path, "no '~' header block followed by data rows: not a BaSyTec result file")
     names = [name.strip() for name in lines[header_count - 1].lstrip("~").split("\t")]

@@ -254,11 +254,12 @@ def encoding_of(sample: bytes) -> str:
         return "latin-1"
 
 
-def read_delimited(path, data: bytes, layout: TextLayout) -> tuple[pa.Table, int]:
+def read_delimited(path, data: bytes, layout: TextLayout, *, allow_empty: bool = False) -> tuple[pa.Table, int]:
     """The data rows of a vendor file (all of ``data``) as Arrow, and how many rows were dropped.
 
     Rows with the wrong number of fields (a truncated last row, a padded footer) are dropped
-    and counted rather than failing the file.
+    and counted rather than failing the file. A file with no data row yet (a run that has just
+    started) is ``UnreadableFile`` unless ``allow_empty``.
     """
     dropped = 0
 
@@ -273,12 +274,16 @@ def read_delimited(path, data: bytes, layout: TextLayout) -> tuple[pa.Table, int
     else:
         body = pa.py_buffer(data).slice(layout.offset)  # no copy
     if body.size < 1024 and not body.to_pybytes().strip():  # a column line and no rows
+        if not allow_empty:
+            raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
         return pa.table({name: pa.array([], pa.string()) for name in layout.column_names}), 0
     try:
         table = pacsv.read_csv(pa.BufferReader(body), read_options=layout.read_options(),
                                parse_options=layout.parse_options(drop), convert_options=layout.convert_options())
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise UnreadableFile(path, f"data block is not a consistent {layout.delimiter!r}-separated table: {exc}") from exc
+    if table.num_rows == 0 and not allow_empty:
+        raise UnreadableFile(path, f"no complete data row ({dropped} malformed row(s) skipped)")
     return table, dropped
 
 

@@ -84,6 +84,8 @@ def layout(path: Path, head: bytes) -> TextLayout:
     delimiter = "\t" if "\t" in header else ","
     names = [name.strip() for name in header.split(delimiter)]
     first_data = next((line for line in lines[header_index + 1:] if line.strip()), "")
+    if not first_data:
+        raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
     first_fields = first_data.rstrip("\r\n").split(delimiter)
     decimal_comma = delimiter == "\t" and bool(re.search(r"(^|\t)\s*-?\d+,\d+\s*(\t|$)", first_data))
     columns = {key: next((n for n in candidates if n in names), None) for key, candidates in _COLUMNS.items()}

@@ -209,3 +209,21 @@ def test_a_file_nobody_reads_lists_the_readers_tried(tmp_path):
         find_reader(stranger)
     for name in FORMATS:
         assert name in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["maccor/cellpy_maccor_002.txt", "basytec/pyprobe_sample_data_basytec.txt",
+                                  "novonix/pyprobe_sample_data_novonix.csv", "arbin/pyprobe_sample_data_arbin.csv"])
+def test_a_run_that_has_just_started_is_refused_with_a_reason(cycling, tmp_path, name):
+    data = (cycling / name).read_bytes()
+    header_only = tmp_path / "started"
+    first_row = {"maccor": 15, "basytec": 13, "novonix": 21, "arbin": 1}[name.split("/")[0]]
+    header_only.write_bytes(b"".join(data.splitlines(keepends=True)[:first_row]))
+    with pytest.raises(UnreadableFile, match="no data rows after the header yet"):
+        read(header_only)
+
+
+def test_a_cut_neware_archive_is_refused(cycling, tmp_path):
+    cut = tmp_path / "cut.ndax"
+    cut.write_bytes((cycling / "neware" / "navani_test.ndax").read_bytes()[:20000])
+    with pytest.raises(UnreadableFile):
+        read(cut)
