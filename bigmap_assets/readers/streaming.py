@@ -172,6 +172,8 @@ def _mpt_layout(path: Path, head: bytes) -> TextLayout:
         count = 1  # no header block: the first line names the columns
     if len(lines) <= count:
         raise UnreadableFile(path, f"the {count}-line header does not end in the first {len(head)} bytes")
+    if not lines[count].strip():
+        raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
     header = [decode_text(line).rstrip("\r") for line in lines[:count]]
     names = [canonical_name(n) for n in header[-1].split("\t")]
     while names and not names[-1].strip():

@@ -64,3 +64,11 @@ def test_trailing_delimiter_removed_across_read_boundaries():
     while chunk := stream.read(3):  # reads smaller than a line: a TAB and its line end fall apart
         out += chunk
     assert out == b"1\t2\r\n3\t4\n5\t6"
+
+
+def test_a_header_only_mpt_is_refused_with_a_reason(realdata, tmp_path):
+    data = (realdata / "cycling/eclab/yadg/gcpl.issue_211.mpt").read_bytes()
+    started = tmp_path / "started.mpt"
+    started.write_bytes(b"".join(data.splitlines(keepends=True)[:80]))
+    with pytest.raises(UnreadableFile, match="no data rows after the header yet"):
+        next(iter_batches(started))
