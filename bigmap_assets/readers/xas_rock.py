@@ -50,7 +50,7 @@ def _header(lines: list[str]) -> dict:
         for key, pattern in _HEADER.items():
             match = pattern.search(line)
             if match and key not in facts:
-                values = [g for g in match.groups()]
+                values = list(match.groups())
                 if key in ("start_local_time", "pivot_spectrum"):
                     facts[key] = values[0].strip()
                 elif len(values) == 2:
@@ -58,6 +58,15 @@ def _header(lines: list[str]) -> dict:
                 else:
                     facts[key] = float(values[0])
     return facts
+
+
+def _relative_ranges(facts: dict, e0_ev: float | None) -> dict:
+    """The absolute pre/post-edge ranges of the header as pre1/pre2/norm1/norm2 relative to E0 (eV)."""
+    ranges = {}
+    for key, names in (("pre_edge_range_ev", ("pre1_ev", "pre2_ev")), ("post_edge_range_ev", ("norm1_ev", "norm2_ev"))):
+        if key in facts and e0_ev is not None:
+            ranges |= {name: bound - e0_ev for name, bound in zip(names, facts[key])}
+    return ranges
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
@@ -74,13 +83,14 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     order = energy_order(path, data[:, 0])
     columns = dict(zip(_COLUMNS, data[order].T))
 
-    warnings = []
     match = _SERIES_NAME.match(path.stem)
     scan_name = f"{match['series']}_{match['number']}" if match else path.stem
     e0_ev = facts.get("e0_pivot_ev", facts.get("reference_e0_ev"))
     element = guess_k_edge(facts["reference_e0_ev"]) if "reference_e0_ev" in facts else None
+    assumed = [f"start time read as {SITE_TIMEZONE} local time (SOLEIL's clock)"]
     if element:
-        warnings.append(f"element {element} K edge inferred from the foil E0 {facts['reference_e0_ev']} eV")
+        assumed.append(f"{element} K edge inferred from the foil E0 {facts['reference_e0_ev']} eV")
+    warnings = ["assumed: " + "; ".join(assumed)]
     scan = {
         "scan_index": 0, "scan_name": scan_name, "series": match["series"] if match else None,
         "series_number": int(match["number"]) if match else None,
@@ -89,10 +99,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         "mu_source": "normalised in file (extranormal)", "normalised_by": "file",
         "e0_ev": e0_ev, "edge_step": facts.get("edge_step"),
         "reference_e0_ev": facts.get("reference_e0_ev"), "energy_shift_ev": facts.get("energy_shift_ev"),
-        "pre1_ev": facts["pre_edge_range_ev"][0] - e0_ev if "pre_edge_range_ev" in facts and e0_ev else None,
-        "pre2_ev": facts["pre_edge_range_ev"][1] - e0_ev if "pre_edge_range_ev" in facts and e0_ev else None,
-        "norm1_ev": facts["post_edge_range_ev"][0] - e0_ev if "post_edge_range_ev" in facts and e0_ev else None,
-        "norm2_ev": facts["post_edge_range_ev"][1] - e0_ev if "post_edge_range_ev" in facts and e0_ev else None,
+        **_relative_ranges(facts, e0_ev),
         "pivot_spectrum": facts.get("pivot_spectrum"),
     }
     metadata = {"instrument": "SOLEIL ROCK (extranormal)", "timezone": SITE_TIMEZONE, "scans": [scan],
