@@ -39,6 +39,17 @@ NAME = "basytec"
 TECHNIQUE = "cycling"
 
 _REQUIRED = ("Time[s]", "U[V]", "I[A]")
+# BaSyTec names whose unit is implied (Ah, Wh, Ohm) or whose words say little
+_KNOWN_NAMES = {
+    "DataSet": "record_index", "t-Step[s]": "step_time_second", "t-Set[s]": "set_time_second",
+    "t-Cyc[s]": "cycle_time_second", "Ah[Ah]": "net_capacity_ah", "Wh[Wh]": "net_energy_wh",
+    "Ah-Step": "step_capacity_ah", "Wh-Step": "step_energy_wh",
+    "Ah-Cyc-Charge": "cycle_charging_capacity_ah", "Ah-Cyc-Discharge": "cycle_discharging_capacity_ah",
+    "Ah-Cyc-Charge-0": "cycle_charging_capacity_0_ah", "Ah-Cyc-Discharge-0": "cycle_discharging_capacity_0_ah",
+    "Wh-Cyc-Charge": "cycle_charging_energy_wh", "Wh-Cyc-Discharge": "cycle_discharging_energy_wh",
+    "Wh-Cyc-Charge-0": "cycle_charging_energy_0_wh", "Wh-Cyc-Discharge-0": "cycle_discharging_energy_0_wh",
+    "R-AC": "ac_resistance_ohm", "R-DC": "dc_resistance_ohm", "P[W]": "power_watt",
+}
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -125,7 +136,7 @@ def _canonical(table: pa.Table, header: dict, dropped: int) -> tuple[pa.Table, d
         if name is None or name not in table.column_names:
             lacks.append(lack)
     used = {"Time[s]", "U[V]", "I[A]", "Line", "Cyc-Count", temperature}
-    extras = renamed_extras(table, used)
+    extras = renamed_extras(table, used, _KNOWN_NAMES)
     metadata = cycling_metadata(
         instrument=f"BaSyTec ({header.get('Testchannel', 'channel unknown')})",
         source_columns=table.column_names,

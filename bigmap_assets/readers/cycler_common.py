@@ -346,11 +346,16 @@ def reader_table(canonical: dict[str, object], extras: pa.Table | dict[str, obje
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def renamed_extras(table: pa.Table, used: set[str]) -> pa.Table:
-    """The columns of ``table`` not in ``used``, renamed with ``unit_column_name`` (first name wins)."""
+def renamed_extras(table: pa.Table, used: set[str], known: dict[str, str] | None = None) -> pa.Table:
+    """The columns of ``table`` not in ``used``, renamed by ``known`` or else by ``unit_column_name``.
+
+    ``known`` maps vendor names whose unit the name does not show to unit-bearing names.
+    When two columns end up with one name, the first keeps it.
+    """
     names, columns, seen = [], [], set()
+    known = known or {}
     for name, column in zip(table.column_names, table.columns):
-        new = unit_column_name(name)
+        new = known.get(name) or unit_column_name(name)
         if name in used or new in seen or pa.types.is_null(column.type):
             continue
         seen.add(new)

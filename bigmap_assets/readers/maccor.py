@@ -55,6 +55,8 @@ _COLUMNS = {
     "clock": ("DPt Time", "DPT Time", "DPt Time (sec)"),
     "temperature": ("Temp 1",),
 }
+_KNOWN_NAMES = {"ES": "end_status", "ACImp/Ohms": "ac_impedance_ohm", "DCIR/Ohms": "dc_internal_resistance_ohm",
+                "Range": "current_range", "Cycle P": "procedure_cycle"}
 _CLOCK_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p", "%d-%b-%y %H:%M:%S",
                   "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 _SECONDS_PER_UNIT = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -182,7 +184,7 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, dec
     if kind != "cycling":
         warnings.append("procedure or states show impedance (FRA/EIS) measurements, not cycling")
     used = {n for n in columns.values() if n} | {"StepTime", "Step Time (sec)"}
-    extras = renamed_extras(table, used)
+    extras = renamed_extras(table, used, _KNOWN_NAMES)
     extra_columns = {"record_index": table.column(columns["record"])} if columns["record"] else {}
     extra_columns["step_time_second"] = _step_time(table, seconds_per_unit)
     if columns["capacity"]:

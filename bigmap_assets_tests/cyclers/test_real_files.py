@@ -192,7 +192,7 @@ def test_neware_per_step_capacities_and_aux_temperature(tables):
 def test_basytec_and_novonix_match_vendor_counters(tables):
     basytec = tables["basytec/pyprobe_sample_data_basytec.txt"]
     cycles = basytec.column("vendor_cycle_number").to_numpy()
-    vendor = basytec.column("ah_cyc_charge").to_numpy()
+    vendor = basytec.column("cycle_charging_capacity_ah").to_numpy()
     for cycle, capacity in per_cycle(basytec, "charging_capacity_ah").items():
         assert capacity == pytest.approx(vendor[cycles == cycle].max(), abs=1e-12)
     assert basytec.column("temperature_celsius")[0].as_py() == pytest.approx(25.47953)
