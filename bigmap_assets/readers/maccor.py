@@ -56,7 +56,7 @@ _COLUMNS = {
     "temperature": ("Temp 1",),
 }
 _KNOWN_NAMES = {"ES": "end_status", "ACImp/Ohms": "ac_impedance_ohm", "DCIR/Ohms": "dc_internal_resistance_ohm",
-                "Range": "current_range", "Cycle P": "procedure_cycle"}
+                "Range": "current_range"}
 _CLOCK_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p", "%d-%b-%y %H:%M:%S",
                   "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 _SECONDS_PER_UNIT = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
