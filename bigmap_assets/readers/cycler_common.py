@@ -172,18 +172,16 @@ def split_cccv(modes: np.ndarray, voltage_volt: np.ndarray, current_ampere: np.n
     ``tolerance_volt`` of the step's limit (its highest voltage on charge, lowest on discharge).
     """
     modes = np.asarray(modes, dtype=np.int8).copy()
-    voltage = np.asarray(voltage_volt, dtype=np.float64)
-    current = np.asarray(current_ampere, dtype=np.float64)
+    voltage = np.nan_to_num(np.asarray(voltage_volt, dtype=np.float64))
     blocks = block_index(np.asarray(step))
-    for block in np.unique(blocks[modes == CCCV]):
-        rows = np.flatnonzero(blocks == block)
-        v = voltage[rows]
-        charging = np.nansum(current[rows]) >= 0
-        limit = np.nanmax(v) if charging else np.nanmin(v)
-        at_limit = np.abs(v - limit) <= tolerance_volt
-        first = int(np.argmax(at_limit))
-        modes[rows[:first]] = CC
-        modes[rows[first:]] = CV
+    starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
+    charging = np.add.reduceat(np.nan_to_num(np.asarray(current_ampere, dtype=np.float64)), starts) >= 0
+    limit = np.where(charging, np.maximum.reduceat(voltage, starts), np.minimum.reduceat(voltage, starts))
+    reached = np.cumsum(np.abs(voltage - limit[blocks]) <= tolerance_volt)
+    reached_before_block = np.r_[0, reached[starts[1:] - 1]]
+    in_cv = reached > reached_before_block[blocks]  # the limit was reached at or before this row
+    cccv = modes == CCCV
+    modes[cccv] = np.where(in_cv[cccv], CV, CC)
     return modes
 
 

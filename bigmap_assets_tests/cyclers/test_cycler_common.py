@@ -78,3 +78,13 @@ def test_vendor_names_become_unit_bearing_snake_case(vendor, expected):
 
 def test_reader_columns_are_the_schema_contract():
     assert [c.name for c in READER_COLUMNS][:3] == ["test_time_second", "voltage_volt", "current_ampere"]
+
+
+def test_cccv_split_per_step_on_charge_and_discharge():
+    modes = np.full(9, CCCV, dtype=np.int8)
+    modes[4] = 2  # a rest row between the two steps stays REST
+    voltage = np.array([3.9, 4.1, 4.2, 4.2, 3.6, 3.5, 3.2, 3.0, 3.0])
+    current = np.array([1.0, 1.0, 0.5, 0.1, 0.0, -1.0, -1.0, -0.4, -0.1])
+    step = np.array([1, 1, 1, 1, 2, 3, 3, 3, 3])
+    assert control_mode_array(split_cccv(modes, voltage, current, step)).to_pylist() == [
+        "CC", "CC", "CV", "CV", "REST", "CC", "CC", "CV", "CV"]
