@@ -47,7 +47,7 @@ def align_scans(scans: pa.Table, timeseries: pa.Table, *, at: str = "mid", activ
     (ok, gap, outside, no_time), the interpolated ``CONTINUOUS`` columns, the ``LABELS`` of the
     preceding point, ``state_of_charge`` = net capacity / (mass x 225 mAh/g) and ``x_li`` =
     1 - net capacity / (mass x 274.5 mAh/g) when ``active_mass_g`` is given. Outside or without a
-    time, the electrochemistry columns are null.
+    time, the electrochemistry columns are null; in a gap they are interpolated across it, and flagged.
     """
     if at not in TIME_REFERENCES:
         raise ValueError(f"at must be one of {TIME_REFERENCES}, not {at!r}")
@@ -59,9 +59,10 @@ def align_scans(scans: pa.Table, timeseries: pa.Table, *, at: str = "mid", activ
     scans = scans.take(pa.array(order))
     scan_time = scan_time[order]
 
-    timeseries = timeseries.filter(pc.is_valid(timeseries.column("utc_time"))) if timeseries.num_rows else timeseries
+    if timeseries.column("utc_time").null_count:
+        timeseries = timeseries.filter(pc.is_valid(timeseries.column("utc_time")))
     ec_time = _seconds(timeseries.column("utc_time")) if timeseries.num_rows else np.empty(0)
-    if ec_time.size and np.any(np.diff(ec_time) < 0):
+    if ec_time.size and np.any(ec_time[1:] < ec_time[:-1]):
         ec_order = np.argsort(ec_time, kind="stable")
         timeseries, ec_time = timeseries.take(pa.array(ec_order)), ec_time[ec_order]
 

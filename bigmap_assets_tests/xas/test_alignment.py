@@ -103,3 +103,13 @@ def test_real_rock_edge_rises_with_potential_on_charge(rock_aligned):
     edge = out.column("edge_energy_ev").to_numpy()[charge]
     assert spearmanr(voltage, edge).statistic > 0.95
     assert edge[-1] - edge[0] == pytest.approx(1.4, abs=0.2)  # Ni edge at J=0.5: 8344.76 -> 8346.18 eV
+
+
+def test_points_without_a_time_are_left_out_of_the_join():
+    series = timeseries()
+    times = series.column("utc_time").to_pylist()
+    times[1] = None  # the 10 s point
+    series = series.set_column(0, "utc_time", pa.array(times, pa.timestamp("us", tz="UTC")))
+    out = align_scans(scans([15.0]), series)
+    assert out.column("voltage_volt")[0].as_py() == pytest.approx(3.015)  # between 0 s and 20 s
+    assert out.column("time_offset_second")[0].as_py() == pytest.approx(-5.0)
