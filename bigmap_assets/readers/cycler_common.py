@@ -3,7 +3,9 @@
 Every cycler reader ends in ``reader_table``: the columns of ``schemas.cycling.READER_COLUMNS``
 first (A, V, s, Ah; current positive = charge), then the file's other columns under
 snake_case names that carry their unit. Capacities that the vendor resets per step or per
-cycle are rebuilt here into cumulative counters that never reset.
+cycle are rebuilt here into cumulative counters that never reset. Text readers are split into
+``layout(path, head) -> TextLayout`` and ``convert(path, table, layout, dropped)`` so that
+``readers.streaming`` parses big files in batches with the same code.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def unit_column_name(vendor_name: str) -> str:
     words, unit = (match.group(1), match.group(2)) if match else (name, "")
     if not unit and "/" in words and words.rsplit("/", 1)[1].strip().lower() in _UNIT_WORDS:
         words, unit = words.rsplit("/", 1)
-    unit_word = _UNIT_WORDS.get(unit.strip().lower().replace("\ufffd", "°").replace("�", "°"), "")
+    unit_word = _UNIT_WORDS.get(unit.strip().lower().replace("\ufffd", "°"), "")
     if unit and not unit_word:
         unit_word = re.sub(r"[^0-9a-z]+", "_", unit.lower()).strip("_")
     base = re.sub(r"[^0-9a-z]+", "_", words.lower()).strip("_") or "column"
