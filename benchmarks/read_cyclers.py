@@ -10,7 +10,9 @@ measure parsing rather than start-up. Peers run in their own virtual environment
 ``BIGMAP_PEER_PYTHON`` (default /tmp/bigmap-peers-venv/bin/python; make it with
 ``python -m venv /tmp/bigmap-peers-venv && /tmp/bigmap-peers-venv/bin/pip install cellpy
 pyprobe-data NewareNDA``), because their pins (pandas < 3, polars 1.x) clash with ours.
-A peer that is not installed or fails on a file is shown as such.
+A peer that is not installed or fails on a file is shown as such. Not like for like: PyProBE
+parses only the 8 columns it maps, NewareNDA/fastnda skip capacity rebuilding and mode
+mapping; our readers parse and keep every column of the file (25 in the MITS Pro CSV).
 """
 
 from __future__ import annotations
