@@ -81,7 +81,8 @@ def _index_nearest(energy_ev: np.ndarray, value_ev: np.ndarray) -> np.ndarray:
 def _energy_step_ev(energy_ev: np.ndarray, frac_ignore: float = 0.01, nave: int = 10) -> float:
     """Typical fine energy step: skip the smallest 1 % of steps, average the next ``nave`` (larch).
 
-    Like larch, a grid of fewer than 100 points has no estimate and gets 1 eV.
+    Like larch's ``find_energy_step``, the last point is not used, and a grid of fewer than 100
+    points has no estimate and gets 1 eV.
     """
     nskip = int(frac_ignore * energy_ev.size)
     if nskip == 0:
@@ -131,10 +132,12 @@ def _largest_steep_point(dmu: np.ndarray, window: np.ndarray) -> np.ndarray:
     span = np.maximum(np.where(inner, dmu, -np.inf).max(axis=1, keepdims=True) - low, 1e-10)
     scaled = np.where(window, (dmu - low) / span, -np.inf)
     threshold = np.where(length > 20, 0.6, 0.3)[:, None]
-    for _ in range(2):  # fewer than 3 steep points: lower the bar, twice at most
-        few = (scaled > threshold).sum(axis=1, keepdims=True) < 3
-        threshold = np.where(few, threshold * 0.5, threshold)
+    few = (scaled > threshold).sum(axis=1, keepdims=True) < 3  # too few steep points: lower the bar (larch)
+    threshold = np.where(few, threshold * 0.5, threshold)
+    still_few = few & ((scaled > threshold).sum(axis=1, keepdims=True) <= 3)
+    threshold = np.where(still_few, threshold * 0.5, threshold)
     steep = scaled > threshold
+    steep |= window & (steep.sum(axis=1, keepdims=True) < 3)  # still too few: every point may be E0
     neighbours = steep & np.roll(steep, 1, axis=1) & np.roll(steep, -1, axis=1)
     allowed = neighbours & (index >= (first + nmin)[:, None]) & (index <= (first + length - nmin)[:, None])
     best = np.where(allowed, scaled, -np.inf)
@@ -150,32 +153,36 @@ def find_e0(energy_ev: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """
     energy_ev, mu = _as_series(energy_ev, mu)
     points = energy_ev.size
-    dmu = derivative(energy_ev, mu)
-    first = _largest_steep_point(dmu, np.ones_like(mu, dtype=bool))
+    # larch's _finde0 keeps the points where the energy order advances by one: all but the last one
+    first = _largest_steep_point(derivative(energy_ev[:-1], mu[:, :-1]), np.ones((mu.shape[0], points - 1), dtype=bool))
     glitch = first < 0.05 * points
     estimate_ev = np.where(glitch, energy_ev.mean(), energy_ev[first])
     start = np.where(glitch, np.maximum(3, first - 20), np.maximum(3, first - 75))
     stop = np.where(glitch, points - 3, np.minimum(first + 75, points - 3))
-    step_ev = np.clip(_energy_step_ev(energy_ev), 0.01, 1.0)
+    step_ev = np.clip(_energy_step_ev(energy_ev[:-1]), 0.01, 1.0)
     e0 = np.empty(mu.shape[0])
     windows = np.stack([start, stop, estimate_ev], axis=1)
     for window in np.unique(windows, axis=0):  # scans sharing a search window are refined together
         rows = np.all(windows == window, axis=1)
-        low, high = int(window[0]), int(window[1])
+        low, high = int(window[0]), int(window[1]) - 1  # the window's last point is dropped as well
         energy = energy_ev[low:high]
         width_ev = 0.5 * (step_ev + np.clip(window[2] / 25000.0, 0.01, 1.0))
         smoothed = _lorentzian_smooth(energy, derivative(energy, mu[rows, low:high]), width_ev)
         refined = _largest_steep_point(smoothed, np.ones_like(smoothed, dtype=bool))
-        e0[rows] = energy[np.where(refined < 1, 2, refined)]
+        e0[rows] = np.where(refined < 1, energy_ev[low + 2], energy[refined])
     return e0
 
 
-def _batched_polyfit(x: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: np.ndarray, max_degree: int) -> np.ndarray:
-    """Least-squares polynomials in ``x`` (points,) to each row of ``y`` over ``mask``; coefficients (scans, max_degree+1).
+def _batched_polyfit(energy_ev: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: np.ndarray) -> np.ndarray:
+    """Least-squares polynomials in energy fitted to each row of ``y`` over its ``mask``, evaluated at every point.
 
-    Rows whose ``degree`` is below ``max_degree`` get zero higher coefficients.
+    ``degree`` is per row. The energy is centred and scaled on the span of all masks, so the
+    batched normal equations stay well conditioned even for narrow windows.
     """
-    terms = max_degree + 1
+    terms = int(degree.max()) + 1
+    used_points = mask.any(axis=0)
+    low, high = energy_ev[used_points].min(), energy_ev[used_points].max()
+    x = (energy_ev - (low + high) / 2) / max((high - low) / 2, 1e-9)
     powers = x[:, None] ** np.arange(terms)[None, :]  # (points, terms)
     used = np.arange(terms)[None, :] <= degree[:, None]  # (scans, terms)
     weight = mask.astype(float)
@@ -183,8 +190,8 @@ def _batched_polyfit(x: np.ndarray, y: np.ndarray, mask: np.ndarray, degree: np.
     rhs = (weight * y) @ powers
     pair = used[:, :, None] & used[:, None, :]
     gram = np.where(pair, gram, 0.0) + np.where(~used, 1.0, 0.0)[:, :, None] * np.eye(terms)[None]
-    rhs = np.where(used, rhs, 0.0)
-    return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+    coefficients = np.linalg.solve(gram, np.where(used, rhs, 0.0)[:, :, None])[:, :, 0]
+    return coefficients @ powers.T
 
 
 def pre_edge(energy_ev: np.ndarray, mu: np.ndarray, *, e0_ev: float | np.ndarray | None = None,
@@ -213,8 +220,8 @@ def pre_edge(energy_ev: np.ndarray, mu: np.ndarray, *, e0_ev: float | np.ndarray
     pre1, pre2 = np.minimum(pre1, pre2), np.maximum(pre1, pre2)
     p1 = _index_of(energy_ev, pre1 + e0)
     p2 = _index_nearest(energy_ev, pre2 + e0)
-    constant = (_index_of(energy_ev, pre2 + e0) - p1) < 3
-    p2 = np.where(p2 - p1 < 2, np.minimum(points, p1 + 2), p2)
+    constant = (_index_of(energy_ev, pre2 + e0) - p1) < 3  # too few points for a line: a mean, as larch
+    p2 = np.where(constant, np.where(p2 == p1, p2 + 1, p2), np.where(p2 - p1 < 2, np.minimum(points, p1 + 2), p2))
     pre_mask = (index >= p1[:, None]) & (index < p2[:, None])
 
     norm2 = np.minimum(float(norm2_ev), energy_ev[-1] - e0)
@@ -232,13 +239,8 @@ def pre_edge(energy_ev: np.ndarray, mu: np.ndarray, *, e0_ev: float | np.ndarray
     degree = np.where(narrow, 0, np.where(q2 - q1 < 5, np.minimum(1, degree), degree))
     post_mask = (index >= q1[:, None]) & (index < q2[:, None])
 
-    center_ev = energy_ev.mean()
-    scale_ev = max(np.ptp(energy_ev) / 2, 1.0)
-    x = (energy_ev - center_ev) / scale_ev
-    line = _batched_polyfit(x, mu, pre_mask, np.where(constant, 0, 1), 1)
-    pre = line[:, :1] + line[:, 1:2] * x[None, :]
-    poly = _batched_polyfit(x, mu - pre, post_mask, degree, int(degree.max()))
-    post = pre + np.polynomial.polynomial.polyval(x, poly.T)
+    pre = _batched_polyfit(energy_ev, mu, pre_mask, np.where(constant, 0, 1))
+    post = pre + _batched_polyfit(energy_ev, mu - pre, post_mask, degree)
 
     rows = np.arange(scans)
     step = np.maximum(np.abs(post[rows, ie0] - pre[rows, ie0]), 1e-12)
