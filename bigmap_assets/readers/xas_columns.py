@@ -99,8 +99,12 @@ def choose_channels(columns: dict[str, np.ndarray], element: str | None = None) 
     return out, source, warnings
 
 
-def reader_table(scans: list[dict[str, np.ndarray]]) -> pa.Table:
-    """One long table (``READER_COLUMNS``) from per-scan dicts of arrays (missing channels become nulls)."""
+def reader_table(scans: list[dict[str, np.ndarray]], channels: dict[str, np.ndarray] | None = None) -> pa.Table:
+    """One long table (``READER_COLUMNS``) from per-scan dicts of arrays (missing channels become nulls).
+
+    ``channels`` (single-scan files) are the file's own columns, appended as ``channel_<name>``
+    after the reader columns, so no measured channel is lost.
+    """
     arrays = {c.name: [] for c in READER_COLUMNS}
     for index, scan in enumerate(scans):
         n = len(scan["energy_ev"])
@@ -111,8 +115,12 @@ def reader_table(scans: list[dict[str, np.ndarray]]) -> pa.Table:
             arrays[column.name].append(pa.nulls(n, pa.float64()) if values is None else
                                        pa.array(np.asarray(values, dtype=float), pa.float64(), from_pandas=True))
     fields = [pa.field(c.name, c.type, nullable=c.nullable) for c in READER_COLUMNS]
-    return pa.Table.from_arrays([pa.concat_arrays(arrays[f.name]) if arrays[f.name] else pa.array([], f.type)
-                                 for f in fields], schema=pa.schema(fields))
+    table = pa.Table.from_arrays([pa.concat_arrays(arrays[f.name]) if arrays[f.name] else pa.array([], f.type)
+                                  for f in fields], schema=pa.schema(fields))
+    for name, values in (channels or {}).items():
+        table = table.append_column(f"channel_{re.sub(r'[^0-9A-Za-z_]+', '_', name)}",
+                                    pa.array(np.asarray(values, dtype=float), pa.float64(), from_pandas=True))
+    return table
 
 
 def numeric_block(path: Path, lines: list[str], first: int, width: int) -> np.ndarray:
@@ -183,4 +191,4 @@ def read(path: Path) -> tuple[pa.Table, dict]:
                    "timezone": None, "element": None, "edge": None, "mu_source": source}],
         "warnings": warnings,
     }
-    return reader_table([scan]), metadata
+    return reader_table([scan], channels={name: columns[name] for name in names[1:]}), metadata

@@ -105,7 +105,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         "xdi_fields": fields,
         "warnings": warnings,
     }
-    return reader_table([{"scan_name": path.stem, "energy_ev": columns[names[0]], **channels}]), metadata
+    return reader_table([{"scan_name": path.stem, "energy_ev": columns[names[0]], **channels}], channels={name: columns[name] for name in names[1:]}), metadata
 
 
 def _is_number(text: str | None) -> bool:

@@ -35,7 +35,8 @@ def test_every_real_xas_file_reads(xas_dir, name, expected):
     table = read(xas_dir / name)
     meta = metadata_of(table)
     assert meta["format"] == reader and meta["technique"] == "xas"
-    assert table.column_names == [c.name for c in READER_COLUMNS]
+    assert table.column_names[:len(READER_COLUMNS)] == [c.name for c in READER_COLUMNS]
+    assert all(name.startswith("channel_") for name in table.column_names[len(READER_COLUMNS):])
     assert table.num_rows == rows
     assert len(meta["scans"]) == scans == len(set(table.column("scan_index").to_pylist()))
     assert {s["mu_source"] for s in meta["scans"]} == {source}
@@ -77,8 +78,13 @@ def test_xdi_and_nexus_facts(xas_dir):
     assert (scan["element"], scan["edge"], scan["tabulated_e0_ev"]) == ("Ni", "K", 8333.0)
     assert scan["start_utc_time"] is None and scan["start_local_time"] == "2001-06-26T21:46:07"
     assert ni.column("mu")[0].as_py() == pytest.approx(-1.1873423)
-    vanadium = metadata_of(read(xas_dir / "other" / "V_XANES_ap1.001"))["scans"][0]
+    vanadium_table = read(xas_dir / "other" / "V_XANES_ap1.001")
+    vanadium = metadata_of(vanadium_table)["scans"][0]
     assert vanadium["element"] == "V" and vanadium["duration_second"] == 187.0  # 07:01:20 -> 07:04:27
+    assert len(vanadium_table.column_names) == len(READER_COLUMNS) + 24  # every channel but the energy kept
+    first = vanadium_table.slice(0, 1).to_pylist()[0]
+    counts = sum(first[f"channel_V_Ka_mca{k}"] * first[f"channel_DTFactor_mca{k}"] for k in range(1, 5))
+    assert first["mu"] == pytest.approx(counts / first["channel_I0"])  # dead-time corrected fluorescence / I0
     fe = read(xas_dir / "other" / "Fe_XDIFiles.h5")
     assert [s["scan_name"] for s in metadata_of(fe)["scans"]] == ["fe2o3", "fe_metal", "feo"]
     assert fe.column("norm_mu").null_count == 0
