@@ -105,5 +105,6 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     metadata = {"instrument": "SOLEIL ROCK (extranormal)", "timezone": SITE_TIMEZONE, "scans": [scan],
                 "warnings": warnings}
     table = reader_table([{"scan_name": scan_name, "energy_ev": columns["energy_ev"], "norm_mu": columns["norm_mu"],
-                           "i0": columns["i0"], "reference_mu": columns["reference_mu"]}])
+                           "i0": columns["i0"], "reference_mu": columns["reference_mu"]}],
+                         channels={"reference_derivative": columns["reference_derivative"]})
     return table, metadata
