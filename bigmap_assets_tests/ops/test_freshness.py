@@ -1,0 +1,63 @@
+"""Freshness checks: a sample's tables pass after its run and fail once a raw file is newer."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import dagster as dg
+import pytest
+
+import bigmap_assets.definitions as definitions
+from bigmap_assets.defs import freshness
+
+from .conftest import copy_cells
+
+CELL = "LNO-REF-A-01"
+
+
+@pytest.fixture()
+def defs_with_freshness(monkeypatch):
+    """``build_defs`` with the freshness module collected, as definitions.py will once it lists it."""
+    if "freshness" not in definitions.TECHNIQUE_MODULES:
+        monkeypatch.setattr(definitions, "TECHNIQUE_MODULES", (*definitions.TECHNIQUE_MODULES, "freshness"))
+    return definitions.build_defs
+
+
+def test_one_check_per_sample_table_of_each_technique():
+    keys = sorted(str(key.asset_key.to_user_string()) for check in freshness.CHECKS for key in check.check_keys)
+    assert {"cycling_timeseries", "cycling_cycles", "cycling_soh"} <= set(keys)
+    assert all(key.name == "newer_than_raw_files" for check in freshness.CHECKS for key in check.check_keys)
+    assert freshness.technique_tables("cycling")[:2] == ["raw_files", "cycling_timeseries"]
+
+
+def test_checks_pass_after_the_run_and_fail_when_a_raw_file_is_newer(example_data, tmp_path, defs_with_freshness):
+    data_dir = copy_cells(example_data, tmp_path, [CELL])
+    assert {s.table for s in freshness.stale_tables(data_dir)} == set(freshness.technique_tables("cycling"))
+
+    job = defs_with_freshness(str(data_dir)).resolve_job_def("cycling_job")
+    key = f"{CELL}|cycling"
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("sample_id", [CELL])
+        run = job.execute_in_process(partition_key=key, instance=instance)
+        fresh = {e.asset_key.to_user_string(): e.passed for e in run.get_asset_check_evaluations()
+                 if e.check_name == "newer_than_raw_files"}
+        assert fresh == {"cycling_timeseries": True, "cycling_cycles": True, "cycling_soh": True}
+        assert freshness.stale_tables(data_dir) == []
+
+        newer = data_dir / "raw" / "cycling" / CELL / f"{CELL}_C01.mpt"
+        later = time.time() + 60
+        os.utime(newer, (later, later))
+        checks_only = job.execute_in_process(partition_key=key, instance=instance, asset_selection=[])
+        evaluations = [e for e in checks_only.get_asset_check_evaluations() if e.check_name == "newer_than_raw_files"]
+        assert len(evaluations) == 3 and not any(e.passed for e in evaluations)
+        assert evaluations[0].metadata["newest_raw_file"].value == f"raw/cycling/{CELL}/{CELL}_C01.mpt"
+
+    stale = freshness.stale_tables(data_dir)
+    assert {(s.sample_id, s.table) for s in stale} == {(CELL, t) for t in freshness.technique_tables("cycling")}
+    assert all(s.newest_raw_mtime_second == pytest.approx(later) for s in stale)
+
+
+def test_a_sample_without_raw_files_is_never_stale(tmp_path):
+    state = freshness.freshness_of(tmp_path, "cycling", "LNO-REF-A-02", "cycling_timeseries")
+    assert state.newest_raw_file is None and state.table_mtime_second is None and not state.stale
