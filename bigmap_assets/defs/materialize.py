@@ -17,7 +17,8 @@ from .partitions import partition_key, sample_partitions
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SUMMARY_TABLES = ("raw_files", "ingest_issues", "cycling_timeseries", "cycling_cycles", "cycling_soh",
-                  "cycling_series", "d2b_diffractograms", "xas_scans", "survey_answers", "sample_overview")
+                  "cycling_series", "d2b_diffractograms", "xas_scans", "xas_spectra", "xas_echem",
+                  "survey_answers", "sample_overview")
 
 
 @dataclass
