@@ -6,12 +6,12 @@ folder is ``$BIGMAP_DATA_DIR`` or the example data in ``data/``.
 
 from __future__ import annotations
 
-from importlib import import_module
-
 import dagster as dg
 
 from .defs.jobs import build_jobs
-from .defs.resources import WarehouseResource, default_data_dir
+from .modules import import_if_present
+from .defs.resources import WarehouseResource
+from .ingest import default_data_dir
 from .defs.schedules import build_nightly_schedules
 from .defs.sensors import build_after_partition_sensor, build_raw_file_sensor
 
@@ -22,11 +22,8 @@ TECHNIQUE_MODULES = ("cycling", "d2b", "xas", "registry", "survey", "overview")
 def _collect() -> tuple[list, list]:
     assets, checks = [], []
     for name in TECHNIQUE_MODULES:
-        try:
-            module = import_module(f"{__package__}.defs.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.defs.{name}":
-                raise
+        module = import_if_present(f"{__package__}.defs.{name}")
+        if module is None:
             continue
         assets += module.ASSETS
         checks += module.CHECKS

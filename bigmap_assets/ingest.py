@@ -7,6 +7,7 @@ the inventory of what was seen becomes ``raw_files`` rows.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +22,11 @@ from .warehouse.lake import check_partition_value
 from .warehouse.provenance import code_version, sha256_of, stamp
 
 TECHNIQUES = ("cycling", "d2b", "xas")
+
+
+def default_data_dir() -> str:
+    """``$BIGMAP_DATA_DIR``, else ``data/`` in the working directory (the example set in a checkout)."""
+    return os.environ.get("BIGMAP_DATA_DIR") or str(Path.cwd() / "data")
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import import_module
 
 from ..errors import UnreadableFile
+from ..modules import import_if_present
 
 TOPICS = ("core", "d2b", "xas")
 
@@ -22,13 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for topic in TOPICS:
-        try:
-            module = import_module(f"{__name__}.{topic}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{topic}":
-                raise
-            continue
-        module.register(subparsers)
+        module = import_if_present(f"{__name__}.{topic}")
+        if module is not None:
+            module.register(subparsers)
     return parser
 
 

@@ -12,9 +12,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tabulate import tabulate
 
+from ..ingest import default_data_dir
 from ..readers import metadata_of, read
 from ..warehouse import catalog
-from ..defs.resources import default_data_dir
 
 
 def register(subparsers) -> None:

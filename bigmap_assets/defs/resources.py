@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
 from ..warehouse import catalog
 from ..warehouse.lake import Lake
-
-def default_data_dir() -> str:
-    """``$BIGMAP_DATA_DIR``, else ``data/`` in the working directory (the example set in a checkout)."""
-    return os.environ.get("BIGMAP_DATA_DIR") or str(Path.cwd() / "data")
-
 
 class WarehouseResource(dg.ConfigurableResource):
     """A data folder: ``raw/`` and ``registry/`` in, ``warehouse/`` (lake, catalog, plots, exports) out."""

@@ -15,13 +15,13 @@ Detection is by content first, so a renamed file still finds its reader.
 from __future__ import annotations
 
 import json
-from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 
 import pyarrow as pa
 
 from ..errors import UnreadableFile
+from ..modules import import_if_present
 
 HEAD_BYTES = 65536
 METADATA_KEY = b"bigmap"
@@ -44,18 +44,9 @@ _READER_MODULES = (
 )
 
 
-def _available() -> list[ModuleType]:
-    mods = []
-    for name in _READER_MODULES:
-        try:
-            mods.append(import_module(f"{__name__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-    return mods
-
-
-READERS: list[ModuleType] = _available()
+READERS: list[ModuleType] = [
+    module for name in _READER_MODULES if (module := import_if_present(f"{__name__}.{name}")) is not None
+]
 
 
 def read_head(path: Path) -> bytes:

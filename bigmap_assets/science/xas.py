@@ -16,7 +16,6 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.signal import fftconvolve
 
 from .. import schemas
 
@@ -107,6 +106,8 @@ def _lorentzian_smooth(energy_ev: np.ndarray, values: np.ndarray, width_ev: floa
     offsets = np.arange(2 * count) - count
     kernel = 1.0 / (1.0 + offsets.astype(float) ** 2)
     padded = np.concatenate([uniform[:, count:0:-1], uniform, uniform[:, -1:-count - 1:-1]], axis=1)
+    from scipy.signal import fftconvolve  # here: scipy.signal takes seconds to import, and few callers smooth
+
     smoothed = fftconvolve(padded, kernel[None, :] / kernel.sum(), mode="valid", axes=1)
     extra = (smoothed.shape[1] - count) // 2
     smoothed = smoothed[:, extra:extra + count]
