@@ -1,0 +1,61 @@
+"""``.xye`` files (2theta, intensity, error; ``#`` comment header) that Rietveld programs load directly
+(FullProf, GSAS-II, TOPAS, Jana). Empty bins (no pixel) are left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..warehouse.provenance import code_version
+
+
+def xye_text(diffractogram: pa.Table, header: dict | None = None) -> str:
+    """The ``.xye`` text of one 1D diffractogram (``two_theta_degree``, ``intensity``, ``intensity_error``);
+    ``header`` items become ``# key: value`` lines."""
+    if "pixel_count" in diffractogram.column_names:
+        diffractogram = diffractogram.filter(pc.greater(diffractogram.column("pixel_count"), 0))
+    diffractogram = diffractogram.sort_by("two_theta_degree")
+    columns = [diffractogram.column(n).to_numpy(zero_copy_only=False).astype(float)
+               for n in ("two_theta_degree", "intensity", "intensity_error")]
+    lines = [f"# bigmap-assets {code_version()}: D2B diffractogram, intensity in counts per 1e6 monitor counts"]
+    lines += [f"# {key}: {value}" for key, value in (header or {}).items() if value is not None]
+    lines.append("# 2theta_degree intensity error")
+    lines += [f"{x:.4f} {y:.6g} {e:.6g}" for x, y, e in zip(*columns)]
+    return "\n".join(lines) + "\n"
+
+
+def write_xye(path: Path, diffractogram: pa.Table, header: dict | None = None) -> Path:
+    """Write ``xye_text`` to ``path`` atomically; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(xye_text(diffractogram, header))
+    tmp.replace(path)
+    return path
+
+
+def read_xye(path: Path) -> pa.Table:
+    """A ``.xye`` file (2 or 3 numeric columns, ``#`` comments) as ``two_theta_degree``, ``intensity``,
+    ``intensity_error`` (sqrt of the intensity when the file has no error column)."""
+    values = np.loadtxt(path, comments="#", ndmin=2)
+    if values.shape[1] < 2:
+        raise ValueError(f"{path}: expected 2theta, intensity[, error] columns, found {values.shape[1]}")
+    error = values[:, 2] if values.shape[1] > 2 else np.sqrt(np.abs(values[:, 1]))
+    return pa.table({"two_theta_degree": values[:, 0], "intensity": values[:, 1], "intensity_error": error})
+
+
+def export_diffractograms(diffractograms: pa.Table, folder: Path) -> list[Path]:
+    """One ``<sample>_<measurement_id>.xye`` per 1D diffractogram of ``d2b_diffractograms`` rows."""
+    one_d = diffractograms.filter(pc.equal(diffractograms.column("output_type"), "1D"))
+    paths = []
+    for key in sorted(set(zip(one_d.column("sample_id").to_pylist(), one_d.column("measurement_index").to_pylist()))):
+        rows = one_d.filter(pc.and_(pc.equal(one_d.column("sample_id"), key[0]),
+                                    pc.equal(one_d.column("measurement_index"), key[1])))
+        first = rows.slice(0, 1).to_pylist()[0]
+        header = {"sample_id": first["sample_id"], "measurement_id": first["measurement_id"],
+                  "start_utc_time": first["start_utc_time"], "end_utc_time": first["end_utc_time"]}
+        paths.append(write_xye(Path(folder) / f"{first['sample_id']}_{first['measurement_id']}.xye", rows, header))
+    return paths

@@ -1,0 +1,94 @@
+"""CLI, .xye export, comparison statistics."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bigmap_assets.cli import main
+from bigmap_assets.exports.xye import read_xye, write_xye
+from bigmap_assets.science.diffraction import compare_consecutive, compare_diffractograms
+
+from .helpers import MANTID_508093_ANGLES, write_counts_numor
+
+
+@pytest.fixture(scope="module")
+def numor_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("numors")
+    rng = np.random.default_rng(5)
+    paths = []
+    for k in range(3):
+        path = folder / f"{508093 + k}.nxs"
+        write_counts_numor(path, rng.poisson(30, (4, 128, 128)).astype(np.int32), MANTID_508093_ANGLES[:4] + 0.12 * k,
+                           run_number=508093 + k)
+        paths.append(path)
+    return paths
+
+
+def test_reduce_to_each_format_and_compare(numor_files, tmp_path, capsys):
+    names = [str(p) for p in numor_files]
+    assert main(["d2b", "reduce", *names, "-o", str(tmp_path / "a.xye")]) == 0
+    assert main(["d2b", "reduce", *reversed(names), "-o", str(tmp_path / "a.parquet")]) == 0
+    assert main(["d2b", "reduce", *names, "--output", "2DTubes", "--no-crop", "--height-range", "-0.05", "0.05",
+                 "-o", str(tmp_path / "tubes.csv")]) == 0
+    xye = read_xye(tmp_path / "a.xye")
+    parquet = pq.read_table(tmp_path / "a.parquet")
+    filled = parquet.filter(parquet.column("pixel_count").to_numpy() > 0)
+    assert xye.num_rows == filled.num_rows
+    np.testing.assert_allclose(xye.column("intensity").to_numpy(), filled.column("intensity").to_numpy(), rtol=1e-5)
+    tubes = (tmp_path / "tubes.csv").read_text().splitlines()
+    # 42 rows in +-0.05 m; tube angles -11.254 .. 147.886: floor((147.911 + 11.279) / 0.05) = 3183 bins
+    assert len(tubes) - 1 == 42 * 3183
+    capsys.readouterr()
+    assert main(["d2b", "compare", str(tmp_path / "a.xye"), str(tmp_path / "a.xye")]) == 0
+    out = capsys.readouterr().out
+    assert "mean 1.0000  std 0.0000" in out and "reduced 0.000" in out and "significant change no" in out
+
+
+def test_foreign_file_and_bad_output_name_exit_with_a_reason(realdata, numor_files, tmp_path, capsys):
+    foreign = realdata / "d2b" / "non_ill" / "diamond_i11-1-116513_processed_250929_135434.nxs"
+    assert main(["d2b", "reduce", str(foreign), "-o", str(tmp_path / "x.xye")]) == 2
+    assert "not an ILL numor: no /entry0 group" in capsys.readouterr().err
+    assert main(["d2b", "reduce", str(numor_files[0]), "-o", str(tmp_path / "x.txt")]) == 2
+    assert "must end in one of .parquet, .xye, .csv" in capsys.readouterr().err
+
+
+def test_comparison_statistics_by_hand():
+    x = np.array([10.025, 10.075, 10.125, 10.175])
+    earlier = pa.table({"two_theta_degree": x, "intensity": [10.0, 20.0, 0.0, 40.0], "intensity_error": [1.0, 2.0, 1.0, 2.0]})
+    later = pa.table({"two_theta_degree": x, "intensity": [12.0, 20.0, 5.0, 36.0], "intensity_error": [1.0, 1.0, 1.0, 1.0]})
+    stats = compare_diffractograms(later, earlier)
+    ratios = np.array([1.2, 1.0, 0.9])  # the bin with a zero intensity is left out
+    chi_square = 4 / 2 + 0 / 5 + 16 / 5
+    assert stats["bins_compared"] == 3
+    assert stats["ratio_mean"] == pytest.approx(ratios.mean()) and stats["ratio_std"] == pytest.approx(ratios.std())
+    assert (stats["ratio_min"], stats["ratio_max"]) == pytest.approx((0.9, 1.2))
+    assert stats["chi_square"] == pytest.approx(chi_square)
+    assert stats["reduced_chi_square"] == pytest.approx(chi_square / 3)
+
+
+def test_consecutive_comparisons_flag_by_threshold():
+    x = np.arange(100) * 0.05 + 10.025
+    rng = np.random.default_rng(0)
+    pieces = []
+    for index, scale in enumerate((1.0, 1.0, 1.3)):
+        y = 1000 * scale + rng.normal(0, 10, x.size)
+        pieces.append(pa.table({"sample_id": ["S"] * x.size, "measurement_index": [index] * x.size,
+                                "measurement_id": [f"m{index}"] * x.size, "output_type": ["1D"] * x.size,
+                                "two_theta_degree": x, "intensity": y, "intensity_error": np.full(x.size, 10.0),
+                                "pixel_count": np.full(x.size, 5)}))
+    table = compare_consecutive(pa.concat_tables(pieces), threshold=3.0)
+    rows = table.to_pylist()
+    assert [(r["previous_measurement_index"], r["measurement_index"]) for r in rows] == [(0, 1), (1, 2)]
+    assert rows[0]["reduced_chi_square"] == pytest.approx(1.0, abs=0.35) and rows[0]["significant"] is False
+    assert rows[1]["ratio_mean"] == pytest.approx(1.3, abs=0.01) and rows[1]["significant"] is True
+    assert table.schema.equals(table.schema) and "chi_square" in table.schema.metadata[b"bigmap_table"].decode()
+
+
+def test_xye_round_trip(tmp_path):
+    table = pa.table({"two_theta_degree": [1.025, 1.075], "intensity": [3.5, 4.25], "intensity_error": [0.5, 0.25],
+                      "pixel_count": [3, 0]})
+    write_xye(tmp_path / "p.xye", table, {"sample_id": "S"})
+    text = (tmp_path / "p.xye").read_text()
+    assert "# sample_id: S" in text and text.strip().splitlines()[-1] == "1.0250 3.5 0.5"
+    assert read_xye(tmp_path / "p.xye").to_pylist() == [{"two_theta_degree": 1.025, "intensity": 3.5, "intensity_error": 0.5}]
