@@ -92,3 +92,22 @@ def test_xye_round_trip(tmp_path):
     text = (tmp_path / "p.xye").read_text()
     assert "# sample_id: S" in text and text.strip().splitlines()[-1] == "1.0250 3.5 0.5"
     assert read_xye(tmp_path / "p.xye").to_pylist() == [{"two_theta_degree": 1.025, "intensity": 3.5, "intensity_error": 0.5}]
+
+
+def test_plots_are_png(numor_files):
+    import datetime as dt
+
+    from bigmap_assets.plots.d2b import comparison, series_heatmap
+    from bigmap_assets.readers import read
+    from bigmap_assets.science.diffraction import diffractogram_rows, reduce_measurement
+
+    tables = [read(p) for p in numor_files]
+    pieces = [diffractogram_rows(reduce_measurement([t]), sample_id="S", measurement_index=i, measurement_id=str(i))
+              for i, t in enumerate(tables)]
+    stats = compare_diffractograms(pieces[1], pieces[0])
+    start = pieces[0].column("start_utc_time")[0].as_py()
+    timeseries = pa.table({"utc_time": pa.array([start + dt.timedelta(minutes=m) for m in range(0, 20)],
+                                                pa.timestamp("us", tz="UTC")), "voltage_volt": np.linspace(3.5, 4.2, 20)})
+    for png in (comparison(pieces[1], pieces[0], stats, threshold=2.0), series_heatmap(pa.concat_tables(pieces)),
+                series_heatmap(pa.concat_tables(pieces), timeseries)):
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
