@@ -1,0 +1,85 @@
+import csv
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from bigmap_assets.errors import UnreadableFile
+from bigmap_assets.readers import metadata_of, read, survey_form
+from bigmap_assets.simulate import survey as survey_sim
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    data_dir = tmp_path_factory.mktemp("survey")
+    survey_sim.generate(data_dir)
+    return data_dir
+
+
+def _key(row: dict) -> tuple:
+    return row["partner"], row["technique"], row["comparison"], row["material"] or "", row["property"]
+
+
+def test_every_generated_answer_is_recovered_in_both_layouts(generated):
+    tables = {p.name: read(p) for p in sorted((generated / "raw" / "survey").iterdir())}
+    layouts = {name: {f["sheet"] for f in metadata_of(t)["forms"]} for name, t in tables.items()}
+    assert layouts["survey_Lab-01.xlsx"] == {"Survey"}  # two forms one under another
+    assert layouts["survey_Lab-07.xlsx"] == {"NMR", "EPR"}  # one form per sheet
+    assert layouts["survey_Lab-10.csv"] == {"survey_Lab-10"}
+    got = {_key(r): (r["answer"] or "", r["note"] or "") for r in pa.concat_tables(tables.values()).to_pylist()}
+    with open(generated / "ground_truth" / "survey" / "answers.csv", newline="") as fh:
+        expected = {_key(r): (r["answer"], r["note"]) for r in csv.DictReader(fh)}
+    assert len(expected) == 20 * 43 and got == expected
+
+
+def test_a_malformed_answer_is_an_issue_with_its_cell(generated):
+    [expected] = json.loads((generated / "ground_truth" / "survey" / "issues.json").read_text())
+    table = read(generated / "raw" / "survey" / expected["file"])
+    assert metadata_of(table)["issues"] == [{
+        "location": expected["location"], "reason": "answer 'probably' is not yes, no, unsure or n.a. (left unanswered)"}]
+    [row] = [r for r in table.to_pylist() if r["raw_text"] == "probably"]
+    assert row["answer"] is None and f"{row['sheet']}!{row['cell']}" == expected["location"] == "Survey!C5"
+
+
+def test_spellings_people_type_are_normalised():
+    assert [survey_form.normalise_answer(t) for t in ("Yes", "YES", "y", "N/A", "n.a.", "na", "unsure ", "", "No")] \
+        == ["yes", "yes", "yes", "n.a.", "n.a.", "n.a.", "unsure", None, "no"]
+    with pytest.raises(KeyError):
+        survey_form.normalise_answer("maybe")
+
+
+def test_a_hand_typed_csv_with_typos_and_a_stray_row(tmp_path):
+    path = tmp_path / "form.csv"
+    path.write_text("\n".join([
+        "Survey,,",
+        "partner:,Lab-X,",
+        "Technique,Raman,",
+        "Difference with vs without LiTDI?,Yes,no",
+        "Which properties differ pristine vs aged?,LNO,Gr",
+        "Morfology,y,",
+        "Cristal structure,n.a.,maybe",
+        "Coffee break,,",
+        "Additional information,see notebook,",
+    ]) + "\n")
+    table = read(path)
+    rows = {(r["comparison"], r["material"], r["property"]): (r["answer"], r["cell"]) for r in table.to_pylist()}
+    assert rows[("litdi", "LNO", "difference")] == ("yes", "B4")
+    assert rows[("ageing", "LNO", "morphology")] == ("yes", "B6")
+    assert rows[("ageing", "Gr", "crystal_structure")] == (None, "C7")
+    assert rows[("general", None, "additional_information")] == (None, "B9")
+    assert metadata_of(table)["issues"] == [
+        {"location": "form!C7", "reason": "answer 'maybe' is not yes, no, unsure or n.a. (left unanswered)"},
+        {"location": "form!A8", "reason": "unrecognised row label 'Coffee break' (row ignored)"},
+    ]
+
+
+def test_the_real_spreadsheets_are_refused_with_a_reason(realdata):
+    files = sorted((realdata / "survey").glob("*.xlsx"))
+    assert len(files) == 4
+    for path in files:
+        assert not survey_form.sniff(path, path.read_bytes()[:65536])
+        with pytest.raises(UnreadableFile, match="not a survey form"):
+            survey_form.read(path)
+        with pytest.raises(UnreadableFile, match="no reader recognises"):
+            read(path)
