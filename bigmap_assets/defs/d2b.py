@@ -1,0 +1,119 @@
+"""D2B assets: raw numors -> numors (grouped into measurements) + reduced diffractograms -> comparisons of
+consecutive diffractograms, with plots and .xye exports."""
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import schemas
+from ..exports.xye import export_diffractograms
+from ..ingest import read_partition
+from ..plots.d2b import comparison, series_heatmap
+from ..science.diffraction import DEFAULT_THRESHOLD, compare_diffractograms, compare_consecutive, reduce_sample
+from .cycling import cycling_timeseries
+from .partitions import partitions_for, same_sample_from, sample_of
+from .publish import log_issues, plot_metadata, publish, record_ingest
+from .resources import WarehouseResource
+
+TECHNIQUE = "d2b"
+PARTITIONS = partitions_for(TECHNIQUE)
+GROUP = "d2b"
+
+
+class ComparisonConfig(dg.Config):
+    reduced_chi_square_threshold: float = DEFAULT_THRESHOLD
+
+
+def _empty(table_name: str) -> pa.Table:
+    return schemas.TABLES[table_name].arrow_schema().empty_table()
+
+
+def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
+    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
+    return table if table is not None else _empty(table_name)
+
+
+@dg.multi_asset(
+    name="d2b_ingest",
+    partitions_def=PARTITIONS,
+    group_name=GROUP,
+    specs=[
+        dg.AssetSpec("d2b_numors", kinds={"parquet"},
+                     description="One row per D2B numor: run number, title, wavelength, times (UTC), detector scan, "
+                                 "and the measurement (numors measured together) it belongs to."),
+        dg.AssetSpec("d2b_diffractograms", kinds={"parquet"},
+                     description="Each measurement reduced as Mantid's PowderILLDetectorScan does (1D, cone-corrected "
+                                 "2theta, 0.05 degree bins, counts per 1e6 monitor)."),
+    ],
+)
+def d2b_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    sample_id = sample_of(context)
+    files = read_partition(warehouse.root, TECHNIQUE, sample_id)
+    log_issues(context, files)
+    ingest = record_ingest(warehouse, files)
+    numors, diffractograms = reduce_sample([f.table for f in files.files], sample_id)
+    if not files.files:
+        context.log.warning(f"no usable D2B numor for {sample_id}")
+    numor_meta = ingest | publish(warehouse, "d2b_numors", numors, {"sample_id": sample_id})
+    if numors.num_rows:
+        numor_meta["measurements"] = len(set(numors.column("measurement_index").to_pylist()))
+    yield dg.MaterializeResult(asset_key="d2b_numors", metadata=numor_meta)
+    meta = publish(warehouse, "d2b_diffractograms", diffractograms, {"sample_id": sample_id})
+    if diffractograms.num_rows:
+        exported = export_diffractograms(diffractograms, warehouse.output_dir("exports", "d2b", sample_id))
+        meta["xye_exports"] = dg.MetadataValue.path(str(exported[0].parent))
+        meta["xye_files"] = len(exported)
+    yield dg.MaterializeResult(asset_key="d2b_diffractograms", metadata=meta)
+
+
+@dg.asset(
+    partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"},
+    deps=[dg.AssetDep("d2b_diffractograms"),
+          dg.AssetDep(cycling_timeseries, partition_mapping=same_sample_from("cycling", TECHNIQUE))],
+    description="Each diffractogram against the one before it: ratio mean/std/min/max, chi-square, reduced "
+                "chi-square and a significance flag; overlay + ratio plot of the last pair and a heat map of the "
+                "series beside the cell's potential.",
+)
+def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+    sample_id = sample_of(context)
+    diffractograms = _read_partition(warehouse, "d2b_diffractograms", sample_id)
+    comparisons = compare_consecutive(diffractograms, threshold=config.reduced_chi_square_threshold)
+    metadata = publish(warehouse, "d2b_comparisons", comparisons, {"sample_id": sample_id})
+    plots = warehouse.output_dir("plots", "d2b")
+    if comparisons.num_rows:
+        metadata["significant_changes"] = sum(bool(v) for v in comparisons.column("significant").to_pylist())
+        last = comparisons.slice(comparisons.num_rows - 1).to_pylist()[0]
+        later, earlier = (diffractograms.filter(pc.and_(pc.equal(diffractograms.column("measurement_index"), index),
+                                                        pc.equal(diffractograms.column("output_type"), "1D")))
+                          for index in (last["measurement_index"], last["previous_measurement_index"]))
+        png = comparison(later, earlier, compare_diffractograms(later, earlier),
+                         labels=(last["measurement_id"], last["previous_measurement_id"]),
+                         threshold=config.reduced_chi_square_threshold)
+        metadata |= plot_metadata(png, plots / f"{sample_id}_last_comparison.png", label="last_comparison")
+    if diffractograms.num_rows:
+        timeseries = _read_partition(warehouse, "cycling_timeseries", sample_id)
+        if not timeseries.num_rows:
+            context.log.warning(f"no cycling time series for {sample_id}: the series plot has no potential")
+        metadata |= plot_metadata(series_heatmap(diffractograms, timeseries), plots / f"{sample_id}_series.png",
+                                  label="series")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(asset="d2b_numors", partitions_def=PARTITIONS,
+                description="Every measurement has the same number of numors as the first (a short one was cut by "
+                            "a gap or an interrupted scan set).")
+def measurements_are_complete(context: dg.AssetCheckExecutionContext,
+                              warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    numors = _read_partition(warehouse, "d2b_numors", sample_of(context))
+    sizes = {}
+    for index in numors.column("measurement_index").to_pylist():
+        sizes[index] = sizes.get(index, 0) + 1
+    expected = sizes[min(sizes)] if sizes else 0
+    short = sorted(i for i, n in sizes.items() if n != expected)
+    return dg.AssetCheckResult(passed=not short, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"numors_per_measurement": expected, "other_sized": short})
+
+
+ASSETS = [d2b_ingest, d2b_comparisons]
+CHECKS = [measurements_are_complete]

@@ -1,0 +1,57 @@
+"""The D2B assets through Dagster on the generated operando sample: tables, plots, .xye, check."""
+
+import dagster as dg
+import pytest
+
+from bigmap_assets.definitions import build_defs
+from bigmap_assets.defs.materialize import materialize_all
+from bigmap_assets.defs.partitions import partition_key, sample_partitions
+from bigmap_assets.simulate import d2b as simulate_d2b
+from bigmap_assets.simulate import registry as simulate_registry
+from bigmap_assets.warehouse import catalog
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    simulate_registry.generate(data_dir)
+    truth = simulate_d2b.generate(data_dir, steps_per_numor=3, measurements=3)
+    (data_dir / "raw" / "d2b" / simulate_d2b.SAMPLE_ID / "not_a_numor.nxs").write_bytes(b"\x89HDF\r\n\x1a\nbroken")
+    report = materialize_all(data_dir, instance=dg.DagsterInstance.ephemeral())
+    assert report.succeeded, report.runs
+    return data_dir, truth
+
+
+def test_tables_are_published(warehouse):
+    data_dir, truth = warehouse
+    con = catalog.connect(data_dir / "warehouse")
+    groups = con.execute("SELECT measurement_index, list(run_number ORDER BY run_number) FROM d2b_numors "
+                         "GROUP BY 1 ORDER BY 1").fetchall()
+    assert [g[1] for g in groups] == [m["run_numbers"] for m in truth["measurements"]]
+    assert con.execute("SELECT count(DISTINCT measurement_index) FROM d2b_diffractograms").fetchone()[0] == 3
+    rows = con.execute("SELECT previous_measurement_index, measurement_index, significant FROM d2b_comparisons "
+                       "ORDER BY 2").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(0, 1), (1, 2)]
+    assert rows[0][2] is True  # the lattice moved between the first two measurements
+    issues = dict(con.execute("SELECT path, reason FROM ingest_issues WHERE technique = 'd2b'").fetchall())
+    assert issues["raw/d2b/LNO-OPD2B-01/not_a_numor.nxs"].startswith("no reader recognises this file")
+    assert "read as ILL local time (Europe/Paris)" in issues["raw/d2b/LNO-OPD2B-01/612001.nxs"]
+
+
+def test_plots_and_xye_exports_are_written(warehouse):
+    data_dir, _ = warehouse
+    plots = data_dir / "warehouse" / "plots" / "d2b"
+    assert (plots / "LNO-OPD2B-01_last_comparison.png").stat().st_size > 10_000
+    assert (plots / "LNO-OPD2B-01_series.png").stat().st_size > 10_000
+    exports = sorted((data_dir / "warehouse" / "exports" / "d2b" / "LNO-OPD2B-01").glob("*.xye"))
+    assert [p.name for p in exports][0] == "LNO-OPD2B-01_612001-612010.xye" and len(exports) == 3
+
+
+def test_check_passes_on_the_generated_sample(warehouse):
+    data_dir, _ = warehouse
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(sample_partitions.name, ["LNO-OPD2B-01"])
+    job = build_defs(str(data_dir)).resolve_job_def("d2b_job")
+    result = job.execute_in_process(partition_key=partition_key("LNO-OPD2B-01", "d2b"), instance=instance)
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"measurements_are_complete": True}
