@@ -1,16 +1,23 @@
-"""The sample registry: load and validate ``registry/samples.csv`` (or ``samples.xlsx``). Pure, no Dagster.
+"""The registry: load and validate ``registry/*.csv`` (or ``.xlsx``). No Dagster.
 
-Problems never raise: each becomes an ``Issue`` naming the file, the row and the reason,
-and the row is left out.
+``samples``, ``electrodes``, ``shipments``, ``experiments`` and ``archive_records``.
+Problems never raise: each becomes an ``Issue`` naming the file, the row and the reason.
+A row that cannot be used (bad or duplicate ID, unreadable or backwards dates) is left
+out (severity error); a row naming an unknown sample is kept (severity warning).
 """
 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
+
+import pyarrow as pa
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .ingest import Issue
+from .schemas import TABLES
 from .warehouse.lake import SAFE_VALUE
 
 SAMPLE_COLUMNS = ("sample_id", "provider", "batch", "series", "chemistry", "active_mass_mg", "timezone")
@@ -34,15 +41,23 @@ def _text(value) -> str:
     return "" if value is None else str(value).strip()
 
 
-def samples_file(registry_dir: Path) -> Path | None:
-    for name in ("samples.csv", "samples.xlsx"):
-        if (Path(registry_dir) / name).is_file():
-            return Path(registry_dir) / name
+def registry_file(registry_dir: Path, name: str) -> Path | None:
+    """``<name>.csv`` or ``<name>.xlsx`` in ``registry_dir``, whichever exists (CSV first)."""
+    for suffix in (".csv", ".xlsx"):
+        if (Path(registry_dir) / f"{name}{suffix}").is_file():
+            return Path(registry_dir) / f"{name}{suffix}"
     return None
 
 
+def samples_file(registry_dir: Path) -> Path | None:
+    return registry_file(registry_dir, "samples")
+
+
 def load_samples(registry_dir: str | Path) -> tuple[dict[str, dict], list[Issue]]:
-    """``{sample_id: row}`` of the valid rows, and an ``Issue`` for every row left out."""
+    """``{sample_id: row}`` of the valid rows, and an ``Issue`` for every row left out.
+
+    Optional ``assembly_date`` and ``end_of_life_date`` become ``datetime.date`` (or None).
+    """
     path = samples_file(Path(registry_dir))
     if path is None:
         return {}, [Issue(str(Path(registry_dir) / "samples.csv"), "registry", "no samples.csv or samples.xlsx")]
@@ -56,8 +71,17 @@ def load_samples(registry_dir: str | Path) -> tuple[dict[str, dict], list[Issue]
         if reason:
             issues.append(Issue(str(path), "registry", reason, row.get("sample_id") or None, location=f"row {line}"))
             continue
-        samples[row["sample_id"]] = {**row, "active_mass_mg": float(row["active_mass_mg"]) if row["active_mass_mg"] else None}
+        samples[row["sample_id"]] = {
+            **row, "active_mass_mg": float(row["active_mass_mg"]) if row["active_mass_mg"] else None,
+            "assembly_date": parse_date(row.get("assembly_date", "")),
+            "end_of_life_date": parse_date(row.get("end_of_life_date", "")),
+        }
     return samples, issues
+
+
+def samples_table(samples: dict[str, dict]) -> pa.Table:
+    """The ``samples`` table (without provenance) of ``load_samples``' valid rows."""
+    return _conform("samples", list(samples.values()))
 
 
 def _row_problem(row: dict[str, str], seen: dict[str, dict]) -> str | None:
@@ -70,6 +94,9 @@ def _row_problem(row: dict[str, str], seen: dict[str, dict]) -> str | None:
         ZoneInfo(row["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
         return f"timezone {row['timezone']!r} is not an IANA name (e.g. Europe/Berlin)"
+    reason = _date_problem(row, ("assembly_date", "end_of_life_date"), (("assembly_date", "end_of_life_date"),))
+    if reason:
+        return reason
     if row["active_mass_mg"]:
         try:
             if float(row["active_mass_mg"]) <= 0:
@@ -77,3 +104,137 @@ def _row_problem(row: dict[str, str], seen: dict[str, dict]) -> str | None:
         except ValueError:
             return f"active_mass_mg {row['active_mass_mg']!r} is not a number"
     return None
+
+
+def parse_date(text: str) -> date | None:
+    """ISO date (``2023-03-01``, a trailing time is ignored) or None for blank; ``ValueError`` otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    return datetime.fromisoformat(text).date() if len(text) > 10 else date.fromisoformat(text)
+
+
+def _date_problem(row: dict[str, str], columns: tuple[str, ...], order: tuple[tuple[str, str], ...]) -> str | None:
+    """Why the row's dates cannot be used: unreadable, or a later step dated before an earlier one."""
+    for column in columns:
+        try:
+            parse_date(row.get(column, ""))
+        except ValueError:
+            return f"{column} {row[column]!r} is not a date (use YYYY-MM-DD)"
+    for earlier, later in order:
+        first, then = parse_date(row.get(earlier, "")), parse_date(row.get(later, ""))
+        if first and then and then < first:
+            return f"dates run backwards: {later} {then} is before {earlier} {first}"
+    return None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How to validate one registry table."""
+
+    name: str
+    id_column: str
+    required: tuple[str, ...]
+    dates: tuple[str, ...] = ()
+    order: tuple[tuple[str, str], ...] = ()  # (earlier, later) date pairs
+    sample_column: str = ""  # one sample ID per row
+    sample_list_column: str = ""  # ';'-separated sample IDs
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    numbers: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+
+
+SPECS = {spec.name: spec for spec in (
+    Spec("electrodes", "electrode_id", ("electrode_id", "sample_id", "material"), sample_column="sample_id",
+         choices={"material": ("LNO", "Gr"), "state": ("", "pristine", "aged")}),
+    Spec("shipments", "shipment_id", ("shipment_id", "from_site", "to_site", "sent_date", "received_date"),
+         dates=("sent_date", "received_date"), order=(("sent_date", "received_date"),),
+         sample_list_column="sample_ids", numbers=("cost_eur",), flags=("lost",)),
+    Spec("experiments", "experiment_id", ("experiment_id", "partner", "technique", "site_type", "received_date",
+                                          "started_date", "completed_date"),
+         dates=("received_date", "started_date", "completed_date"),
+         order=(("received_date", "started_date"), ("started_date", "completed_date"),
+                ("received_date", "completed_date")),
+         sample_list_column="sample_ids", choices={"site_type": ("lab", "large-scale facility")},
+         numbers=("percent_done",)),
+    Spec("archive_records", "record_id", ("record_id", "partner", "technique", "created_date"),
+         dates=("created_date", "updated_date"), order=(("created_date", "updated_date"),)),
+)}
+FLAG_VALUES = {"": False, "false": False, "no": False, "0": False, "true": True, "yes": True, "1": True}
+
+
+def load_table(registry_dir: str | Path, name: str, known_samples: set[str]) -> tuple[pa.Table, list[Issue]]:
+    """The validated ``name`` table (without provenance columns) and an ``Issue`` per problem.
+
+    An absent file gives an empty table and no issue (not every registry has every table).
+    """
+    spec = SPECS[name]
+    path = registry_file(Path(registry_dir), name)
+    if path is None:
+        return _conform(name, []), []
+    rows = read_rows(path)
+    missing = [c for c in spec.required if rows and c not in rows[0]]
+    if missing:
+        return _conform(name, []), [Issue(str(path), "registry", f"missing column(s): {', '.join(missing)}",
+                                          location="header")]
+    kept, issues, seen = [], [], set()
+    for line, row in enumerate(rows, start=2):
+        row_id = row[spec.id_column]
+        reason = _spec_problem(spec, row, seen)
+        if reason:
+            issues.append(Issue(str(path), "registry", reason, location=f"row {line}"))
+            continue
+        seen.add(row_id)
+        typed = _typed(spec, row)
+        samples = [typed[spec.sample_column]] if spec.sample_column else typed.get(spec.sample_list_column) or []
+        for unknown in [s for s in samples if s not in known_samples]:
+            issues.append(Issue(str(path), "registry", f"{spec.id_column} {row_id!r} names unknown sample {unknown!r} "
+                                f"(not in samples)", unknown, f"row {line}", severity="warning"))
+        kept.append(typed)
+    return _conform(name, kept), issues
+
+
+def _spec_problem(spec: Spec, row: dict[str, str], seen: set[str]) -> str | None:
+    row_id = row[spec.id_column]
+    if not SAFE_VALUE.match(row_id):
+        return f"{spec.id_column} {row_id!r} refused: use letters, digits, '.', '_' and '-' only"
+    if row_id in seen:
+        return f"duplicate {spec.id_column} {row_id!r}"
+    for column in spec.required:
+        if column not in spec.dates[1:] and not row.get(column):
+            return f"{column} is blank"
+    for column, allowed in spec.choices.items():
+        if row.get(column, "") not in allowed:
+            return f"{column} {row.get(column)!r} is not one of {', '.join(a for a in allowed if a)}"
+    for column in spec.numbers:
+        try:
+            float(row.get(column) or 0)
+        except ValueError:
+            return f"{column} {row[column]!r} is not a number"
+    for column in spec.flags:
+        if row.get(column, "").lower() not in FLAG_VALUES:
+            return f"{column} {row[column]!r} is not true or false"
+    if spec.name == "electrodes" and not row_id.startswith(f"{row['sample_id']}-"):
+        return f"electrode_id {row_id!r} does not start with its cell ID {row['sample_id']!r}"
+    return _date_problem(row, spec.dates, spec.order)
+
+
+def _typed(spec: Spec, row: dict[str, str]) -> dict:
+    typed: dict = dict(row)
+    for column in spec.dates:
+        typed[column] = parse_date(row.get(column, ""))
+    for column in spec.numbers:
+        typed[column] = float(row[column]) if row.get(column) else None
+    for column in spec.flags:
+        typed[column] = FLAG_VALUES[row.get(column, "").lower()]
+    if spec.sample_list_column:
+        typed[spec.sample_list_column] = [s.strip() for s in row.get(spec.sample_list_column, "").replace(",", ";")
+                                          .split(";") if s.strip()]
+    return typed
+
+
+def _conform(name: str, rows: list[dict]) -> pa.Table:
+    schema = TABLES[name]
+    columns = [c.name for c in schema.columns]
+    return schema.conform(pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows],
+                                               schema=schema.arrow_schema()))
