@@ -24,8 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..science.d2b_geometry import PIXELS_PER_TUBE, TUBES, era_for, pixel_heights_metre, tube_angles_degree, \
-    two_theta_degree
+from ..science.d2b_geometry import era_for, pixel_heights_metre, tube_angles_degree, two_theta_degree
 from .eclab import write_mpt
 from .samples import operando_cells
 from .xas import cycling_profile

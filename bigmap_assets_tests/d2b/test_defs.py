@@ -1,11 +1,17 @@
 """The D2B assets through Dagster on the generated operando sample: tables, plots, .xye, check."""
 
+import datetime as dt
+import os
+import time
+
 import dagster as dg
+import numpy as np
 import pytest
 
 from bigmap_assets.definitions import build_defs
 from bigmap_assets.defs.materialize import materialize_all
 from bigmap_assets.defs.partitions import partition_key, sample_partitions
+from bigmap_assets.defs.resources import WarehouseResource
 from bigmap_assets.simulate import d2b as simulate_d2b
 from bigmap_assets.simulate import registry as simulate_registry
 from bigmap_assets.warehouse import catalog
@@ -55,3 +61,32 @@ def test_check_passes_on_the_generated_sample(warehouse):
     result = job.execute_in_process(partition_key=partition_key("LNO-OPD2B-01", "d2b"), instance=instance)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"measurements_are_complete": True}
+
+
+def test_sensor_reruns_only_the_d2b_partition_for_a_new_numor_set(tmp_path):
+    simulate_d2b.generate(tmp_path, steps_per_numor=2, measurements=1)
+    folder = tmp_path / "raw" / "d2b" / simulate_d2b.SAMPLE_ID
+
+    def age():
+        then = time.time() - 60
+        for path in tmp_path.rglob("*"):
+            os.utime(path, (then, then))
+
+    age()
+    sensor = build_defs(str(tmp_path)).resolve_sensor_def("raw_file_sensor")
+    warehouse = WarehouseResource(data_dir=str(tmp_path), settle_seconds=0)
+    with dg.instance_for_test() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
+        assert sorted(str(r.partition_key) for r in first.run_requests) == ["LNO-OPD2B-01|cycling", "LNO-OPD2B-01|d2b"]
+        instance.add_dynamic_partitions("sample_id", ["LNO-OPD2B-01"])
+        rng = np.random.default_rng(0)
+        for k in range(simulate_d2b.NUMORS_PER_MEASUREMENT):  # the next measurement arrives
+            angles = simulate_d2b.detector_angles(k, 2)
+            simulate_d2b.write_numor(folder / f"{612011 + k}.nxs", run_number=612011 + k,
+                                     counts=rng.poisson(3, (2, 128, 128)).astype(np.int32), detector_angle_degree=angles,
+                                     monitor_counts=np.full(2, 1e5), start_local=dt.datetime(2024, 5, 14, 12))
+        age()
+        second = sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"warehouse": warehouse}))
+        assert [str(r.partition_key) for r in second.run_requests] == ["LNO-OPD2B-01|d2b"]
+        third = sensor(dg.build_sensor_context(instance=instance, cursor=second.cursor, resources={"warehouse": warehouse}))
+        assert third.run_requests == []
