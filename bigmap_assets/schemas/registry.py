@@ -118,13 +118,27 @@ SAMPLE_OVERVIEW = register(Table(
         Column("cycles", pa.int64(), "", "cycles in cycling_cycles", nullable=False),
         Column("checkups", pa.int64(), "", "check-up cycles", nullable=False),
         Column("soh_at_end_percent", pa.float64(), "%", "last state of health measured"),
-        Column("reached_end_of_life", pa.bool_(), "", "end-of-life date in the registry"),
-        Column("d2b_measurements", pa.int64(), "", "D2B diffraction measurements", nullable=False),
+        Column("reached_end_of_life", pa.bool_(), "", "80 % SoH reached in cycling_soh, or an end-of-life date "
+                                                      "in the registry"),
+        Column("d2b_measurements", pa.int64(), "", "D2B measurements (groups of numors)", nullable=False),
         Column("xas_scans", pa.int64(), "", "XAS scans", nullable=False),
         Column("experiments", pa.int64(), "", "experiments that used its samples", nullable=False),
         Column("techniques", pa.list_(pa.string()), "", "techniques that measured its samples"),
         Column("survey_answers", pa.int64(), "", "survey answers of those techniques", nullable=False),
         Column("shipments", pa.int64(), "", "shipments that carried its samples", nullable=False),
         Column("electrodes", pa.int64(), "", "electrodes harvested from it", nullable=False),
+    ),
+))
+
+SAMPLE_COVERAGE = register(Table(
+    name="sample_coverage",
+    description="Sample-by-technique coverage, long form: what each technique holds for each sample.",
+    columns=(
+        Column("sample_id", pa.string(), "", "cell ID", nullable=False),
+        Column("technique", pa.string(), "", "cycling, d2b, xas (warehouse) or an experiment's technique",
+               nullable=False),
+        Column("source", pa.string(), "", "warehouse (data read here) or experiments (registry says measured)",
+               nullable=False),
+        Column("item_count", pa.int64(), "", "files, measurements, scans or experiments", nullable=False),
     ),
 ))

@@ -1,0 +1,55 @@
+import pyarrow as pa
+
+from bigmap_assets.registry import load_samples, load_table, samples_table
+from bigmap_assets.science.overview import coverage_matrix, sample_coverage, sample_overview
+from bigmap_assets.simulate import registry as registry_sim
+
+
+def _registry(tmp_path):
+    registry_sim.generate(tmp_path)
+    samples, _ = load_samples(tmp_path / "registry")
+    tables = {n: load_table(tmp_path / "registry", n, set(samples))[0]
+              for n in ("electrodes", "shipments", "experiments")}
+    return samples_table(samples), tables
+
+
+def test_missing_technique_tables_count_as_nothing(tmp_path):
+    samples, _ = _registry(tmp_path)
+    overview = sample_overview(samples)
+    assert overview.num_rows == 14
+    row = overview.filter(pa.compute.equal(overview["sample_id"], "LNO-REF-A-01")).to_pylist()[0]
+    assert (row["cycling_files"], row["cycles"], row["d2b_measurements"], row["xas_scans"], row["shipments"]) == (
+        0, 0, 0, 0, 0)
+    assert row["soh_at_end_percent"] is None and row["reached_end_of_life"]  # end-of-life date in the registry
+
+
+def test_overview_counts_what_each_technique_holds(tmp_path):
+    samples, registry = _registry(tmp_path)
+    cell = "LNO-REF-A-01"
+    raw_files = pa.table({"sample_id": [cell, cell, cell], "technique": ["cycling"] * 3,
+                          "status": ["ok", "ok", "issue"]})
+    cycles = pa.table({"sample_id": [cell] * 4, "cycle_count": [0, 1, 2, 3]})
+    soh = pa.table({"sample_id": [cell] * 3, "checkup_index": [0, 1, 2], "soh": [1.0, 0.9, 0.79],
+                    "eol_reached": [True] * 3})
+    numors = pa.table({"sample_id": ["LNO-OPD2B-01"] * 5, "measurement_index": [0, 0, 1, 1, 2]})
+    scans = pa.table({"sample_id": ["LNO-OPXAS-01"] * 7})
+    # EXP-06 (XPS, Lab-02), EXP-12 (EPR, Lab-07) and EXP-18 (DEMS, Lab-12) used LNO-REF-A-01's electrodes
+    answers = pa.table({"technique": ["XPS", "XPS", "XPS", "EPR", "SEM"], "partner": ["Lab-02"] * 3 + [
+        "Lab-07", "Lab-04"], "answer": ["yes", None, "no", "unsure", "yes"]})
+    overview = sample_overview(samples, raw_files=raw_files, cycling_cycles=cycles, cycling_soh=soh,
+                               d2b_numors=numors, xas_scans=scans, survey_answers=answers, **registry)
+    rows = {r["sample_id"]: r for r in overview.to_pylist()}
+    assert (rows[cell]["cycling_files"], rows[cell]["cycles"], rows[cell]["checkups"]) == (2, 3, 3)
+    assert rows[cell]["soh_at_end_percent"] == 79.0
+    assert rows[cell]["techniques"] == ["DEMS", "EPR", "XPS"] and rows[cell]["survey_answers"] == 3
+    assert rows[cell]["electrodes"] == 2 and rows[cell]["shipments"] == 1  # SHP-06
+    assert rows["LNO-OPD2B-01"]["d2b_measurements"] == 3 and rows["LNO-OPXAS-01"]["xas_scans"] == 7
+    assert rows["LNO-OPD2B-01"]["techniques"] == ["neutron diffraction (D2B)"]
+
+    coverage = sample_coverage(overview, registry["experiments"])
+    sample_ids, techniques, counts = coverage_matrix(coverage)
+    assert counts[sample_ids.index(cell), techniques.index("cycling")] == 2
+    assert counts[sample_ids.index("LNO-OPXAS-01"), techniques.index("xas")] == 7
+    assert counts[sample_ids.index("LNO-OPXAS-01"), techniques.index("XAS (ROCK)")] == 1
+    # files + measurements + scans + two cells per experiment, but one operando cell at ILL (EXP-03) and SOLEIL
+    assert counts.sum() == 2 + 3 + 7 + 2 * 21 - 2
