@@ -39,19 +39,22 @@ def example_data(tmp_path_factory) -> Path:
     return root
 
 
-def settle(folder: Path, seconds_ago: float = SETTLED_AGO_SECOND) -> None:
-    """Set every file's mtime into the past, as if written long ago (the sensor skips files still being written)."""
-    then = time.time() - seconds_ago
+def settle(folder: Path, at_second: float | None = None) -> None:
+    """Set every file's mtime into the past (default: two minutes ago), as if written long ago.
+
+    The sensor skips files still being written; a fixed ``at_second`` makes two copies identical.
+    """
+    then = time.time() - SETTLED_AGO_SECOND if at_second is None else at_second
     for path in folder.rglob("*"):
         os.utime(path, (then, then))
 
 
-def copy_cells(example_data: Path, target: Path, cells: list[str]) -> Path:
+def copy_cells(example_data: Path, target: Path, cells: list[str], at_second: float | None = None) -> Path:
     """A data folder with the registry and the raw cycling files of ``cells``, settled."""
     shutil.copytree(example_data / "registry", target / "registry")
     for cell in cells:
         shutil.copytree(example_data / "raw" / "cycling" / cell, target / "raw" / "cycling" / cell)
-    settle(target)
+    settle(target, at_second)
     return target
 
 
