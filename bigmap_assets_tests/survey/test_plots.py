@@ -1,0 +1,30 @@
+import pyarrow as pa
+
+from bigmap_assets.plots.logistics import experiments_gantt
+from bigmap_assets.plots.survey import answer_grid, survey_grid
+from bigmap_assets.registry import load_table
+from bigmap_assets.simulate import registry as registry_sim
+
+PNG = b"\x89PNG"
+
+
+def test_the_grid_places_each_answer_in_its_row_and_column():
+    answers = pa.table({
+        "technique": ["XRD", "XRD", "SEM", "SEM"], "partner": ["L1", "L1", "L2", "L2"],
+        "comparison": ["litdi", "handling", "ageing", "general"], "material": ["LNO", "Gr", "Gr", None],
+        "property": ["difference", "manipulation", "morphology", "additional_information"],
+        "answer": ["yes", "unsure", "no", None],
+    })
+    labels, points, grid = answer_grid(answers)
+    assert labels == ["SEM (L2)", "XRD (L1)"] and len(points) == 38
+    assert grid[1, points.index("litdi/LNO/difference")] == 1  # yes
+    assert grid[1, points.index("handling/Gr/manipulation")] == 3  # unsure
+    assert grid[0, points.index("ageing/Gr/morphology")] == 2  # no
+    assert grid.sum() == 6
+    assert survey_grid(answers).startswith(PNG)
+
+
+def test_the_gantt_chart_draws_the_example_experiments(tmp_path):
+    registry_sim.generate(tmp_path)
+    experiments, _ = load_table(tmp_path / "registry", "experiments", set())
+    assert experiments_gantt(experiments).startswith(PNG)
