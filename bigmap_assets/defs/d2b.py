@@ -9,6 +9,7 @@ from .. import schemas
 from ..exports.xye import export_diffractograms
 from ..ingest import read_partition
 from ..plots.d2b import comparison, series_heatmap
+from ..readers.d2b_nexus import read_calibration
 from ..science.diffraction import DEFAULT_THRESHOLD, compare_diffractograms, compare_consecutive, reduce_sample
 from .cycling import cycling_timeseries
 from .partitions import partitions_for, same_sample_from, sample_of
@@ -18,6 +19,13 @@ from .resources import WarehouseResource
 TECHNIQUE = "d2b"
 PARTITIONS = partitions_for(TECHNIQUE)
 GROUP = "d2b"
+
+
+class ReductionConfig(dg.Config):
+    max_gap_second: float = 3600.0  # a longer pause between numors starts a new measurement
+    calibration_file: str = ""  # vanadium efficiency map (Mantid processed NeXus), relative to the data folder
+    height_min_metre: float | None = None  # pixel heights kept, as PowderILLDetectorScan's HeightRange
+    height_max_metre: float | None = None
 
 
 class ComparisonConfig(dg.Config):
@@ -46,12 +54,16 @@ def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: st
                                  "2theta, 0.05 degree bins, counts per 1e6 monitor)."),
     ],
 )
-def d2b_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def d2b_ingest(context: dg.AssetExecutionContext, config: ReductionConfig, warehouse: WarehouseResource):
     sample_id = sample_of(context)
     files = read_partition(warehouse.root, TECHNIQUE, sample_id)
     log_issues(context, files)
     ingest = record_ingest(warehouse, files)
-    numors, diffractograms = reduce_sample([f.table for f in files.files], sample_id)
+    calibration = read_calibration(warehouse.root / config.calibration_file) if config.calibration_file else None
+    height_range = (None if config.height_min_metre is None or config.height_max_metre is None
+                    else (config.height_min_metre, config.height_max_metre))
+    numors, diffractograms = reduce_sample([f.table for f in files.files], sample_id, calibration=calibration,
+                                           max_gap_second=config.max_gap_second, height_range=height_range)
     if not files.files:
         context.log.warning(f"no usable D2B numor for {sample_id}")
     numor_meta = ingest | publish(warehouse, "d2b_numors", numors, {"sample_id": sample_id})

@@ -256,7 +256,7 @@ def numor_rows(numors: Sequence[pa.Table], sample_id: str) -> pa.Table:
             "code_version": _first(table, "code_version", meta),
         })
     rows.sort(key=lambda row: (row["run_number"], row["source_file"] or ""))
-    return pa.Table.from_pylist(rows) if rows else pa.table({"run_number": pa.array([], pa.int64())})
+    return pa.Table.from_pylist(rows)
 
 
 def _first(table: pa.Table, name: str, meta: dict):
@@ -315,12 +315,14 @@ def _starts_measurement(row: dict, previous: dict, members: list[dict], max_gap_
 
 
 def reduce_sample(numors: Sequence[pa.Table], sample_id: str, *, calibration: np.ndarray | None = None,
-                  max_gap_second: float = 3600.0, **reduce_options) -> tuple[pa.Table, pa.Table]:
+                  max_gap_second: float = 3600.0, angle_tolerance_degree: float = 1e-3,
+                  **reduce_options) -> tuple[pa.Table, pa.Table]:
     """Group a sample's numors and reduce each measurement: returns (``d2b_numors`` rows,
     ``d2b_diffractograms`` rows). ``reduce_options`` go to ``reduce_measurement``."""
     if not numors:
         return TABLES["d2b_numors"].arrow_schema().empty_table(), TABLES["d2b_diffractograms"].arrow_schema().empty_table()
-    grouped = group_numors(numor_rows(numors, sample_id), max_gap_second=max_gap_second)
+    grouped = group_numors(numor_rows(numors, sample_id), max_gap_second=max_gap_second,
+                           angle_tolerance_degree=angle_tolerance_degree)
     by_run = {int(metadata_of(t)["run_number"]): t for t in numors}
     pieces = []
     for index in sorted(set(grouped.column("measurement_index").to_pylist())):

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import h5py
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -110,3 +111,17 @@ def test_plots_are_png(numor_files):
     for png in (comparison(pieces[1], pieces[0], stats, threshold=2.0), series_heatmap(pa.concat_tables(pieces)),
                 series_heatmap(pa.concat_tables(pieces), timeseries)):
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_cli_applies_a_calibration_file(numor_files, tmp_path):
+    constants = np.full((128, 128), 2.0)  # [pixel, tube], as PowderILLEfficiency saves them
+    with h5py.File(tmp_path / "vanadium.nxs", "w") as h5:
+        h5["mantid_workspace_1/workspace/values"] = constants
+    plain, scaled = tmp_path / "plain.parquet", tmp_path / "scaled.parquet"
+    assert main(["d2b", "reduce", str(numor_files[0]), "-o", str(plain)]) == 0
+    assert main(["d2b", "reduce", str(numor_files[0]), "--calibration", str(tmp_path / "vanadium.nxs"), "-o", str(scaled)]) == 0
+    np.testing.assert_allclose(pq.read_table(scaled).column("intensity").to_numpy(),
+                               2 * pq.read_table(plain).column("intensity").to_numpy())
+    with h5py.File(tmp_path / "other.nxs", "w") as h5:
+        h5["entry/data"] = constants
+    assert main(["d2b", "reduce", str(numor_files[0]), "--calibration", str(tmp_path / "other.nxs"), "-o", str(scaled)]) == 2
