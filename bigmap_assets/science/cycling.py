@@ -159,11 +159,29 @@ def _cumulative_capacities(table: pa.Table, time_s: np.ndarray) -> tuple[np.ndar
 
 
 def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, anchor_unix_s: float | None) -> pa.Table:
-    n = len(columns["test_time_second"])
-    voltage, current = columns["voltage_volt"], columns["current_ampere"]
-    step_type = step_types(current, voltage, columns["control_mode"], columns["step_id"])
+    voltage = columns["voltage_volt"]
+    step_type = step_types(columns["current_ampere"], voltage, columns["control_mode"], columns["step_id"])
     charge_ah, discharge_ah = columns["charging_capacity_ah"], columns["discharging_capacity_ah"]
     mid_voltage = np.concatenate([voltage[:1], 0.5 * (voltage[1:] + voltage[:-1])])
+    derived = {
+        "step_type": step_type,
+        "charging_energy_wh": np.cumsum(np.diff(charge_ah, prepend=charge_ah[:1]) * mid_voltage),
+        "discharging_energy_wh": np.cumsum(np.diff(discharge_ah, prepend=discharge_ah[:1]) * mid_voltage),
+        "cycle_count": cycle_counts(step_type),
+        "step_count": block_index(np.nan_to_num(columns["step_id"], nan=-1.0), step_type),
+    }
+    return timeseries_table(columns, derived, sample_id=sample_id, timezone=timezone, anchor_unix_s=anchor_unix_s)
+
+
+def timeseries_table(columns: dict, derived: dict[str, np.ndarray], *, sample_id: str, timezone: str,
+                     anchor_unix_s: float | None) -> pa.Table:
+    """``cycling_timeseries`` rows from stitched columns (as ``build_timeseries`` makes them) and the
+    derived ``step_type`` codes, ``charging/discharging_energy_wh``, ``cycle_count`` and ``step_count``.
+
+    Unix time is ``anchor_unix_s`` (Unix s of stitched test time 0) + test time; NaN without an anchor.
+    """
+    n = len(columns["test_time_second"])
+    charge_ah, discharge_ah = columns["charging_capacity_ah"], columns["discharging_capacity_ah"]
     unix_s = anchor_unix_s + columns["test_time_second"] if anchor_unix_s is not None else np.full(n, np.nan)
     micros = pa.array(np.round(unix_s * 1e6), from_pandas=True).cast(pa.int64())
     data = {
@@ -171,19 +189,19 @@ def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, ancho
         "test_time_second": columns["test_time_second"],
         "unix_time_second": pa.array(unix_s, from_pandas=True),
         "utc_time": micros.cast(pa.timestamp("us", tz="UTC")),
-        "voltage_volt": voltage,
-        "current_ampere": current,
+        "voltage_volt": columns["voltage_volt"],
+        "current_ampere": columns["current_ampere"],
         "charging_capacity_ah": charge_ah,
         "discharging_capacity_ah": discharge_ah,
         "net_capacity_ah": charge_ah - discharge_ah,
-        "charging_energy_wh": np.cumsum(np.diff(charge_ah, prepend=charge_ah[:1]) * mid_voltage),
-        "discharging_energy_wh": np.cumsum(np.diff(discharge_ah, prepend=discharge_ah[:1]) * mid_voltage),
+        "charging_energy_wh": derived["charging_energy_wh"],
+        "discharging_energy_wh": derived["discharging_energy_wh"],
         "temperature_celsius": pa.array(columns["temperature_celsius"], from_pandas=True),
-        "cycle_count": cycle_counts(step_type),
+        "cycle_count": derived["cycle_count"],
         "vendor_cycle_number": pa.array(columns["vendor_cycle_number"], from_pandas=True).cast(pa.int64()),
-        "step_count": block_index(np.nan_to_num(columns["step_id"], nan=-1.0), step_type),
+        "step_count": derived["step_count"],
         "step_id": pa.array(columns["step_id"], from_pandas=True).cast(pa.int64()),
-        "step_type": step_type_names(step_type),
+        "step_type": step_type_names(derived["step_type"]),
         "file_index": columns["file_index"],
         "timezone": pa.repeat(pa.scalar(timezone, pa.string()), n),
         "source_file": columns["source_file"],
@@ -201,17 +219,19 @@ _REST, _CC_CHG, _CV_CHG, _CC_DCH, _CV_DCH = range(len(STEP_TYPES))
 _KNOWN_MODES = pa.array([mode for mode in CONTROL_MODES if mode != "OTHER"])  # codes as in cycler_common
 
 
-def step_types(current_ampere: np.ndarray, voltage_volt: np.ndarray, control_mode, step_id: np.ndarray) -> np.ndarray:
+def step_types(current_ampere: np.ndarray, voltage_volt: np.ndarray, control_mode, step_id: np.ndarray, *,
+               prior_max_current_ampere: float = 0.0) -> np.ndarray:
     """Step type per row as an index into ``STEP_TYPES`` (REST, CC_CHG, CV_CHG, CC_DCH, CV_DCH).
 
     The vendor's control mode (CC/CV/REST, any Arrow-convertible sequence) wins where known;
     rows without one are classified per run of equal (step, sign) by
     ``readers.cycler_common.infer_control_mode``. A row is rest when its mode says so or
-    |I| <= ``REST_CURRENT_FRACTION`` x max |I|.
+    |I| <= ``REST_CURRENT_FRACTION`` x the largest |I| up to and including that row (a running
+    maximum, so rows already stored keep their type when more data arrive; rows before
+    ``current_ampere`` count through ``prior_max_current_ampere``, in A).
     """
     current = np.nan_to_num(np.asarray(current_ampere, dtype=np.float64))
-    rest_level = REST_CURRENT_FRACTION * max(float(np.abs(current).max(initial=0.0)), 1e-15)
-    sign = np.where(current > rest_level, 1, np.where(current < -rest_level, -1, 0))
+    sign = current_signs(current, prior_max_current_ampere)
     mode = control_mode if isinstance(control_mode, (pa.Array, pa.ChunkedArray)) else pa.array(control_mode, pa.string())
     code = pc.index_in(mode.cast(pa.string()), value_set=_KNOWN_MODES)  # null: OTHER or not recorded
     code = np.asarray(code.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int8)
@@ -222,6 +242,14 @@ def step_types(current_ampere: np.ndarray, voltage_volt: np.ndarray, control_mod
     constant_voltage = code == CV
     types = np.where(sign > 0, np.where(constant_voltage, _CV_CHG, _CC_CHG), np.where(constant_voltage, _CV_DCH, _CC_DCH))
     return np.where((sign == 0) | (code == REST), _REST, types).astype(np.int8)
+
+
+def current_signs(current_ampere: np.ndarray, prior_max_current_ampere: float = 0.0) -> np.ndarray:
+    """+1 charge, -1 discharge, 0 rest per row: |I| above ``REST_CURRENT_FRACTION`` x the running max |I| (A)."""
+    current = np.nan_to_num(np.asarray(current_ampere, dtype=np.float64))
+    running_max = np.maximum.accumulate(np.r_[max(prior_max_current_ampere, 1e-15), np.abs(current)])[1:]
+    rest_level = REST_CURRENT_FRACTION * running_max
+    return np.where(current > rest_level, 1, np.where(current < -rest_level, -1, 0)).astype(np.int8)
 
 
 def step_type_names(codes: np.ndarray) -> pa.Array:
