@@ -1,0 +1,47 @@
+"""Tube alignment (AlignTubes) against LoadILLDiffractionTest's numbers for numor 535401 (2018 era)."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from bigmap_assets.science.d2b_alignment import (aligned_pixel_heights_metre, aligned_tube_angles_degree,
+                                                 alignment_for, max_height_metre)
+from bigmap_assets.science.d2b_geometry import era_for, tube_angles_degree
+
+ERA_535401 = era_for(dt.datetime(2018, 3, 20, 10, 0))
+
+
+def test_535401_pixel_height_and_max_height():
+    alignment = alignment_for(ERA_535401.idf_name)
+    assert ERA_535401.idf_name == "D2B_Definition_2018-03-01.xml"
+    assert ERA_535401.pixel_pitch_metre == pytest.approx(0.00276, abs=1e-5)
+    # (128 + 1) / 2 pixels plus the largest offset, |58 - 63.5| = 5.5 pixels
+    assert max_height_metre(ERA_535401.pixel_pitch_metre, alignment) == pytest.approx(0.19386, abs=1e-5)
+
+
+def test_535401_aligned_tube_centres_at_steps_0_and_1():
+    angles = aligned_tube_angles_degree(np.array([147.5, 147.55]), alignment_for(ERA_535401.idf_name))
+    np.testing.assert_allclose(np.abs(angles[:, [0, 22, 127]]), [[11.25, 16.238, 147.5], [11.2, 16.288, 147.55]],
+                               atol=1e-9)
+
+
+def test_aligned_heights_move_each_tube_by_its_centre_pixel():
+    alignment = alignment_for(ERA_535401.idf_name)
+    heights = aligned_pixel_heights_metre(ERA_535401.pixel_pitch_metre, ERA_535401.first_pixel_height_metre, alignment)
+    pitch = ERA_535401.pixel_pitch_metre
+    assert heights.shape == (128, 128)
+    # tube 1 has its beam centre at pixel 69: every pixel 5.5 pixels lower than nominal, pixel 69 at y = 0
+    assert heights[0, 0] == pytest.approx(ERA_535401.first_pixel_height_metre - 5.5 * pitch)
+    assert heights[0, 69] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(np.diff(heights, axis=1), pitch)
+
+
+def test_2023_alignment_is_the_nominal_geometry_half_a_pixel_down_and_none_before_2018():
+    era = era_for(dt.datetime(2024, 5, 14, 8, 0))
+    alignment = alignment_for(era.idf_name)
+    detector = 147.5 + 0.05 * np.arange(3)
+    np.testing.assert_allclose(aligned_tube_angles_degree(detector, alignment), tube_angles_degree(detector), atol=1e-12)
+    heights = aligned_pixel_heights_metre(era.pixel_pitch_metre, era.first_pixel_height_metre, alignment)
+    assert heights[5, 0] == pytest.approx(era.first_pixel_height_metre - 0.5 * era.pixel_pitch_metre)
+    assert alignment_for(era_for(dt.datetime(2015, 4, 16, 16, 25, 31)).idf_name) is None
