@@ -96,3 +96,19 @@ def test_sample_dates_must_run_forwards_and_a_missing_table_is_empty(tmp_path):
     assert samples == {} and issues[0].reason.startswith("dates run backwards: end_of_life_date 2023-02-01")
     table, issues = load_table(tmp_path, "shipments", set())
     assert table.num_rows == 0 and issues == []
+
+
+def test_an_xlsx_registry_with_real_excel_dates_loads(tmp_path):
+    from datetime import date, datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["shipment_id", "from_site", "to_site", "sent_date", "received_date", "sample_ids", "lost"])
+    sheet.append(["S1", "A", "B", datetime(2023, 3, 1), date(2023, 3, 9), "C1", False])
+    book.save(tmp_path / "shipments.xlsx")
+    table, issues = load_table(tmp_path, "shipments", {"C1"})
+    assert issues == []
+    assert table.select(["sent_date", "received_date", "lost"]).to_pylist() == [
+        {"sent_date": date(2023, 3, 1), "received_date": date(2023, 3, 9), "lost": False}]

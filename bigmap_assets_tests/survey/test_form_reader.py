@@ -83,3 +83,18 @@ def test_the_real_spreadsheets_are_refused_with_a_reason(realdata):
             survey_form.read(path)
         with pytest.raises(UnreadableFile, match="no reader recognises"):
             read(path)
+
+
+def test_real_spreadsheets_among_the_forms_become_issues(realdata, tmp_path):
+    import shutil
+
+    from bigmap_assets.defs.survey import read_forms
+
+    folder = tmp_path / "raw" / "survey"
+    folder.mkdir(parents=True)
+    for path in (realdata / "survey").glob("*.xlsx"):
+        shutil.copy(path, folder / path.name)
+    found = read_forms(tmp_path)
+    assert found.files == [] and len(found.issues) == 4
+    assert all(i.reason.startswith("no reader recognises this file") for i in found.issues)
+    assert {row["status"] for row in found.inventory} == {"issue"}
