@@ -4,14 +4,23 @@ Layout: ``<root>/<table>/<key>=<value>/.../part-0.parquet``, keys in the order t
 schema declares (``schemas.Table.partitioned_by``). A file is written under a temporary
 name that no reader glob matches, then ``os.replace``-d into place, so a reader sees the
 old file or the new one, never half of one.
+
+A partition that grows (a cycler file still being written) holds ``part-0.parquet``,
+``part-1.parquet``, ... read in numeric order: every part but the last holds final rows,
+the last (the tail) holds rows that may still change. ``append`` renames the newly final
+rows onto the tail in one step, then writes the new tail as the next part, so a reader
+always sees a consistent prefix of the table and never a row twice. ``APPEND_STATE``
+beside the parts records what the rows were made from.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +30,8 @@ from .. import schemas
 
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9._-]+$")
 PART_NAME = "part-0.parquet"
+PART_PATTERN = re.compile(r"^part-(\d+)\.parquet$")
+APPEND_STATE = "_append_state.json"  # matches no *.parquet glob
 
 
 def check_partition_value(value: str) -> str:
@@ -52,40 +63,153 @@ class Lake:
 
     def write(self, table_name: str, table: pa.Table, partition: dict[str, str] | None = None,
               row_group_size: int = 256_000) -> Path:
-        """Conform ``table`` to its schema and publish it atomically; returns the final path.
+        """Conform ``table`` to its schema and publish it atomically as the whole partition; returns the path.
 
-        Hive key columns are not stored inside the file (the folder names carry them).
+        Hive key columns are not stored inside the file (the folder names carry them). Parts
+        after ``part-0`` and the append state are removed first (a reader meanwhile sees the
+        old ``part-0``, a prefix of the old table).
         """
-        schema = schemas.TABLES[table_name]
+        path, _ = self.write_tables(table_name, [table], partition, row_group_size=row_group_size)
+        return path
+
+    def write_tables(self, table_name: str, tables: Iterable[pa.Table], partition: dict[str, str] | None = None,
+                     *, part: int = 0, row_group_size: int = 256_000) -> tuple[Path, int]:
+        """Stream ``tables`` (pieces of one table, e.g. from a generator) into part ``part``; (path, rows).
+
+        Memory holds one piece at a time. ``part=0`` publishes the whole partition (as ``write``);
+        another part number replaces or adds just that part.
+        """
         folder = self.partition_dir(table_name, partition)
-        conformed = schema.conform(table)
-        keys = [k for k in schema.partitioned_by if k in conformed.column_names]
-        conformed = conformed.drop_columns(keys)
         folder.mkdir(parents=True, exist_ok=True)
-        final = folder / PART_NAME
-        tmp = folder / f".{PART_NAME}.{uuid.uuid4().hex}.tmp"
+        schema = self._stored_schema(table_name)
+        final = folder / f"part-{part}.parquet"
+        tmp = folder / f".{final.name}.{uuid.uuid4().hex}.tmp"
+        rows = 0
         try:
-            pq.write_table(conformed, tmp, row_group_size=row_group_size, compression="zstd")
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                for table in tables:
+                    stored = self._stored(table_name, table).cast(schema)
+                    writer.write_table(stored, row_group_size=row_group_size)
+                    rows += stored.num_rows
+            if part == 0:
+                self._remove_parts_after(folder, 0)
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
-        return final
+        return final, rows
 
-    def read(self, table_name: str, partition: dict[str, str] | None = None) -> pa.Table | None:
-        """One partition back as a table with its hive key columns, or None when never written."""
-        path = self.partition_dir(table_name, partition) / PART_NAME
-        if not path.exists():
+    def append(self, table_name: str, final_rows: Iterable[pa.Table], tail: Callable[[], pa.Table],
+               partition: dict[str, str] | None = None, *, state: dict) -> Path:
+        """Replace the tail part by ``final_rows``, then write ``tail()`` as the next part; returns the new tail.
+
+        ``tail`` is called once ``final_rows`` is exhausted (both may come from one stream);
+        an exception while ``final_rows`` is consumed leaves the partition as it was.
+
+        The partition must have a valid append state (``append_state``). ``state`` (JSON-able,
+        e.g. the files the rows came from) is stored with the new row and part counts.
+        """
+        current = self.append_state(table_name, partition)
+        if current is None:
+            raise ValueError(f"{table_name} {partition}: no valid append state, write the partition whole first")
+        _, added = self.write_tables(table_name, final_rows, partition, part=current["tail_part"])
+        tail_path, _ = self.write_tables(table_name, [tail()], partition, part=current["tail_part"] + 1)
+        self._write_state(table_name, partition, {**state, "final_rows": current["final_rows"] + added,
+                                                  "tail_part": current["tail_part"] + 1})
+        return tail_path
+
+    def write_growing(self, table_name: str, final_rows: Iterable[pa.Table], tail: Callable[[], pa.Table],
+                      partition: dict[str, str] | None = None, *, state: dict) -> Path:
+        """Publish the whole partition as final rows (``part-0``, streamed) and ``tail()`` (``part-1``) to append to."""
+        _, final_count = self.write_tables(table_name, final_rows, partition)
+        self.write_tables(table_name, [tail()], partition, part=1)
+        self._write_state(table_name, partition, {**state, "final_rows": final_count, "tail_part": 1})
+        return self.partition_dir(table_name, partition) / PART_NAME
+
+    def append_state(self, table_name: str, partition: dict[str, str] | None = None) -> dict | None:
+        """The stored append state, or None when absent or when the parts on disk do not match it."""
+        folder = self.partition_dir(table_name, partition)
+        try:
+            state = json.loads((folder / APPEND_STATE).read_text())
+        except (OSError, ValueError):
             return None
-        table = pq.read_table(path)
+        parts = self.parts(table_name, partition)
+        expected = [folder / f"part-{i}.parquet" for i in range(state.get("tail_part", -1) + 1)]
+        if not expected or parts != expected:
+            return None
+        if sum(pq.ParquetFile(p).metadata.num_rows for p in parts[:-1]) != state.get("final_rows"):
+            return None
+        return state
+
+    def last_final_row(self, table_name: str, partition: dict[str, str] | None = None) -> pa.Table | None:
+        """The last row before the tail (one-row table, hive keys not included), None when there is none."""
+        for path in reversed(self.parts(table_name, partition)[:-1]):
+            stored = pq.ParquetFile(path)
+            if stored.metadata.num_rows:
+                last_group = stored.read_row_group(stored.metadata.num_row_groups - 1)
+                if last_group.num_rows:
+                    return last_group.slice(last_group.num_rows - 1)
+        return None
+
+    def parts(self, table_name: str, partition: dict[str, str] | None = None) -> list[Path]:
+        """The partition's part files in numeric order (empty when never written)."""
+        folder = self.partition_dir(table_name, partition)
+        if not folder.is_dir():
+            return []
+        numbered = [(int(m.group(1)), p) for p in folder.iterdir() if (m := PART_PATTERN.match(p.name))]
+        return [p for _, p in sorted(numbered)]
+
+    def read(self, table_name: str, partition: dict[str, str] | None = None,
+             columns: list[str] | None = None) -> pa.Table | None:
+        """One partition back (all its parts, in order) with its hive key columns, or None when never written.
+
+        ``columns`` reads only those columns (hive keys are always added).
+        """
+        parts = self.parts(table_name, partition)
+        if not parts:
+            return None
+        schema = schemas.TABLES[table_name]
+        stored = self._stored_schema(table_name)
+        wanted = [c for c in columns if c in stored.names] if columns is not None else None
+        table = pa.concat_tables([pq.read_table(p, columns=wanted) for p in parts])
         for key, value in (partition or {}).items():
             table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
-        schema = schemas.TABLES[table_name]
         return table.select([c for c in schema.column_names if c in table.column_names])
 
+    def _stored_schema(self, table_name: str) -> pa.Schema:
+        """The schema of the stored files: the declared one without the hive key columns."""
+        schema = schemas.TABLES[table_name]
+        arrow = schema.arrow_schema()
+        keys = [arrow.get_field_index(k) for k in schema.partitioned_by if k in arrow.names]
+        for index in sorted(keys, reverse=True):
+            arrow = arrow.remove(index)
+        return arrow
+
+    def _stored(self, table_name: str, table: pa.Table) -> pa.Table:
+        schema = schemas.TABLES[table_name]
+        conformed = schema.conform(table)
+        return conformed.drop_columns([k for k in schema.partitioned_by if k in conformed.column_names])
+
+    def _remove_parts_after(self, folder: Path, last_kept: int) -> None:
+        (folder / APPEND_STATE).unlink(missing_ok=True)
+        for path in folder.iterdir():
+            match = PART_PATTERN.match(path.name)
+            if match and int(match.group(1)) > last_kept:
+                path.unlink(missing_ok=True)
+
+    def _write_state(self, table_name: str, partition: dict[str, str] | None, state: dict) -> None:
+        folder = self.partition_dir(table_name, partition)
+        tmp = folder / f".{APPEND_STATE}.{uuid.uuid4().hex}.tmp"
+        try:
+            tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+            os.replace(tmp, folder / APPEND_STATE)
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def delete(self, table_name: str, partition: dict[str, str] | None = None) -> None:
-        """Remove a partition (e.g. its files were removed from raw/)."""
-        path = self.partition_dir(table_name, partition) / PART_NAME
-        path.unlink(missing_ok=True)
+        """Remove a partition (e.g. its files were removed from raw/): every part and the append state."""
+        folder = self.partition_dir(table_name, partition)
+        if folder.is_dir():
+            self._remove_parts_after(folder, -1)
 
     def partitions(self, table_name: str) -> list[dict[str, str]]:
         """The partitions of ``table_name`` that exist on disk."""

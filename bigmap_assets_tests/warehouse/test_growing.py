@@ -1,0 +1,162 @@
+"""A cycler file still being written: appended in parts, equal to the whole file read at once."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from bigmap_assets.cycling_ingest import ingest_timeseries, read_sources
+from bigmap_assets.science.cycling import summarise_cycles
+from bigmap_assets.science.soh import state_of_health
+from bigmap_assets.simulate.cycling import FIRST_START_LOCAL, make_cell, run_protocol, write_cell
+from bigmap_assets.simulate.samples import ageing_cells
+from bigmap_assets.warehouse.lake import APPEND_STATE, Lake
+
+SAMPLE = ageing_cells()[1]
+PARTITION = {"sample_id": SAMPLE.sample_id}
+
+
+@pytest.fixture(scope="module")
+def whole_file(tmp_path_factory) -> Path:
+    """A generated cell's complete .mpt (one file, about 3000 rows)."""
+    rng = np.random.default_rng([0, 1])
+    cell = make_cell(SAMPLE, rng)
+    arrays, _, _ = run_protocol(cell, rng)
+    folder = tmp_path_factory.mktemp("whole")
+    files = write_cell(folder, cell, arrays, None, FIRST_START_LOCAL)
+    return folder / files[0]["path"]
+
+
+def header_and_rows(path: Path) -> tuple[bytes, list[bytes]]:
+    lines = path.read_bytes().splitlines(keepends=True)
+    count = int(lines[1].split(b":")[1])
+    return b"".join(lines[:count]), lines[count:]
+
+
+def ingest(data_dir: Path, lake: Lake):
+    sources, files = read_sources(data_dir, SAMPLE.sample_id)
+    assert not [i for i in files.issues if i.severity == "error"]
+    return ingest_timeseries(lake, sources, sample_id=SAMPLE.sample_id, timezone=SAMPLE.timezone)
+
+
+def without_file_hash(table: pa.Table) -> pa.Table:
+    return table.drop_columns(["source_sha256"]).sort_by("test_time_second")
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.glob("part-*.parquet")}
+
+
+def test_a_file_grown_in_three_steps_gives_the_tables_of_the_whole_file(whole_file, tmp_path):
+    header, rows = header_and_rows(whole_file)
+    raw = tmp_path / "growing" / "raw" / "cycling" / SAMPLE.sample_id / whole_file.name
+    raw.parent.mkdir(parents=True)
+    lake = Lake(tmp_path / "growing" / "lake")
+    folder = lake.partition_dir("cycling_timeseries", PARTITION)
+    thirds = [0, len(rows) // 3, 2 * len(rows) // 3, len(rows)]
+    reports, snapshots = [], []
+    with open(raw, "wb") as fh:
+        fh.write(header)
+        for start, end in zip(thirds, thirds[1:]):
+            fh.writelines(rows[start:end])
+            fh.flush()
+            reports.append(ingest(raw.parents[3], lake))
+            snapshots.append(snapshot(folder))
+    assert [r.mode for r in reports] == ["rewrite", "append", "append"]
+    assert reports[0].reason == "no append state for this partition"
+    assert sorted(snapshots[-1]) == ["part-0.parquet", "part-1.parquet", "part-2.parquet", "part-3.parquet"]
+    # parts final at an earlier step are untouched later (same bytes and mtime)
+    assert snapshots[2]["part-0.parquet"] == snapshots[0]["part-0.parquet"]
+    assert snapshots[2]["part-1.parquet"] == snapshots[1]["part-1.parquet"]
+    # only rows never final were written: final + tail of step 1, then newly final + new tail
+    assert sum(r.rows_written for r in reports) < 1.1 * len(rows)
+
+    whole_dir = tmp_path / "whole"
+    (whole_dir / "raw" / "cycling" / SAMPLE.sample_id).mkdir(parents=True)
+    os.link(whole_file, whole_dir / "raw" / "cycling" / SAMPLE.sample_id / whole_file.name)
+    whole_lake = Lake(whole_dir / "lake")
+    assert ingest(whole_dir, whole_lake).mode == "rewrite"
+
+    grown = lake.read("cycling_timeseries", PARTITION)
+    whole = whole_lake.read("cycling_timeseries", PARTITION)
+    assert grown.num_rows == whole.num_rows == len(rows)
+    assert without_file_hash(grown).equals(without_file_hash(whole))
+    cycles = summarise_cycles(grown, active_mass_g=None)
+    assert cycles.equals(summarise_cycles(whole, active_mass_g=None))
+    assert state_of_health(cycles).equals(state_of_health(summarise_cycles(whole, active_mass_g=None)))
+
+
+def test_the_last_cycle_of_a_file_cut_mid_discharge_is_incomplete_and_not_in_soh(whole_file, tmp_path):
+    header, rows = header_and_rows(whole_file)
+    lake = Lake(tmp_path / "lake")
+    raw = tmp_path / "raw" / "cycling" / SAMPLE.sample_id / whole_file.name
+    raw.parent.mkdir(parents=True)
+    raw.write_bytes(header + b"".join(rows))
+    ingest(tmp_path, lake)
+    full = lake.read("cycling_timeseries", PARTITION)
+    step = full.column("step_type").to_pylist()
+    cut = max(i for i, s in enumerate(step) if s == "CC_DCH" and step[i - 1] != "CC_DCH") + 20  # inside the last discharge
+    with open(raw, "wb") as fh:
+        fh.write(header + b"".join(rows[:cut]))
+    report = ingest(tmp_path, lake)
+    assert report.mode == "rewrite" and "replaced" in report.reason  # shrunk: not an append
+    cycles = summarise_cycles(lake.read("cycling_timeseries", PARTITION), active_mass_g=None)
+    last = cycles.slice(cycles.num_rows - 1).to_pylist()[0]
+    assert last["complete"] is False and "incomplete" in last["flags"]
+    soh = state_of_health(cycles)
+    assert last["cycle_count"] not in soh.column("cycle_count").to_pylist()
+
+
+def test_a_replaced_file_is_rewritten_and_an_unchanged_one_left_alone(whole_file, tmp_path):
+    header, rows = header_and_rows(whole_file)
+    lake = Lake(tmp_path / "lake")
+    raw = tmp_path / "raw" / "cycling" / SAMPLE.sample_id / whole_file.name
+    raw.parent.mkdir(parents=True)
+    raw.write_bytes(header + b"".join(rows[:1000]))
+    assert ingest(tmp_path, lake).mode == "rewrite"
+    assert ingest(tmp_path, lake).mode == "unchanged"
+    edited = rows[:500] + [rows[500].replace(b"\t", b"\t ", 1)] + rows[501:1500]
+    raw.write_bytes(header + b"".join(edited))
+    report = ingest(tmp_path, lake)
+    assert (report.mode, report.reason) == ("rewrite", f"{raw.relative_to(tmp_path)} was replaced, not appended to")
+    folder = lake.partition_dir("cycling_timeseries", PARTITION)
+    assert sorted(p.name for p in folder.iterdir()) == [APPEND_STATE, "part-0.parquet", "part-1.parquet"]
+    assert lake.read("cycling_timeseries", PARTITION).num_rows == 1500
+
+
+def test_a_reader_querying_during_appends_never_sees_a_row_twice(whole_file, tmp_path):
+    header, rows = header_and_rows(whole_file)
+    lake = Lake(tmp_path / "lake")
+    raw = tmp_path / "raw" / "cycling" / SAMPLE.sample_id / whole_file.name
+    raw.parent.mkdir(parents=True)
+    raw.write_bytes(header + b"".join(rows[:200]))
+    ingest(tmp_path, lake)
+    glob = lake.glob("cycling_timeseries")
+    seen, done = [], threading.Event()
+
+    def query():
+        connection = duckdb.connect()
+        while not done.is_set():
+            try:
+                seen.append(connection.execute(
+                    f"select count(*), count(distinct test_time_second) from read_parquet('{glob}')").fetchone())
+            except duckdb.IOException:
+                continue  # a part renamed away between listing and opening: the next query sees the new one
+    reader = threading.Thread(target=query)
+    reader.start()
+    with open(raw, "ab") as fh:
+        for start in range(200, len(rows), 150):
+            fh.writelines(rows[start:start + 150])
+            fh.flush()
+            assert ingest(tmp_path, lake).mode == "append"
+    done.set()
+    reader.join()
+    assert len(seen) > 10
+    assert all(total == distinct for total, distinct in seen)
+    assert lake.read("cycling_timeseries", PARTITION).num_rows == len(rows)
