@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from ..readers import metadata_of
 from ..schemas import TABLES
 from ..warehouse.provenance import code_version
+from .d2b_alignment import TubeAlignment, aligned_pixel_heights_metre, aligned_tube_angles_degree, alignment_for
 from .d2b_geometry import PIXELS_PER_TUBE, TUBES, pixel_heights_metre, tube_angles_degree, two_theta_degree
 
 BIN_DEGREE = 0.05
@@ -39,7 +40,10 @@ DEFAULT_THRESHOLD = 2.0
 
 @dataclass(frozen=True)
 class Numor:
-    """One D2B detector scan: counts[step, tube, pixel] (pixel 0 at the bottom) and what goes with them."""
+    """One D2B detector scan: counts[step, tube, pixel] (pixel 0 at the bottom) and what goes with them.
+
+    ``pixel_heights_metre`` is (128 pixels,) for every tube alike or (128 tubes, 128 pixels) with tube
+    alignment; ``alignment`` (Mantid's AlignTubes) replaces the nominal 1.25 degree tube spacing."""
 
     run_number: int
     counts: np.ndarray
@@ -50,11 +54,25 @@ class Numor:
     end_utc_time: dt.datetime | None = None
     source_file: str = ""
     source_sha256: str = ""
+    alignment: TubeAlignment | None = None
+
+    def tube_angles_degree(self) -> np.ndarray:
+        """Mirrored in-plane angle (degrees) of every tube at every scan step, shape (steps, 128)."""
+        if self.alignment is None:
+            return tube_angles_degree(self.detector_angle_degree)
+        return aligned_tube_angles_degree(self.detector_angle_degree, self.alignment)
+
+    def heights_metre(self) -> np.ndarray:
+        """Height (m) of every pixel of every tube, shape (128 tubes, 128 pixels)."""
+        return np.broadcast_to(self.pixel_heights_metre, (TUBES, PIXELS_PER_TUBE))
 
 
-def numor_from_table(table: pa.Table) -> Numor:
-    """The ``Numor`` of a D2B reader table (its metadata in the schema, provenance columns when stamped)."""
+def numor_from_table(table: pa.Table, *, align_tubes: bool = False) -> Numor:
+    """The ``Numor`` of a D2B reader table (its metadata in the schema, provenance columns when stamped).
+    ``align_tubes`` applies the tube alignment of the run's era where Mantid has one (2018 on)."""
     meta = metadata_of(table)
+    alignment = alignment_for(meta["instrument_definition"]) if align_tubes else None
+    pitch, first_height = meta["pixel_pitch_metre"], meta["first_pixel_height_metre"]
     counts = table.column("counts").combine_chunks().values.to_numpy()
     steps = table.num_rows
     provenance = {name: table.column(name)[0].as_py() if name in table.column_names and steps else
@@ -64,9 +82,11 @@ def numor_from_table(table: pa.Table) -> Numor:
         counts=counts.reshape(steps, TUBES, PIXELS_PER_TUBE),
         detector_angle_degree=table.column("detector_angle_degree").to_numpy(),
         monitor_counts=table.column("monitor_counts").to_numpy(),
-        pixel_heights_metre=pixel_heights_metre(meta["pixel_pitch_metre"], meta["first_pixel_height_metre"]),
+        pixel_heights_metre=pixel_heights_metre(pitch, first_height) if alignment is None
+        else aligned_pixel_heights_metre(pitch, first_height, alignment),
         start_utc_time=_time(meta.get("start_utc_time")), end_utc_time=_time(meta.get("end_utc_time")),
         source_file=provenance["source_file"] or "", source_sha256=provenance["source_sha256"] or "",
+        alignment=alignment,
     )
 
 
@@ -125,23 +145,26 @@ def height_rows(heights_metre: np.ndarray, centres: np.ndarray, low: float, high
 def reduce_measurement(numors: Sequence[pa.Table | Numor], *, output: str = "1D",
                        height_range: tuple[float, float] | None = None, crop_negative: bool = True,
                        calibration: np.ndarray | None = None, masked_tubes: Sequence[int] = (),
-                       normalise_to_monitor: bool = True, step_degree: float = BIN_DEGREE) -> pa.Table:
+                       normalise_to_monitor: bool = True, step_degree: float = BIN_DEGREE,
+                       align_tubes: bool = False) -> pa.Table:
     """Merge the numors of one measurement into a diffractogram (PowderILLDetectorScan defaults).
 
     ``output``: ``1D`` (one row, true 2theta), ``2D`` (height x true 2theta) or ``2DTubes``
     (height x tube angle). ``height_range`` (min, max) in metres, within +-0.15. ``calibration`` is
     K[pixel, tube] (128 x 128, 0 = masked); ``masked_tubes`` are tube numbers 1..128.
-    A numor given twice counts once; the order does not matter.
+    ``align_tubes`` (Mantid's AlignTubes, on by default in 2018-2022 Mantid) places reader tables' tubes
+    at their measured angles and heights where the run's era has them. A numor given twice counts once;
+    the order does not matter.
     Returns columns ``output_type, height_metre, two_theta_degree`` (bin centre), ``intensity``,
     ``intensity_error`` (counts per 1e6 monitor) and ``pixel_count``; the bin edges, run numbers and
     times are in the schema metadata under ``b"d2b"``.
     """
     if output not in OUTPUT_TYPES:
         raise ValueError(f"output must be one of {OUTPUT_TYPES}, not {output!r}")
-    scans = _unique_in_run_order(numors)
+    scans = _unique_in_run_order(numors, align_tubes)
     usable = _usable_pixels(calibration, masked_tubes)
     efficiency = None if calibration is None else np.asarray(calibration, float).T  # [tube, pixel]
-    tube_angles = [tube_angles_degree(scan.detector_angle_degree) for scan in scans]
+    tube_angles = [scan.tube_angles_degree() for scan in scans]
     used_tubes = usable.any(axis=1)
     if not used_tubes.any():
         raise ValueError("every pixel is masked")
@@ -149,12 +172,13 @@ def reduce_measurement(numors: Sequence[pa.Table | Numor], *, output: str = "1D"
                             max(a[:, used_tubes].max() for a in tube_angles),
                             step_degree=step_degree, crop_negative=crop_negative)
     n_bins = edges.size - 1
-    centres, low, high = height_axis_metre(output, scans[0].pixel_heights_metre, height_range)
+    centres, low, high = height_axis_metre(output, scans[0].heights_metre()[0], height_range)
     sums = np.zeros(centres.size * n_bins)
     variances = np.zeros_like(sums)
     entries = np.zeros_like(sums)
     for scan, angles in zip(scans, tube_angles):
-        rows = height_rows(scan.pixel_heights_metre, centres, low, high)
+        heights = scan.heights_metre()
+        rows = height_rows(heights, centres, low, high)
         values, errors_squared = _normalised(scan, normalise_to_monitor)
         if efficiency is not None:
             values = values * efficiency
@@ -162,9 +186,9 @@ def reduce_measurement(numors: Sequence[pa.Table | Numor], *, output: str = "1D"
         if output == "2DTubes":
             bins = np.floor((angles - edges[0]) / step_degree)[..., None]
         else:
-            bins = np.floor((two_theta_degree(angles, scan.pixel_heights_metre) - edges[0]) / step_degree)
-        keep = (bins >= 0) & (bins < n_bins) & usable[None] & (rows >= 0)[None, None, :]
-        cells = (rows[None, None, :] * n_bins + bins)
+            bins = np.floor((two_theta_degree(angles, heights) - edges[0]) / step_degree)
+        keep = (bins >= 0) & (bins < n_bins) & usable[None] & (rows >= 0)[None]
+        cells = (rows[None] * n_bins + bins)
         cells = np.broadcast_to(cells, keep.shape)[keep].astype(np.int64)
         sums += np.bincount(cells, values[keep], minlength=sums.size)
         variances += np.bincount(cells, errors_squared[keep], minlength=sums.size)
@@ -182,7 +206,7 @@ def reduce_measurement(numors: Sequence[pa.Table | Numor], *, output: str = "1D"
     facts = {"first_edge_degree": float(edges[0]), "bin_degree": step_degree, "bins": n_bins, "rows": int(centres.size),
              "run_numbers": [s.run_number for s in scans], "crop_negative": crop_negative,
              "height_range_metre": list(height_range) if height_range is not None else None,
-             "calibrated": calibration is not None, "masked_tubes": sorted(masked_tubes),
+             "calibrated": calibration is not None, "aligned_tubes": align_tubes, "masked_tubes": sorted(masked_tubes),
              "start_utc_time": _iso(scans[0].start_utc_time), "end_utc_time": _iso(scans[-1].end_utc_time),
              "source_files": [s.source_file for s in scans], "source_sha256": [s.source_sha256 for s in scans]}
     return table.replace_schema_metadata({b"d2b": json.dumps(facts).encode()})
@@ -197,10 +221,10 @@ def _iso(time: dt.datetime | None) -> str | None:
     return time.isoformat() if time else None
 
 
-def _unique_in_run_order(numors: Sequence[pa.Table | Numor]) -> list[Numor]:
+def _unique_in_run_order(numors: Sequence[pa.Table | Numor], align_tubes: bool) -> list[Numor]:
     scans = {}
     for numor in numors:
-        scan = numor if isinstance(numor, Numor) else numor_from_table(numor)
+        scan = numor if isinstance(numor, Numor) else numor_from_table(numor, align_tubes=align_tubes)
         scans.setdefault(scan.run_number, scan)
     if not scans:
         raise ValueError("no numor to reduce")

@@ -8,6 +8,9 @@ import pytest
 from bigmap_assets.science.d2b_alignment import (aligned_pixel_heights_metre, aligned_tube_angles_degree,
                                                  alignment_for, max_height_metre)
 from bigmap_assets.science.d2b_geometry import era_for, tube_angles_degree
+from bigmap_assets.science.diffraction import reduce_measurement, reduction_facts
+
+from .helpers import write_counts_numor
 
 ERA_535401 = era_for(dt.datetime(2018, 3, 20, 10, 0))
 
@@ -45,3 +48,22 @@ def test_2023_alignment_is_the_nominal_geometry_half_a_pixel_down_and_none_befor
     heights = aligned_pixel_heights_metre(era.pixel_pitch_metre, era.first_pixel_height_metre, alignment)
     assert heights[5, 0] == pytest.approx(era.first_pixel_height_metre - 0.5 * era.pixel_pitch_metre)
     assert alignment_for(era_for(dt.datetime(2015, 4, 16, 16, 25, 31)).idf_name) is None
+
+
+def test_reduction_places_aligned_tubes_at_their_measured_angle_and_height(tmp_path):
+    counts = np.zeros((1, 128, 128), np.int32)
+    counts[0, 22] = 7  # tube 23 only: measured at -131.262 degree, beam centre at pixel 68
+    table = write_counts_numor(tmp_path / "535401.nxs", counts, np.array([147.5]), run_number=535401,
+                               start=dt.datetime(2018, 3, 20, 10, 0))
+    nominal = reduce_measurement([table], output="2DTubes", crop_negative=False)
+    aligned = reduce_measurement([table], output="2DTubes", crop_negative=False, align_tubes=True)
+    assert reduction_facts(aligned)["aligned_tubes"] is True
+    for reduced, angle in ((nominal, 147.5 - 1.25 * 105), (aligned, 16.238)):
+        hit = reduced.filter(reduced.column("intensity").to_numpy() > 0)
+        assert np.all(np.abs(hit.column("two_theta_degree").to_numpy() - angle) <= 0.025)
+    # rows are tube 1's heights (centre pixel 69): tube 23's pixel p sits one row up, its top pixel outside
+    heights = aligned_pixel_heights_metre(ERA_535401.pixel_pitch_metre, ERA_535401.first_pixel_height_metre,
+                                          alignment_for(ERA_535401.idf_name))
+    hit = aligned.filter(aligned.column("intensity").to_numpy() > 0)
+    np.testing.assert_allclose(hit.column("height_metre").to_numpy(), heights[0, 1:])
+    assert hit.num_rows == 127
