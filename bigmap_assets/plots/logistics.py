@@ -36,7 +36,8 @@ def experiments_gantt(experiments: pa.Table) -> bytes:
     axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     axis.tick_params(axis="x", labelrotation=45, labelsize=7)
     axis.legend(handles=[Patch(color=c, label=s) for s, c in SITE_COLOURS.items()]
-                + [Patch(color="grey", alpha=0.25, label="waiting after reception")], fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+                + [Patch(color="grey", alpha=0.25, label="waiting after reception")],
+                fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axis.set_title("Experiments: reception, measurement and completion")
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -32,7 +32,6 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import UnreadableFile
-from ..schemas.survey import PROPERTIES
 
 NAME = "survey_form"
 TECHNIQUE = "survey"
@@ -62,7 +61,6 @@ PROPERTY_LABELS = {
     "other": "other",
 }
 MATERIAL_LABELS = {"lno": "LNO", "linio2": "LNO", "gr": "Gr", "graphite": "Gr"}
-assert set(PROPERTY_LABELS.values()) == {*PROPERTIES, "other"}
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -108,11 +106,12 @@ _SCHEMA = pa.schema([(name, pa.string()) for name in (
 
 def normalise_answer(text: str) -> str | None:
     """'yes', 'no', 'unsure', 'n.a.' for an accepted spelling, None for blank; ``KeyError`` otherwise."""
-    key = re.sub(r"\s+", " ", text.strip().lower())
-    if not key:
+    spaced = " ".join(text.lower().split())
+    if not spaced:
         return None
-    key = ANSWER_SPELLINGS.get(key) or ANSWER_SPELLINGS[re.sub(r"[./\\]", " ", key).strip().replace("  ", " ")]
-    return key
+    if spaced in ANSWER_SPELLINGS:
+        return ANSWER_SPELLINGS[spaced]
+    return ANSWER_SPELLINGS[" ".join(re.sub(r"[./\\]", " ", spaced).split())]  # n.a., n/a, N / A
 
 
 # --- reading cells -------------------------------------------------------------------------------------------

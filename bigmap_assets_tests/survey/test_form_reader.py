@@ -7,6 +7,7 @@ import pytest
 
 from bigmap_assets.errors import UnreadableFile
 from bigmap_assets.readers import metadata_of, read, survey_form
+from bigmap_assets.schemas.survey import PROPERTIES
 from bigmap_assets.simulate import survey as survey_sim
 
 
@@ -40,6 +41,10 @@ def test_a_malformed_answer_is_an_issue_with_its_cell(generated):
         "location": expected["location"], "reason": "answer 'probably' is not yes, no, unsure or n.a. (left unanswered)"}]
     [row] = [r for r in table.to_pylist() if r["raw_text"] == "probably"]
     assert row["answer"] is None and f"{row['sheet']}!{row['cell']}" == expected["location"] == "Survey!C5"
+
+
+def test_every_property_of_the_schema_has_a_label():
+    assert set(survey_form.PROPERTY_LABELS.values()) == {*PROPERTIES, "other"}
 
 
 def test_spellings_people_type_are_normalised():
