@@ -103,3 +103,24 @@ def test_real_spreadsheets_among_the_forms_become_issues(realdata, tmp_path):
     assert found.files == [] and len(found.issues) == 4
     assert all(i.reason.startswith("no reader recognises this file") for i in found.issues)
     assert {row["status"] for row in found.inventory} == {"issue"}
+
+
+def test_labels_with_embedded_newlines_and_blocks_that_open_with_the_technique(tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join([
+        "Technique,SEM,",
+        "Partner,Lab-04,",
+        '"Is there a difference\nbetween pristine and aged samples?",YES,no',
+        ",,",
+        "Technique,TEM,",
+        "Partner,Lab-05,",
+        ",Gr,LNO",
+        '"Notable difference in\nmanipulating aged samples?",n/a,Unsure ',
+    ]) + "\n")
+    table = read(path)
+    rows = {(r["technique"], r["comparison"], r["material"]): (r["answer"], r["cell"]) for r in table.to_pylist()}
+    assert rows == {
+        ("SEM", "ageing", "LNO"): ("yes", "B3"), ("SEM", "ageing", "Gr"): ("no", "C3"),
+        ("TEM", "handling", "Gr"): ("n.a.", "B8"), ("TEM", "handling", "LNO"): ("unsure", "C8"),  # records, as a spreadsheet shows them
+    }
+    assert metadata_of(table)["issues"] == []
