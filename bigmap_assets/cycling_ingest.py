@@ -170,6 +170,8 @@ def _why_not_append(stored: dict | None, ordered: list[CyclingSource]) -> str | 
     """None when the stored rows came from these files with only the last one grown; else why not."""
     if stored is None:
         return "no append state for this partition"
+    if not ordered:
+        return "no usable file"
     before, now = stored["files"], ordered
     if [f["path"] for f in before] != [s.rel for s in now]:
         return "files added, removed or reordered"

@@ -2,15 +2,16 @@
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .. import schemas
-from ..ingest import Issue, read_partition
-from ..readers import metadata_of
+from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources
+from ..ingest import Issue
 from ..plots.cycling import soh_versus_cycle
-from ..science.cycling import build_timeseries, summarise_cycles
+from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles
 from ..science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
 from .partitions import partitions_for, sample_of
-from .publish import log_issues, plot_metadata, publish, record_ingest
+from .publish import PREVIEW_ROWS, column_schema, log_issues, plot_metadata, preview_markdown, publish, record_ingest
 from .resources import WarehouseResource
 from .samples import active_mass_g, sample_record
 
@@ -29,28 +30,50 @@ def _empty(table_name: str) -> pa.Table:
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"},
-          description="Every raw cycler file of a cell, read, stitched in time order, in canonical units (UTC).")
+          description="Every raw cycler file of a cell, read, stitched in time order, in canonical units (UTC). "
+                      "Large files are streamed; a file still being written is appended to.")
 def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
-    files = read_partition(warehouse.root, TECHNIQUE, sample_id, accept=_cycling_only)
+    sources, files = read_sources(warehouse.root, sample_id, accept=_cycling_only)
     record = sample_record(context, warehouse, sample_id)
-    if files.files:
-        table = build_timeseries([f.table for f in files.files], sample_id=sample_id,
-                                 timezone=record.get("timezone") or "UTC")
-        folder = f"raw/{TECHNIQUE}/{sample_id}"
-        files.issues += [Issue(folder, TECHNIQUE, w, sample_id, severity="warning")
-                         for w in metadata_of(table).get("warnings", [])]
-    else:
+    if not sources:
         context.log.warning(f"no usable cycling file for {sample_id}")
-        table = _empty("cycling_timeseries")
+    streamed = [s.rel for s in sources if s.table is None]
+    if streamed:
+        context.log.info(f"streaming {len(streamed)} large file(s): {', '.join(streamed)}")
+    report = ingest_timeseries(warehouse.lake, sources, sample_id=sample_id,
+                               timezone=record.get("timezone") or "UTC", log=context.log.info)
+    context.log.info(f"cycling_timeseries {sample_id}: {report.mode} ({report.reason}), {report.rows_written:,} of "
+                     f"{report.rows:,} rows written in {report.seconds:.1f} s")
+    folder = f"raw/{TECHNIQUE}/{sample_id}"
+    files.issues += [Issue(folder, TECHNIQUE, w, sample_id, severity="warning") for w in report.warnings]
     log_issues(context, files)
     metadata = record_ingest(warehouse, files)
-    metadata |= publish(warehouse, "cycling_timeseries", table, {"sample_id": sample_id})
-    return dg.MaterializeResult(metadata=metadata)
+    warehouse.publish_catalog()
+    return dg.MaterializeResult(metadata=metadata | _timeseries_metadata(warehouse, sample_id, report))
 
 
-def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
-    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
+def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: IngestReport) -> dict:
+    """Row count, schema, where the parts are, a preview (first rows only) and how this run stored them."""
+    parts = warehouse.lake.parts("cycling_timeseries", {"sample_id": sample_id})
+    first_rows = next(pq.ParquetFile(parts[0]).iter_batches(batch_size=PREVIEW_ROWS), None)
+    preview = pa.Table.from_batches([first_rows]) if first_rows is not None else _empty("cycling_timeseries")
+    return {
+        "dagster/row_count": report.rows,
+        "dagster/column_schema": column_schema("cycling_timeseries"),
+        "path": dg.MetadataValue.path(str(parts[0].parent)),
+        "parts": len(parts),
+        "preview": dg.MetadataValue.md(preview_markdown(preview)),
+        "ingest_mode": report.mode,
+        "ingest_reason": report.reason,
+        "rows_written": report.rows_written,
+        "rows_per_second": round(report.rows_written / max(report.seconds, 1e-9)),
+    }
+
+
+def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str,
+                    columns: list[str] | None = None) -> pa.Table:
+    table = warehouse.lake.read(table_name, {"sample_id": sample_id}, columns=columns)
     return table if table is not None else _empty(table_name)
 
 
@@ -59,7 +82,7 @@ def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: st
 def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
-    timeseries = _read_partition(warehouse, "cycling_timeseries", sample_id)
+    timeseries = _read_partition(warehouse, "cycling_timeseries", sample_id, columns=list(SUMMARY_COLUMNS))
     cycles = summarise_cycles(timeseries, active_mass_g=active_mass_g(record))
     metadata = publish(warehouse, "cycling_cycles", cycles, {"sample_id": sample_id})
     stages = cycles.column("stage").to_pylist() if cycles.num_rows else []

@@ -279,6 +279,12 @@ def cycle_counts(step_type: np.ndarray) -> np.ndarray:
 # --- per-cycle summary -----------------------------------------------------------------------
 
 
+# The cycling_timeseries columns summarise_cycles reads (read only these from the lake).
+SUMMARY_COLUMNS = ("sample_id", "cycle_count", "test_time_second", "utc_time", "voltage_volt", "current_ampere",
+                   "charging_capacity_ah", "discharging_capacity_ah", "charging_energy_wh", "discharging_energy_wh",
+                   "step_type")
+
+
 def summarise_cycles(timeseries: pa.Table, *, active_mass_g: float | None,
                      specific_capacity_mah_per_g: float = 225.0) -> pa.Table:
     """One ``cycling_cycles`` row per cycle: capacities, energies, efficiencies, CV tails, C-rates, stage.
