@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--height-range", type=float, nargs=2, metavar=("MIN", "MAX"), help="pixel heights kept, m")
     p.add_argument("--no-crop", action="store_true", help="keep negative scattering angles")
     p.add_argument("--calibration", type=Path, metavar="FILE", help="vanadium efficiency map (Mantid processed NeXus)")
+    p.add_argument("--align-tubes", action="store_true",
+                   help="measured tube angles and heights of the run's era (Mantid's AlignTubes, default in 2018-2022)")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="output file: .parquet, .xye or .csv")
     p.set_defaults(func=cmd_reduce)
     c = commands.add_parser("compare", help="ratio and chi-square of two diffractograms (.xye)")
@@ -46,7 +48,8 @@ def cmd_reduce(args) -> int:
     numors = [stamp(attach_metadata(*read_numor(path)), str(path), sha256_of(path)) for path in args.numors]
     calibration = read_calibration(args.calibration) if args.calibration else None
     reduced = reduce_measurement(numors, output=args.output, height_range=args.height_range,
-                                 crop_negative=not args.no_crop, calibration=calibration)
+                                 crop_negative=not args.no_crop, calibration=calibration,
+                                 align_tubes=args.align_tubes)
     facts = reduction_facts(reduced)
     if args.out.suffix == ".xye":
         write_xye(args.out, reduced, {"run_numbers": " ".join(map(str, facts["run_numbers"])),

@@ -3,9 +3,12 @@
 import datetime as dt
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
-from bigmap_assets.science.d2b_alignment import (aligned_pixel_heights_metre, aligned_tube_angles_degree,
+from bigmap_assets.cli import main
+
+from bigmap_assets.science.d2b_alignment import (TUBE_CENTRES_2018_03, aligned_pixel_heights_metre, aligned_tube_angles_degree,
                                                  alignment_for, max_height_metre)
 from bigmap_assets.science.d2b_geometry import era_for, tube_angles_degree
 from bigmap_assets.science.diffraction import reduce_measurement, reduction_facts
@@ -67,3 +70,17 @@ def test_reduction_places_aligned_tubes_at_their_measured_angle_and_height(tmp_p
     hit = aligned.filter(aligned.column("intensity").to_numpy() > 0)
     np.testing.assert_allclose(hit.column("height_metre").to_numpy(), heights[0, 1:])
     assert hit.num_rows == 127
+
+
+def test_cli_reduces_with_aligned_tubes(tmp_path, capsys):
+    counts = np.ones((2, 128, 128), np.int32)
+    write_counts_numor(tmp_path / "535401.nxs", counts, np.array([147.5, 147.55]), run_number=535401,
+                       start=dt.datetime(2018, 3, 20, 10, 0))
+    for flags, name in (([], "nominal.parquet"), (["--align-tubes"], "aligned.parquet")):
+        assert main(["d2b", "reduce", str(tmp_path / "535401.nxs"), "--output", "2DTubes", "--no-crop", *flags,
+                     "-o", str(tmp_path / name)]) == 0
+    nominal, aligned = (pq.read_table(tmp_path / n) for n in ("nominal.parquet", "aligned.parquet"))
+    assert nominal.column("pixel_count").to_numpy().sum() == 2 * 128 * 128
+    # aligned: rows are tube 1's heights (centre pixel 69); tube t keeps 128 - |69 - centre_t| pixels in them
+    kept = 2 * np.sum(128 - np.abs(69 - TUBE_CENTRES_2018_03))
+    assert aligned.column("pixel_count").to_numpy().sum() == kept
