@@ -23,10 +23,11 @@ def mantid_available() -> bool:
 
 
 def reduce_with_mantid(paths: Sequence[Path], *, output: str = "1D", height_range: tuple[float, float] | None = None,
-                       crop_negative: bool = True, calibration_path: Path | None = None) -> pa.Table:
+                       crop_negative: bool = True, calibration_path: Path | None = None,
+                       align_tubes: bool = False) -> pa.Table:
     """PowderILLDetectorScan on ``paths`` with the options of ``diffraction.reduce_measurement``; returns
     the same columns (``pixel_count`` null: Mantid does not report it). Older Mantid versions get
-    ``InitialMask=0, FinalMask=0, AlignTubes=False`` so that both paths reduce the same pixels."""
+    ``InitialMask=0, FinalMask=0`` and ``AlignTubes=align_tubes`` so that both paths reduce the same pixels."""
     if output not in OUTPUT_TYPES:
         raise ValueError(f"output must be one of {OUTPUT_TYPES}, not {output!r}")
     from mantid.api import AlgorithmManager
@@ -35,7 +36,7 @@ def reduce_with_mantid(paths: Sequence[Path], *, output: str = "1D", height_rang
     known = {p.name for p in AlgorithmManager.create("PowderILLDetectorScan").getProperties()}
     options = {name: name == OUTPUT_PROPERTIES[output] for name in OUTPUT_PROPERTIES.values()}
     options.update(NormaliseTo="Monitor", CropNegativeScatteringAngles=crop_negative)
-    options.update({k: v for k, v in (("InitialMask", 0), ("FinalMask", 0), ("AlignTubes", False)) if k in known})
+    options.update({k: v for k, v in (("InitialMask", 0), ("FinalMask", 0), ("AlignTubes", align_tubes)) if k in known})
     if height_range is not None:
         options["HeightRange"] = [float(v) for v in height_range]
     if calibration_path is not None:

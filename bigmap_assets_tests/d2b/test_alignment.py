@@ -11,6 +11,7 @@ from bigmap_assets.cli import main
 from bigmap_assets.science.d2b_alignment import (TUBE_CENTRES_2018_03, aligned_pixel_heights_metre, aligned_tube_angles_degree,
                                                  alignment_for, max_height_metre)
 from bigmap_assets.science.d2b_geometry import era_for, tube_angles_degree
+from bigmap_assets.science.d2b_mantid import mantid_available, reduce_with_mantid
 from bigmap_assets.science.diffraction import reduce_measurement, reduction_facts
 
 from .helpers import write_counts_numor
@@ -84,3 +85,15 @@ def test_cli_reduces_with_aligned_tubes(tmp_path, capsys):
     # aligned: rows are tube 1's heights (centre pixel 69); tube t keeps 128 - |69 - centre_t| pixels in them
     kept = 2 * np.sum(128 - np.abs(69 - TUBE_CENTRES_2018_03))
     assert aligned.column("pixel_count").to_numpy().sum() == kept
+
+
+@pytest.mark.skipif(not mantid_available(), reason="mantid is not importable here (it installs from conda, not PyPI)")
+def test_aligned_2018_numor_agrees_with_mantid(tmp_path):
+    counts = np.random.default_rng(3).poisson(40, (25, 128, 128)).astype(np.int32)
+    path = tmp_path / "535401.nxs"
+    table = write_counts_numor(path, counts, 147.5 + 0.05 * np.arange(25), run_number=535401,
+                               start=dt.datetime(2018, 3, 20, 10, 0))
+    ours = reduce_measurement([table], output="2DTubes", align_tubes=True)
+    theirs = reduce_with_mantid([path], output="2DTubes", align_tubes=True)
+    for name in ("height_metre", "two_theta_degree", "intensity", "intensity_error"):
+        np.testing.assert_allclose(ours.column(name).to_numpy(), theirs.column(name).to_numpy(), rtol=1e-9, atol=1e-9)
