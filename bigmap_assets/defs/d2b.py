@@ -26,6 +26,7 @@ class ReductionConfig(dg.Config):
     calibration_file: str = ""  # vanadium efficiency map (Mantid processed NeXus), relative to the data folder
     height_min_metre: float | None = None  # pixel heights kept, as PowderILLDetectorScan's HeightRange
     height_max_metre: float | None = None
+    align_tubes: bool = False  # measured tube angles and heights of the run's era (Mantid 2018-2022 default)
 
 
 class ComparisonConfig(dg.Config):
@@ -63,7 +64,8 @@ def d2b_ingest(context: dg.AssetExecutionContext, config: ReductionConfig, wareh
     height_range = (None if config.height_min_metre is None or config.height_max_metre is None
                     else (config.height_min_metre, config.height_max_metre))
     numors, diffractograms = reduce_sample([f.table for f in files.files], sample_id, calibration=calibration,
-                                           max_gap_second=config.max_gap_second, height_range=height_range)
+                                           max_gap_second=config.max_gap_second, height_range=height_range,
+                                           align_tubes=config.align_tubes)
     if not files.files:
         context.log.warning(f"no usable D2B numor for {sample_id}")
     numor_meta = ingest | publish(warehouse, "d2b_numors", numors, {"sample_id": sample_id})
