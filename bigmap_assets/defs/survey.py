@@ -11,7 +11,7 @@ from .. import schemas
 from ..errors import UnreadableFile
 from ..ingest import Issue, PartitionFiles, ReadFile, is_raw_file
 from ..plots.survey import survey_grid
-from ..readers import metadata_of, read
+from ..readers import attach_metadata, find_reader, metadata_of, read, survey_form
 from ..science.survey import survey_metaview as compute_metaview
 from ..warehouse.provenance import code_version, sha256_of, stamp
 from .publish import log_issues, plot_metadata, publish, record_ingest
@@ -34,7 +34,7 @@ def read_forms(data_dir: Path) -> PartitionFiles:
                  "sha256": digest, "code_version": code_version(),
                  "modified_time": datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)}
         try:
-            table = read(path)
+            table = read_survey_file(path)
         except UnreadableFile as exc:
             result.issues.append(Issue(rel, TECHNIQUE, exc.reason, location=exc.location, sha256=digest))
             result.inventory.append({**entry, "status": "issue"})
@@ -50,6 +50,25 @@ def read_forms(data_dir: Path) -> PartitionFiles:
         result.files.append(ReadFile(rel, digest, stamp(table, rel, digest)))
         result.inventory.append({**entry, "status": "ok", "reader": meta.get("format"), "row_count": table.num_rows})
     return result
+
+
+def read_survey_file(path: Path) -> pa.Table:
+    """Content first, like every folder; a spreadsheet no reader recognises goes to the form reader anyway
+    (a form may open below the rows its sniffer looks at), so a refusal says what the form lacks."""
+    try:
+        find_reader(path)
+    except UnreadableFile:
+        if path.suffix.lower() not in survey_form.SUFFIXES:
+            raise
+        try:
+            table, metadata = survey_form.read(path)
+        except UnreadableFile:
+            raise
+        except Exception as exc:  # a workbook broken in a way the form reader did not foresee
+            raise UnreadableFile(path, f"{survey_form.NAME} reader failed: {type(exc).__name__}: {exc}") from exc
+        return attach_metadata(table, {"format": survey_form.NAME, "technique": survey_form.TECHNIQUE,
+                                       "source_file": str(path), **metadata})
+    return read(path)
 
 
 @dg.asset(group_name=GROUP, kinds={"parquet"},

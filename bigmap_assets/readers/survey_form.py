@@ -1,4 +1,4 @@
-"""Survey result forms (annex 5.3 of BIG-MAP D5.3): .xlsx, .ods (python-calamine) or .csv.
+"""Survey result forms (annex 5.3 of BIG-MAP D5.3): .xlsx, .xls, .ods (python-calamine) or .csv.
 
 A form block is a column of labels with answers to their right::
 
@@ -36,7 +36,8 @@ from ..errors import UnreadableFile
 NAME = "survey_form"
 TECHNIQUE = "survey"
 
-SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".ods")
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+SUFFIXES = (*SPREADSHEET_SUFFIXES, ".csv")
 SNIFF_ROWS = 40
 
 ANSWER_SPELLINGS = {

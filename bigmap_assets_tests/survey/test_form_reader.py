@@ -101,7 +101,9 @@ def test_real_spreadsheets_among_the_forms_become_issues(realdata, tmp_path):
         shutil.copy(path, folder / path.name)
     found = read_forms(tmp_path)
     assert found.files == [] and len(found.issues) == 4
-    assert all(i.reason.startswith("no reader recognises this file") for i in found.issues)
+    assert sorted(i.reason for i in found.issues) == [
+        f"not a survey form: no block with both a 'Partner' and a 'Technique' label (sheets: {sheets})"
+        for sheets in ("Page 1, Page 2, Page 3", "db_table", "pages", "sample_data_neware")]
     assert {row["status"] for row in found.inventory} == {"issue"}
 
 
@@ -124,3 +126,25 @@ def test_labels_with_embedded_newlines_and_blocks_that_open_with_the_technique(t
         ("TEM", "handling", "Gr"): ("n.a.", "B8"), ("TEM", "handling", "LNO"): ("unsure", "C8"),  # records, as a spreadsheet shows them
     }
     assert metadata_of(table)["issues"] == []
+
+
+def test_a_form_below_the_sniffed_rows_is_still_read_from_the_survey_folder(tmp_path):
+    from openpyxl import Workbook
+
+    from bigmap_assets.defs.survey import read_forms
+
+    book = Workbook()
+    book.active.title = "form"
+    book.active.append(["Instructions: answer below"])
+    rows = [[]] * 48 + [["Partner", "Lab-06"], ["Technique", "Raman"], ["", "LNO", "Gr"],
+                        ["Is there a difference with vs without LiTDI?", "Y", "N/A"]]
+    for row in rows:
+        book.active.append(row)
+    folder = tmp_path / "raw" / "survey"
+    folder.mkdir(parents=True)
+    book.save(folder / "late_form.xlsx")
+    found = read_forms(tmp_path)
+    assert found.issues == []
+    [form] = found.files
+    rows = {(r["material"], r["answer"], r["cell"]) for r in form.table.to_pylist()}
+    assert rows == {("LNO", "yes", "B53"), ("Gr", "n.a.", "C53")}
