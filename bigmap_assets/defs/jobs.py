@@ -28,6 +28,14 @@ def build_jobs(assets: Sequence[dg.AssetsDefinition]) -> dict[str, dg.Unresolved
                 description=f"Every {technique} asset of one sample partition.",
                 tags={"bigmap/technique": technique},
             )
+    groups = {a.group_names_by_key[k] for a in assets for k in a.keys}
+    for source in ("registry", "survey"):
+        if source in groups:
+            jobs[source] = dg.define_asset_job(
+                f"{source}_job", selection=dg.AssetSelection.groups(source).downstream(),
+                description=f"The {source} tables and every cross-sample table that reads them.",
+                tags={"bigmap/technique": source},
+            )
     jobs["summary"] = dg.define_asset_job(
         "summary_job", selection=dg.AssetSelection.assets(*summary_assets(assets)),
         description="Cross-sample tables: series statistics, registry, surveys, overview.",

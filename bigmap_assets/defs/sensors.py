@@ -1,17 +1,18 @@
 """Sensors: new or changed raw files request runs for their partitions only; a finished
 partition run refreshes the summaries and what depends on the same sample."""
 
+import hashlib
 import json
 
 import dagster as dg
 
-from .. import watch
+from .. import registry, watch
 from ..ingest import TECHNIQUES
 from .partitions import partition_key, sample_partitions
 from .resources import WarehouseResource
 
 # A sample's assets of the key technique read the value techniques' tables.
-DEPENDENT_TECHNIQUES = {"cycling": ("xas",)}
+DEPENDENT_TECHNIQUES = {"cycling": ("xas", "d2b")}
 
 
 def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
@@ -19,42 +20,55 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
                description="Watches raw/ and registry/: requests runs for changed sample partitions only.")
     def raw_file_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
         previous = json.loads(context.cursor) if context.cursor else {}
-        found = watch.scan(warehouse.root, previous, settle_seconds=warehouse.settle_seconds)
+        found = watch.scan(warehouse.root, previous.get("files", {}), settle_seconds=warehouse.settle_seconds)
         for issue in found.refused:
             context.log.warning(f"{issue.path}: {issue.reason}")
         if found.unsettled:
             context.log.info(f"still being written, left for a later tick: {found.unsettled}")
+        sample_rows = _sample_row_hashes(warehouse) if found.changed_registry else previous.get("samples", {})
+        partitions = set(found.changed_partitions)
+        if found.changed_registry:  # a sample's registry row (mass, timezone...) feeds its partitions
+            changed = {s for s in sample_rows.keys() | previous.get("samples", {}).keys()
+                       if sample_rows.get(s) != previous.get("samples", {}).get(s)}
+            partitions |= {(t, s) for t in TECHNIQUES for s in changed if (warehouse.raw_dir / t / s).is_dir()}
         known = set(context.instance.get_dynamic_partitions(sample_partitions.name))
-        new_samples = sorted({s for _, s in found.changed_partitions} - known)
+        new_samples = sorted({s for _, s in partitions} - known)
         requests = [
             dg.RunRequest(
-                run_key=f"{technique}:{sample_id}:{_fingerprint(found.state, technique, sample_id)}",
+                run_key=f"{technique}:{sample_id}:{_fingerprint(found.state, sample_rows, technique, sample_id)}",
                 job_name=jobs[technique].name,
                 partition_key=partition_key(sample_id, technique),
                 tags={"bigmap/technique": technique},
             )
-            for technique, sample_id in sorted(found.changed_partitions) if technique in jobs
+            for technique, sample_id in sorted(partitions) if technique in jobs
         ]
-        if found.changed_surveys or found.changed_registry:
-            requests.append(dg.RunRequest(run_key=f"summary:{_fingerprint(found.state, 'summary', '')}",
-                                          job_name=jobs["summary"].name))
+        for source, changed in (("registry", found.changed_registry), ("survey", found.changed_surveys)):
+            if changed:
+                job = jobs.get(source, jobs["summary"])
+                requests.append(dg.RunRequest(run_key=f"{source}:{_fingerprint(found.state, sample_rows, source, '')}",
+                                              job_name=job.name))
         return dg.SensorResult(
             run_requests=requests,
             dynamic_partitions_requests=[sample_partitions.build_add_request(new_samples)] if new_samples else [],
-            cursor=json.dumps(found.state, sort_keys=True),
+            cursor=json.dumps({"files": found.state, "samples": sample_rows}, sort_keys=True),
         )
 
     return raw_file_sensor
 
 
-def _fingerprint(state: dict[str, list], technique: str, sample_id: str) -> str:
-    """A short hash of the partition's file contents, so the same content never runs twice."""
-    import hashlib
+def _sample_row_hashes(warehouse: WarehouseResource) -> dict[str, str]:
+    samples, _ = registry.load_samples(warehouse.registry_dir)
+    return {s: hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            for s, row in samples.items()}
 
-    if technique == "summary":
-        items = sorted((p, v[2]) for p, v in state.items() if watch.classify(p)[0] in ("survey", "registry"))
+
+def _fingerprint(state: dict[str, list], sample_rows: dict[str, str], kind: str, sample_id: str) -> str:
+    """A short hash of what a run reads (its files' contents, its registry row), so it never runs twice for it."""
+    if kind in ("registry", "survey"):
+        items = sorted((p, v[2]) for p, v in state.items() if watch.classify(p)[0] == kind)
     else:
-        items = sorted((p, v[2]) for p, v in state.items() if watch.classify(p) == (technique, sample_id))
+        items = sorted((p, v[2]) for p, v in state.items() if watch.classify(p) == (kind, sample_id))
+        items.append(("registry", sample_rows.get(sample_id)))
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
 
 

@@ -72,6 +72,24 @@ def test_sensor_requests_one_run_for_a_new_file_and_none_on_the_next_tick(data_d
         assert third.run_requests == [] and json.loads(third.cursor) == json.loads(second.cursor)
 
 
+def test_a_changed_registry_row_reruns_only_that_sample_and_the_registry_tables(data_dir):
+    defs = build_defs(str(data_dir))
+    sensor = defs.resolve_sensor_def("raw_file_sensor")
+    warehouse = WarehouseResource(data_dir=str(data_dir), settle_seconds=0)
+    _age(data_dir)
+    with dg.instance_for_test() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
+        instance.add_dynamic_partitions("sample_id", list(CELLS))
+        samples = data_dir / "registry" / "samples.csv"
+        text = samples.read_text()
+        line = next(l for l in text.splitlines() if l.startswith(CELLS[1] + ","))
+        samples.write_text(text.replace(line, line.replace(",Europe/Oslo", ",Europe/Berlin")))
+        _age(data_dir / "registry")
+        second = sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"warehouse": warehouse}))
+        assert sorted((r.job_name, str(r.partition_key)) for r in second.run_requests) == sorted(
+            [("cycling_job", f"{CELLS[1]}|cycling"), ("registry_job", "None")])
+
+
 def _lake_files(data_dir: Path) -> dict[str, bytes]:
     lake = data_dir / "warehouse" / "lake"
     return {str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*.parquet"))}
