@@ -9,6 +9,7 @@ out (severity error); a row naming an unknown sample is kept (severity warning).
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -16,23 +17,54 @@ from pathlib import Path
 import pyarrow as pa
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import UnreadableFile
 from .ingest import Issue
 from .schemas import TABLES
 from .warehouse.lake import SAFE_VALUE
 
+SPREADSHEET_SUFFIXES = (".xlsx", ".xls", ".ods")
 SAMPLE_COLUMNS = ("sample_id", "provider", "batch", "series", "chemistry", "active_mass_mg", "timezone")
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV (UTF-8, with or without BOM) or of the first sheet of an .xlsx, as text."""
-    if path.suffix.lower() in (".xlsx", ".xls", ".ods"):
+def read_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """Rows of a CSV or of the first sheet of an .xlsx/.ods, as text, and warnings about assumptions made.
+
+    A CSV that is not UTF-8 is read as Windows-1252 (Excel's "CSV" on Western Windows) with a warning;
+    a file that cannot be opened raises ``UnreadableFile``.
+    """
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
         from python_calamine import CalamineWorkbook
 
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
-        header = [str(h).strip() for h in sheet[0]]
-        return [{h: _text(v) for h, v in zip(header, row)} for row in sheet[1:] if any(_text(v) for v in row)]
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fh)]
+        try:
+            sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+        except Exception as exc:  # calamine's errors (zip, xml, format) share no base class
+            raise UnreadableFile(path, f"cannot open as a spreadsheet: {type(exc).__name__}: {exc}") from exc
+        if not sheet:
+            return [], []
+        header = [_text(h) for h in sheet[0]]
+        return [{h: _text(v) for h, v in zip(header, row) if h} for row in sheet[1:] if any(_text(v) for v in row)], []
+    raw = path.read_bytes()
+    try:
+        text, warnings = raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        text = raw.decode("cp1252", errors="replace")
+        line = raw.count(b"\n", 0, exc.start) + 1
+        warnings = [f"not UTF-8 (first at line {line}): read as Windows-1252; save as 'CSV UTF-8' to be sure of "
+                    "accented names"]
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise UnreadableFile(path, f"not a readable CSV: {exc}") from exc
+    return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows], warnings
+
+
+def _opened(path: Path) -> tuple[list[dict[str, str]] | None, list[Issue]]:
+    """``read_rows`` with its problems as issues: (None, [error]) when the file cannot be opened."""
+    try:
+        rows, warnings = read_rows(path)
+    except UnreadableFile as exc:
+        return None, [Issue(str(path), "registry", exc.reason)]
+    return rows, [Issue(str(path), "registry", warning, severity="warning") for warning in warnings]
 
 
 def _text(value) -> str:
@@ -42,8 +74,8 @@ def _text(value) -> str:
 
 
 def registry_file(registry_dir: Path, name: str) -> Path | None:
-    """``<name>.csv`` or ``<name>.xlsx`` in ``registry_dir``, whichever exists (CSV first)."""
-    for suffix in (".csv", ".xlsx"):
+    """``<name>.csv`` (or .xlsx, .xls, .ods) in ``registry_dir``, whichever exists (CSV first)."""
+    for suffix in (".csv", *SPREADSHEET_SUFFIXES):
         if (Path(registry_dir) / f"{name}{suffix}").is_file():
             return Path(registry_dir) / f"{name}{suffix}"
     return None
@@ -61,11 +93,14 @@ def load_samples(registry_dir: str | Path) -> tuple[dict[str, dict], list[Issue]
     path = samples_file(Path(registry_dir))
     if path is None:
         return {}, [Issue(str(Path(registry_dir) / "samples.csv"), "registry", "no samples.csv or samples.xlsx")]
-    rows = read_rows(path)
+    rows, issues = _opened(path)
+    if rows is None:
+        return {}, issues
     missing = [c for c in SAMPLE_COLUMNS if rows and c not in rows[0]]
     if missing:
-        return {}, [Issue(str(path), "registry", f"missing column(s): {', '.join(missing)}", location="header")]
-    samples, issues = {}, []
+        return {}, [*issues, Issue(str(path), "registry", f"missing column(s): {', '.join(missing)}",
+                                   location="header")]
+    samples = {}
     for line, row in enumerate(rows, start=2):
         reason = _row_problem(row, samples)
         if reason:
@@ -172,12 +207,14 @@ def load_table(registry_dir: str | Path, name: str, known_samples: set[str]) -> 
     path = registry_file(Path(registry_dir), name)
     if path is None:
         return _conform(name, []), []
-    rows = read_rows(path)
+    rows, issues = _opened(path)
+    if rows is None:
+        return _conform(name, []), issues
     missing = [c for c in spec.required if rows and c not in rows[0]]
     if missing:
-        return _conform(name, []), [Issue(str(path), "registry", f"missing column(s): {', '.join(missing)}",
-                                          location="header")]
-    kept, issues, seen = [], [], set()
+        return _conform(name, []), [*issues, Issue(str(path), "registry", f"missing column(s): {', '.join(missing)}",
+                                                   location="header")]
+    kept, seen = [], set()
     for line, row in enumerate(rows, start=2):
         row_id = row[spec.id_column]
         reason = _spec_problem(spec, row, seen)

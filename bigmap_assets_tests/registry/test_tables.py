@@ -112,3 +112,20 @@ def test_an_xlsx_registry_with_real_excel_dates_loads(tmp_path):
     assert issues == []
     assert table.select(["sent_date", "received_date", "lost"]).to_pylist() == [
         {"sent_date": date(2023, 3, 1), "received_date": date(2023, 3, 9), "lost": False}]
+
+
+def test_files_that_cannot_be_opened_or_decoded_are_issues_not_crashes(tmp_path):
+    from openpyxl import Workbook
+
+    (tmp_path / "samples.csv").write_bytes(b"sample_id,provider,batch,series,chemistry,active_mass_mg,timezone\n"
+                                           b"C1,M\xfcnster,B,s,LNO,10,Europe/Berlin\n")
+    (tmp_path / "shipments.xlsx").write_bytes(b"not a zip")
+    Workbook().save(tmp_path / "experiments.xlsx")  # one empty sheet
+    samples, issues = load_samples(tmp_path)
+    assert samples["C1"]["provider"] == "Münster"
+    assert [(i.severity, i.reason) for i in issues] == [
+        ("warning", "not UTF-8 (first at line 2): read as Windows-1252; save as 'CSV UTF-8' to be sure of accented names")]
+    table, issues = load_table(tmp_path, "shipments", {"C1"})
+    assert table.num_rows == 0 and [i.reason.split(":")[0] for i in issues] == ["cannot open as a spreadsheet"]
+    table, issues = load_table(tmp_path, "experiments", {"C1"})
+    assert table.num_rows == 0 and issues == []
