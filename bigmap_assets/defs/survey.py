@@ -47,6 +47,8 @@ def read_forms(data_dir: Path) -> PartitionFiles:
             continue
         result.issues += [Issue(rel, TECHNIQUE, i["reason"], location=i["location"], sha256=digest)
                           for i in meta.get("issues", [])]
+        result.issues += [Issue(rel, TECHNIQUE, warning, severity="warning", sha256=digest)
+                          for warning in meta.get("warnings", [])]
         result.files.append(ReadFile(rel, digest, stamp(table, rel, digest)))
         result.inventory.append({**entry, "status": "ok", "reader": meta.get("format"), "row_count": table.num_rows})
     return result

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import re
 from pathlib import Path
 
@@ -82,8 +83,9 @@ def sniff(path: Path, head: bytes) -> bool:
 def read(path: Path) -> tuple[pa.Table, dict]:
     """One row per answer of every form block in the file; metadata lists the forms and the issues."""
     path = Path(path)
+    warnings: list[str] = []
     try:
-        sheets = _sheets(path) if path.suffix.lower() in SPREADSHEET_SUFFIXES else _csv_sheet(path)
+        sheets = _sheets(path) if path.suffix.lower() in SPREADSHEET_SUFFIXES else _csv_sheet(path, warnings)
     except Exception as exc:
         raise UnreadableFile(path, f"cannot open as a spreadsheet: {type(exc).__name__}: {exc}") from exc
     rows, forms, issues = [], [], []
@@ -97,7 +99,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     if not forms:
         raise UnreadableFile(path, "not a survey form: no block with both a 'Partner' and a 'Technique' label "
                                    f"(sheets: {', '.join(sheets) or 'none'})")
-    metadata = {"forms": forms, "issues": issues, "warnings": []}
+    metadata = {"forms": forms, "issues": issues, "warnings": warnings}
     return pa.Table.from_pylist(rows, schema=_SCHEMA), metadata
 
 
@@ -126,9 +128,16 @@ def _sheets(path: Path, nrows: int | None = None) -> dict[str, list[list]]:
             for name in book.sheet_names}
 
 
-def _csv_sheet(path: Path) -> dict[str, list[list]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return {path.stem: list(csv.reader(fh))}
+def _csv_sheet(path: Path, warnings: list[str]) -> dict[str, list[list]]:
+    """The CSV as one sheet named after the file; not UTF-8 is read as Windows-1252 with a warning."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        text = raw.decode("cp1252", errors="replace")
+        line = raw.count(b"\n", 0, exc.start) + 1
+        warnings.append(f"not UTF-8 (first at line {line}): read as Windows-1252")
+    return {path.stem: list(csv.reader(io.StringIO(text, newline="")))}
 
 
 def _text(value) -> str:

@@ -148,3 +148,17 @@ def test_a_form_below_the_sniffed_rows_is_still_read_from_the_survey_folder(tmp_
     [form] = found.files
     rows = {(r["material"], r["answer"], r["cell"]) for r in form.table.to_pylist()}
     assert rows == {("LNO", "yes", "B53"), ("Gr", "n.a.", "C53")}
+
+
+def test_a_windows_csv_form_is_read_with_a_warning(tmp_path):
+    from bigmap_assets.defs.survey import read_forms
+
+    folder = tmp_path / "raw" / "survey"
+    folder.mkdir(parents=True)
+    (folder / "form.csv").write_bytes("Partner,Universität Münster\nTechnique,XPS\n,LNO,Gr\n"
+                                      "Is there a difference with vs without LiTDI?,yes,no\n".encode("cp1252"))
+    found = read_forms(tmp_path)
+    [form] = found.files
+    assert {r["partner"] for r in form.table.to_pylist()} == {"Universität Münster"}
+    assert [(i.severity, i.reason) for i in found.issues] == [
+        ("warning", "not UTF-8 (first at line 1): read as Windows-1252")]
