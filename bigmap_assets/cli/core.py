@@ -37,8 +37,11 @@ def register(subparsers) -> None:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_sql)
 
-    p = subparsers.add_parser("issues", help="list the ingest issues: files or rows that could not be used, and why")
+    p = subparsers.add_parser("issues", help="list the ingest issues: files or rows that could not be used, and why",
+                              description="Files, rows or cells that could not be used (errors), and with --all also what "
+                                          "was used under an assumption (warnings).")
     _data_dir_arg(p)
+    p.add_argument("--all", action="store_true", help="include warnings (files used with an assumption)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_issues)
 
@@ -90,8 +93,9 @@ def cmd_sql(args) -> int:
 
 
 def cmd_issues(args) -> int:
+    where = "" if args.all else "WHERE severity = 'error' "
     args.query = ("SELECT technique, sample_id, path, location, severity, reason FROM ingest_issues "
-                  "ORDER BY severity, technique, sample_id, path")
+                  f"{where}ORDER BY severity, technique, sample_id, path")
     return cmd_sql(args)
 
 
