@@ -7,6 +7,7 @@ subcommand(s) with ``set_defaults(func=...)``; ``func(args)`` returns the exit c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import UnreadableFile
@@ -38,3 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"bigmap: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
