@@ -160,3 +160,28 @@ def test_a_reader_querying_during_appends_never_sees_a_row_twice(whole_file, tmp
     assert len(seen) > 10
     assert all(total == distinct for total, distinct in seen)
     assert lake.read("cycling_timeseries", PARTITION).num_rows == len(rows)
+
+
+def _rows(start: int, stop: int) -> pa.Table:
+    return pa.table({"sample_id": [SAMPLE.sample_id] * (stop - start),
+                     "test_time_second": [float(i) for i in range(start, stop)],
+                     "voltage_volt": [3.5] * (stop - start), "current_ampere": [1e-3] * (stop - start)})
+
+
+def test_lake_appends_onto_the_tail_and_a_full_write_drops_the_parts(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    lake.write_growing("cycling_timeseries", [_rows(0, 3), _rows(3, 5)], lambda: _rows(5, 7), PARTITION,
+                       state={"files": []})
+    assert lake.append_state("cycling_timeseries", PARTITION) == {"files": [], "final_rows": 5, "tail_part": 1}
+    lake.append("cycling_timeseries", [_rows(5, 9)], lambda: _rows(9, 10), PARTITION, state={"files": ["a"]})
+    assert [p.name for p in lake.parts("cycling_timeseries", PARTITION)] == ["part-0.parquet", "part-1.parquet",
+                                                                               "part-2.parquet"]
+    assert lake.read("cycling_timeseries", PARTITION).column("test_time_second").to_pylist() == list(range(10))
+    assert lake.last_final_row("cycling_timeseries", PARTITION).column("test_time_second").to_pylist() == [8.0]
+    assert lake.read("cycling_timeseries", PARTITION, columns=["voltage_volt"]).column_names == [
+        "sample_id", "voltage_volt"]
+    lake.partition_dir("cycling_timeseries", PARTITION).joinpath("part-1.parquet").unlink()
+    assert lake.append_state("cycling_timeseries", PARTITION) is None  # parts no longer match the state
+    lake.write("cycling_timeseries", _rows(0, 2), PARTITION)
+    assert sorted(p.name for p in lake.partition_dir("cycling_timeseries", PARTITION).iterdir()) == ["part-0.parquet"]
+    assert lake.read("cycling_timeseries", PARTITION).num_rows == 2
