@@ -176,6 +176,7 @@ class Spec:
     sample_list_column: str = ""  # ';'-separated sample IDs
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     numbers: tuple[str, ...] = ()
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # inclusive bounds of numbers
     flags: tuple[str, ...] = ()
 
 
@@ -184,14 +185,15 @@ SPECS = {spec.name: spec for spec in (
          choices={"material": ("LNO", "Gr"), "state": ("", "pristine", "aged")}),
     Spec("shipments", "shipment_id", ("shipment_id", "from_site", "to_site", "sent_date", "received_date"),
          dates=("sent_date", "received_date"), order=(("sent_date", "received_date"),),
-         sample_list_column="sample_ids", numbers=("cost_eur",), flags=("lost",)),
+         sample_list_column="sample_ids", numbers=("cost_eur",), ranges={"cost_eur": (0, float("inf"))},
+         flags=("lost",)),
     Spec("experiments", "experiment_id", ("experiment_id", "partner", "technique", "site_type", "received_date",
                                           "started_date", "completed_date"),
          dates=("received_date", "started_date", "completed_date"),
          order=(("received_date", "started_date"), ("started_date", "completed_date"),
                 ("received_date", "completed_date")),
          sample_list_column="sample_ids", choices={"site_type": ("lab", "large-scale facility")},
-         numbers=("percent_done",)),
+         numbers=("percent_done",), ranges={"percent_done": (0, 100)}),
     Spec("archive_records", "record_id", ("record_id", "partner", "technique", "created_date"),
          dates=("created_date", "updated_date"), order=(("created_date", "updated_date"),)),
 )}
@@ -248,11 +250,17 @@ def _spec_problem(spec: Spec, row: dict[str, str], seen: set[str]) -> str | None
             float(row.get(column) or 0)
         except ValueError:
             return f"{column} {row[column]!r} is not a number"
+    for column, (low, high) in spec.ranges.items():
+        if row.get(column) and not low <= float(row[column]) <= high:
+            bounds = f"at least {low:g}" if high == float("inf") else f"between {low:g} and {high:g}"
+            return f"{column} {row[column]} must be {bounds}"
     for column in spec.flags:
         if row.get(column, "").lower() not in FLAG_VALUES:
             return f"{column} {row[column]!r} is not true or false"
     if spec.name == "electrodes" and not row_id.startswith(f"{row['sample_id']}-"):
         return f"electrode_id {row_id!r} does not start with its cell ID {row['sample_id']!r}"
+    if spec.name == "shipments" and FLAG_VALUES[row.get("lost", "").lower()] and row.get("received_date"):
+        return "a lost parcel with a received_date: clear one of them"
     return _date_problem(row, spec.dates, spec.order)
 
 

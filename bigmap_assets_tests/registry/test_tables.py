@@ -35,6 +35,8 @@ def test_shipment_validations_fire_on_crafted_rows(tmp_path):
         "S5,A,B,2023-03-01,,C1,ten,true",
         "S6,A,B,2023-03-01,,C1,10,lost",
         "S7,A,B,2023-03-01,,,,true",
+        "S8,A,B,2023-03-01,2023-03-03,C1,10,true",
+        "S9,A,B,2023-03-01,2023-03-03,C1,-5,false",
     ]) + "\n")
     table, found = _issues(tmp_path, "shipments")
     assert table["shipment_id"].to_pylist() == ["S1", "S3", "S7"]
@@ -46,16 +48,19 @@ def test_shipment_validations_fire_on_crafted_rows(tmp_path):
         ("row 6", "error", "sent_date '2023-13-01' is not a date (use YYYY-MM-DD)"),
         ("row 7", "error", "cost_eur 'ten' is not a number"),
         ("row 8", "error", "lost 'lost' is not true or false"),
+        ("row 10", "error", "a lost parcel with a received_date: clear one of them"),
+        ("row 11", "error", "cost_eur -5 must be at least 0"),
     }
 
 
 def test_experiment_and_archive_dates_must_run_forwards(tmp_path):
     _write(tmp_path, "experiments", "\n".join([
-        "experiment_id,partner,technique,site_type,sample_ids,received_date,started_date,completed_date",
+        "experiment_id,partner,technique,site_type,sample_ids,received_date,started_date,completed_date,percent_done",
         "E1,L,XRD,lab,C1,2023-03-01,2023-03-02,2023-05-01",
         "E2,L,XRD,lab,C1,2023-03-05,2023-03-02,2023-05-01",
         "E3,L,XRD,lab,C1,2023-03-01,2023-03-02,2023-02-01",
         "E4,L,XRD,synchrotron,C1,2023-03-01,2023-03-02,",
+        "E5,L,XRD,lab,C1,2023-03-01,2023-03-02,,120",
     ]) + "\n")
     _write(tmp_path, "archive_records", "record_id,partner,technique,created_date,updated_date,notebook_entry\n"
                                         "R1,L,XRD,2023-06-01,2023-05-01,ELN-1\n")
@@ -65,6 +70,7 @@ def test_experiment_and_archive_dates_must_run_forwards(tmp_path):
         ("row 3", "error", "dates run backwards: started_date 2023-03-02 is before received_date 2023-03-05"),
         ("row 4", "error", "dates run backwards: completed_date 2023-02-01 is before started_date 2023-03-02"),
         ("row 5", "error", "site_type 'synchrotron' is not one of lab, large-scale facility"),
+        ("row 6", "error", "percent_done 120 must be between 0 and 100"),
     }
     assert _issues(tmp_path, "archive_records")[1] == {
         ("row 2", "error", "dates run backwards: updated_date 2023-05-01 is before created_date 2023-06-01")}
@@ -124,7 +130,8 @@ def test_files_that_cannot_be_opened_or_decoded_are_issues_not_crashes(tmp_path)
     samples, issues = load_samples(tmp_path)
     assert samples["C1"]["provider"] == "Münster"
     assert [(i.severity, i.reason) for i in issues] == [
-        ("warning", "not UTF-8 (first at line 2): read as Windows-1252; save as 'CSV UTF-8' to be sure of accented names")]
+        ("warning", "not UTF-8 (first at line 2): read as Windows-1252; "
+                    "save as 'CSV UTF-8' to be sure of accented names")]
     table, issues = load_table(tmp_path, "shipments", {"C1"})
     assert table.num_rows == 0 and [i.reason.split(":")[0] for i in issues] == ["cannot open as a spreadsheet"]
     table, issues = load_table(tmp_path, "experiments", {"C1"})
