@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import matplotlib
 
@@ -15,22 +16,38 @@ from matplotlib.patches import Patch  # noqa: E402
 SITE_COLOURS = {"lab": "#1f77b4", "large-scale facility": "#d62728"}
 
 
+def gantt_rows(experiments: pa.Table) -> list[dict]:
+    """One entry per experiment, earliest first: label, site type, and the waiting (received -> started) and
+    measuring (started -> completed) spans as (start date, end date) or None; running experiments keep
+    their ``percent_done``."""
+    rows = experiments.select(["partner", "technique", "site_type", "received_date", "started_date",
+                               "completed_date", "percent_done"]).to_pylist()
+    bars = []
+    for r in sorted(rows, key=lambda r: r["started_date"] or r["received_date"] or date.max):
+        bars.append({
+            "label": f"{r['technique']} ({r['partner']})", "site_type": r["site_type"],
+            "waiting": (r["received_date"], r["started_date"]) if r["received_date"] and r["started_date"] else None,
+            "measuring": (r["started_date"], r["completed_date"]) if r["started_date"] and r["completed_date"] else None,
+            "running_percent": None if r["completed_date"] else r["percent_done"],
+        })
+    return bars
+
+
 def experiments_gantt(experiments: pa.Table) -> bytes:
-    """PNG bytes: one bar per experiment, pale from reception to start, solid from start to completion
-    (absent while running), coloured by site type."""
-    rows = sorted(experiments.select(["experiment_id", "partner", "technique", "site_type", "received_date",
-                                      "started_date", "completed_date"]).to_pylist(),
-                  key=lambda r: (r["started_date"] or r["received_date"]))
-    figure, axis = plt.subplots(figsize=(10, 1.5 + 0.3 * max(len(rows), 1)))
-    for y, r in enumerate(rows):
-        colour = SITE_COLOURS.get(r["site_type"], "grey")
-        if r["received_date"] and r["started_date"]:
-            axis.barh(y, mdates.date2num(r["started_date"]) - mdates.date2num(r["received_date"]),
-                      left=mdates.date2num(r["received_date"]), color=colour, alpha=0.25)
-        if r["started_date"] and r["completed_date"]:
-            axis.barh(y, mdates.date2num(r["completed_date"]) - mdates.date2num(r["started_date"]),
-                      left=mdates.date2num(r["started_date"]), color=colour)
-    axis.set_yticks(range(len(rows)), [f"{r['technique']} ({r['partner']})" for r in rows], fontsize=7)
+    """PNG bytes: one bar per experiment, pale from reception to start, solid from start to completion,
+    coloured by site type; a running experiment shows its percent done at its start."""
+    bars = gantt_rows(experiments)
+    figure, axis = plt.subplots(figsize=(10, 1.5 + 0.3 * max(len(bars), 1)))
+    for y, bar in enumerate(bars):
+        colour = SITE_COLOURS.get(bar["site_type"], "grey")
+        for span, alpha in ((bar["waiting"], 0.25), (bar["measuring"], 1.0)):
+            if span:
+                start, end = mdates.date2num(span[0]), mdates.date2num(span[1])
+                axis.barh(y, end - start, left=start, color=colour, alpha=alpha)
+        if bar["running_percent"] is not None and bar["waiting"]:
+            axis.annotate(f"running, {bar['running_percent']:.0f} % done", (mdates.date2num(bar["waiting"][1]), y),
+                          xytext=(3, 0), textcoords="offset points", va="center", fontsize=6)
+    axis.set_yticks(range(len(bars)), [bar["label"] for bar in bars], fontsize=7)
     axis.invert_yaxis()
     axis.xaxis.set_major_locator(mdates.MonthLocator())
     axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
