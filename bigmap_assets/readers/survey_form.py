@@ -63,6 +63,7 @@ PROPERTY_LABELS = {
     "other": "other",
 }
 MATERIAL_LABELS = {"lno": "LNO", "linio2": "LNO", "gr": "Gr", "graphite": "Gr"}
+ELECTRODE_WORDS = {"anode", "cathode", "electrode", "positive", "negative"}
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -280,11 +281,23 @@ def _read_block(sheet: str, cells: list[list], block: tuple[int, int]) -> tuple[
 
 
 def _material_columns(row: list, label_col: int) -> dict[str, int] | None:
-    """{material: column} when the row's cells right of the label (or all of them) name materials only."""
-    cells = [(c, _normalise_label(_text(v))) for c, v in enumerate(row) if _text(v)]
-    for candidate in (cells, [(c, t) for c, t in cells if c > label_col]):
-        if candidate and all(t in MATERIAL_LABELS for _, t in candidate):
-            return {MATERIAL_LABELS[t]: c for c, t in candidate}
+    """{material: column} when the row's cells right of the label (or all of them) each name one material
+    ("Gr", "Graphite (anode)", "LiNiO2 / LNO"), each material once."""
+    cells = [(c, _material_of(_text(v))) for c, v in enumerate(row) if _text(v)]
+    for candidate in (cells, [(c, m) for c, m in cells if c > label_col]):
+        materials = [m for _, m in candidate]
+        if candidate and None not in materials and len(set(materials)) == len(materials):
+            return {m: c for c, m in candidate}
+    return None
+
+
+def _material_of(text: str) -> str | None:
+    """The material a header cell names ("Gr", "Graphite (anode)", "LiNiO2 / LNO"), else None; a cell with
+    other words ("graphite exfoliation") is an answer, not a header."""
+    words = _normalise_label(text).split()
+    named = {MATERIAL_LABELS[word] for word in words if word in MATERIAL_LABELS}
+    if len(named) == 1 and all(word in MATERIAL_LABELS or word in ELECTRODE_WORDS for word in words):
+        return named.pop()
     return None
 
 

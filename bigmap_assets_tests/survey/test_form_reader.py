@@ -162,3 +162,16 @@ def test_a_windows_csv_form_is_read_with_a_warning(tmp_path):
     assert {r["partner"] for r in form.table.to_pylist()} == {"Universität Münster"}
     assert [(i.severity, i.reason) for i in found.issues] == [
         ("warning", "not UTF-8 (first at line 1): read as Windows-1252")]
+
+
+def test_material_headers_in_words_people_use_and_notes_that_name_a_material(tmp_path):
+    path = tmp_path / "form.csv"
+    path.write_text("Partner,Lab-04\nTechnique,SEM\n,Graphite (anode),LNO cathode\n"
+                    "Is there a difference with vs without LiTDI?,no,yes\n"
+                    "If yes which properties differ with vs without LiTDI?,LiNiO2 (LNO),Gr / graphite\n"
+                    "Other,yes,yes\nOther: please specify,LNO cracking,graphite exfoliation\n")
+    table = read(path)
+    rows = [(r["material"], r["property"], r["answer"], r["note"], r["cell"]) for r in table.to_pylist()]
+    assert rows == [("Gr", "difference", "no", None, "B4"), ("LNO", "difference", "yes", None, "C4"),
+                    ("LNO", "other", "yes", "LNO cracking", "B6"), ("Gr", "other", "yes", "graphite exfoliation", "C6")]
+    assert metadata_of(table)["issues"] == []
