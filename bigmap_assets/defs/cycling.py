@@ -8,7 +8,7 @@ from .. import schemas
 from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources
 from ..ingest import Issue
 from ..plots.cycling import soh_versus_cycle
-from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles
+from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles_in_pieces
 from ..science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
 from .partitions import partitions_for, sample_of
 from .publish import PREVIEW_ROWS, column_schema, log_issues, plot_metadata, preview_markdown, publish, record_ingest
@@ -71,9 +71,8 @@ def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: I
     }
 
 
-def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str,
-                    columns: list[str] | None = None) -> pa.Table:
-    table = warehouse.lake.read(table_name, {"sample_id": sample_id}, columns=columns)
+def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
+    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
     return table if table is not None else _empty(table_name)
 
 
@@ -82,8 +81,8 @@ def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: st
 def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
-    timeseries = _read_partition(warehouse, "cycling_timeseries", sample_id, columns=list(SUMMARY_COLUMNS))
-    cycles = summarise_cycles(timeseries, active_mass_g=active_mass_g(record))
+    timeseries = warehouse.lake.iter_tables("cycling_timeseries", {"sample_id": sample_id}, columns=list(SUMMARY_COLUMNS))
+    cycles = summarise_cycles_in_pieces(timeseries, active_mass_g=active_mass_g(record))
     metadata = publish(warehouse, "cycling_cycles", cycles, {"sample_id": sample_id})
     stages = cycles.column("stage").to_pylist() if cycles.num_rows else []
     metadata["stages"] = dg.MetadataValue.json({s: stages.count(s) for s in sorted(set(filter(None, stages)))})

@@ -10,6 +10,7 @@ and on discharge), blocks of 20 ageing cycles at 1C (CV to C/20), each followed 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -297,13 +298,59 @@ def summarise_cycles(timeseries: pa.Table, *, active_mass_g: float | None,
     """
     if timeseries.num_rows == 0:
         return CYCLING_CYCLES.arrow_schema().empty_table()
+    rows, _ = _cycle_rows(timeseries, None)
+    return _cycles_table(rows, _arrays(timeseries.slice(0, 1))["sample_id"], active_mass_g, specific_capacity_mah_per_g)
+
+
+def summarise_cycles_in_pieces(pieces: Iterable[pa.Table], *, active_mass_g: float | None,
+                               specific_capacity_mah_per_g: float = 225.0) -> pa.Table:
+    """``summarise_cycles`` of the pieces' concatenation (consecutive rows of one time series, in order).
+
+    Memory holds one piece and the rows of one unfinished cycle at a time, so a time series
+    bigger than memory can be read from the lake piece by piece (``SUMMARY_COLUMNS`` suffice).
+    """
+    rows, pending, previous, sample_id = [], None, None, None
+    for piece in pieces:
+        if piece.num_rows == 0:
+            continue
+        pending = piece if pending is None else pa.concat_tables([pending, piece])
+        sample_id = sample_id or _arrays(pending.slice(0, 1))["sample_id"]
+        last_start = _last_cycle_start(pending.column("cycle_count"))
+        if last_start:
+            done, previous = _cycle_rows(pending.slice(0, last_start), previous)
+            rows += done
+            pending = pending.slice(last_start)
+    if pending is None:
+        return CYCLING_CYCLES.arrow_schema().empty_table()
+    rows += _cycle_rows(pending, previous)[0]
+    return _cycles_table(rows, sample_id, active_mass_g, specific_capacity_mah_per_g)
+
+
+def _last_cycle_start(cycle_count: pa.ChunkedArray) -> int:
+    """Row index where the last run of equal ``cycle_count`` starts."""
+    values = cycle_count.to_numpy()
+    changes = np.flatnonzero(values[1:] != values[:-1])
+    return int(changes[-1]) + 1 if changes.size else 0
+
+
+def _cycle_rows(timeseries: pa.Table, previous: dict | None) -> tuple[list[dict], dict]:
+    """Per-cycle rows of whole cycles (``previous``: the counters of the row before, if any), and this last row's."""
     ts = _arrays(timeseries)
     starts = np.flatnonzero(np.r_[True, ts["cycle_count"][1:] != ts["cycle_count"][:-1]])
     ends = np.r_[starts[1:], len(ts["cycle_count"])]
     start_times = timeseries.column("utc_time").take(pa.array(starts)).to_pylist()
-    sums = _cycle_sums(ts, starts)
+    sums = _cycle_sums(ts, starts, previous)
     rows = [_cycle_row(ts, sums, index, start, end) | {"start_utc_time": utc}
             for index, (start, end, utc) in enumerate(zip(starts, ends, start_times))]
+    return rows, {name: ts[name][-1:] for name in _COUNTERS}
+
+
+_COUNTERS = ("charge_ah", "discharge_ah", "charge_wh", "discharge_wh")
+
+
+def _cycles_table(rows: list[dict], sample_id: str | None, active_mass_g: float | None,
+                  specific_capacity_mah_per_g: float) -> pa.Table:
+    """C-rates, stages, flags and the sequence check over every cycle's row, as a ``cycling_cycles`` table."""
     one_c_a, mass_flag = _one_c_current(rows, active_mass_g, specific_capacity_mah_per_g)
     _mark_last_incomplete(rows)
     for row in rows:
@@ -316,7 +363,6 @@ def summarise_cycles(timeseries: pa.Table, *, active_mass_g: float | None,
         if mass_flag:
             row["flags"].append(mass_flag)
     check_sequence(rows)
-    sample_id = ts["sample_id"]
     table = pa.Table.from_pylist([
         {**{k: v for k, v in row.items() if k != "flags"}, "sample_id": sample_id,
          "flags": ";".join(row["flags"]) or None}
@@ -346,22 +392,24 @@ def _arrays(timeseries: pa.Table) -> dict:
     }
 
 
-def _cycle_sums(ts: dict, starts: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-cycle sums of the counters' per-row increments (a row's increment is since the previous row)."""
+def _cycle_sums(ts: dict, starts: np.ndarray, previous: dict | None = None) -> dict[str, np.ndarray]:
+    """Per-cycle sums of the counters' per-row increments (a row's increment is since the previous row;
+    ``previous`` holds the counters of the row before ``ts``, else the first row's increment is 0)."""
     kind = ts["step_type"]
+    before = previous or {name: ts[name][:1] for name in _COUNTERS}
 
-    def increments(values: np.ndarray) -> np.ndarray:
-        return np.diff(values, prepend=values[:1])
+    def increments(name: str) -> np.ndarray:
+        return np.diff(ts[name], prepend=before[name])
 
     def per_cycle(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values, starts)
 
-    d_charge, d_discharge = increments(ts["charge_ah"]), increments(ts["discharge_ah"])
+    d_charge, d_discharge = increments("charge_ah"), increments("discharge_ah")
     return {
         "charge_capacity_ah": per_cycle(d_charge),
         "discharge_capacity_ah": per_cycle(d_discharge),
-        "charge_energy_wh": per_cycle(increments(ts["charge_wh"])),
-        "discharge_energy_wh": per_cycle(increments(ts["discharge_wh"])),
+        "charge_energy_wh": per_cycle(increments("charge_wh")),
+        "discharge_energy_wh": per_cycle(increments("discharge_wh")),
         "cv_charge_capacity_ah": per_cycle(np.where(kind == _CV_CHG, d_charge, 0.0)),
         "cv_discharge_capacity_ah": per_cycle(np.where(kind == _CV_DCH, d_discharge, 0.0)),
         "charge_rows": per_cycle(((kind == _CC_CHG) | (kind == _CV_CHG)).astype(np.int64)),

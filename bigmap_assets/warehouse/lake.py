@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -174,6 +174,18 @@ class Lake:
         for key, value in (partition or {}).items():
             table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
         return table.select([c for c in schema.column_names if c in table.column_names])
+
+    def iter_tables(self, table_name: str, partition: dict[str, str] | None = None,
+                    columns: list[str] | None = None, batch_rows: int = 256_000) -> Iterator[pa.Table]:
+        """The partition's rows in order, about ``batch_rows`` at a time (bounded memory), with hive key columns."""
+        schema = schemas.TABLES[table_name]
+        wanted = [c for c in columns if c in self._stored_schema(table_name).names] if columns is not None else None
+        for path in self.parts(table_name, partition):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=wanted):
+                table = pa.Table.from_batches([batch])
+                for key, value in (partition or {}).items():
+                    table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
+                yield table.select([c for c in schema.column_names if c in table.column_names])
 
     def _stored_schema(self, table_name: str) -> pa.Schema:
         """The schema of the stored files: the declared one without the hive key columns."""

@@ -10,7 +10,8 @@ import pytest
 
 from bigmap_assets import readers
 from bigmap_assets.readers import metadata_of
-from bigmap_assets.science.cycling import build_timeseries, current_signs
+from bigmap_assets.science.cycling import (SUMMARY_COLUMNS, build_timeseries, current_signs, summarise_cycles,
+                                         summarise_cycles_in_pieces)
 from bigmap_assets.science.cycling_stream import TimeseriesBuilder
 from bigmap_assets.simulate.cycling import FIRST_START_LOCAL, make_cell, run_protocol, write_cell
 from bigmap_assets.simulate.samples import ageing_cells
@@ -99,3 +100,13 @@ def test_rests_between_a_discharge_and_a_charge_wait_for_the_charge():
 def test_rest_level_follows_the_running_largest_current():
     """0.004 x the largest |I| so far: 2 mA is current before the 1 A step, rest after it."""
     assert current_signs(np.array([0.1, 0.002, 1.0, 0.002, -0.002, -0.5])).tolist() == [1, 1, 1, 0, 0, -1]
+
+
+@pytest.mark.parametrize("piece_rows", [1, 37, 1000, 10**6])
+def test_cycles_summarised_piece_by_piece_equal_the_whole(generated_cell, piece_rows):
+    tables, timezone = generated_cell
+    whole = build_timeseries(tables, sample_id="cell", timezone=timezone).select(list(SUMMARY_COLUMNS))
+    expected = summarise_cycles(whole, active_mass_g=0.01)
+    pieces = (whole.slice(i, piece_rows) for i in range(0, whole.num_rows, piece_rows))
+    got = summarise_cycles_in_pieces(pieces, active_mass_g=0.01)
+    assert got.num_rows == expected.num_rows > 20 and got.equals(expected)
