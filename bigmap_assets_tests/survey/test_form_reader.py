@@ -175,3 +175,43 @@ def test_material_headers_in_words_people_use_and_notes_that_name_a_material(tmp
     assert rows == [("Gr", "difference", "no", None, "B4"), ("LNO", "difference", "yes", None, "C4"),
                     ("LNO", "other", "yes", "LNO cracking", "B6"), ("Gr", "other", "yes", "graphite exfoliation", "C6")]
     assert metadata_of(table)["issues"] == []
+
+
+def _write_ods(path: Path, sheets: dict[str, list[list[str]]]) -> None:
+    """A minimal OpenDocument spreadsheet (text cells only), as LibreOffice would save it."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    def cell(value: str) -> str:
+        return (f'<table:table-cell office:value-type="string"><text:p>{escape(value)}</text:p></table:table-cell>'
+                if value else "<table:table-cell/>")
+
+    tables = "".join(f'<table:table table:name="{escape(name)}">' + "".join(
+        "<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>" for row in rows) + "</table:table>"
+        for name, rows in sheets.items())
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content office:version="1.2" '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0">'
+               f"<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>")
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest manifest:version="1.2" '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+                '<manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                "</manifest:manifest>")
+    with zipfile.ZipFile(path, "w") as ods:
+        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        ods.writestr("META-INF/manifest.xml", manifest)
+        ods.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+
+
+def test_an_ods_form_with_one_technique_per_sheet(tmp_path):
+    form = [["", "LNO", "Gr"], ["Is there a difference with vs without LiTDI?", "YES", "na"]]
+    path = tmp_path / "forms.ods"
+    _write_ods(path, {"XPS": [["Partner", "Lab-02"], ["Technique", "XPS"], *form],
+                      "HAXPES": [["Technique", "HAXPES"], ["Partner", "Lab-02"], *form]})
+    table = read(path)
+    rows = [(r["technique"], r["material"], r["answer"], r["sheet"], r["cell"]) for r in table.to_pylist()]
+    assert rows == [("XPS", "LNO", "yes", "XPS", "B4"), ("XPS", "Gr", "n.a.", "XPS", "C4"),
+                    ("HAXPES", "LNO", "yes", "HAXPES", "B4"), ("HAXPES", "Gr", "n.a.", "HAXPES", "C4")]
