@@ -51,7 +51,25 @@ def read_forms(data_dir: Path) -> PartitionFiles:
                           for warning in meta.get("warnings", [])]
         result.files.append(ReadFile(rel, digest, stamp(table, rel, digest)))
         result.inventory.append({**entry, "status": "ok", "reader": meta.get("format"), "row_count": table.num_rows})
+    result.issues += duplicate_forms(result.files)
     return result
+
+
+def duplicate_forms(files: list[ReadFile]) -> list[Issue]:
+    """An issue for every form of a (technique, partner) already seen in an earlier block or file: the
+    meta-view keeps one answer per form and point, the later one."""
+    first_seen: dict[tuple[str, str], str] = {}
+    issues = []
+    for read_file in files:
+        for form in read_file.metadata.get("forms", []):
+            key, where = (form["technique"], form["partner"]), f"{read_file.path} {form['sheet']}!{form['cell']}"
+            if key in first_seen:
+                issues.append(Issue(read_file.path, TECHNIQUE, f"second form for {key[0]} ({key[1]}), first at "
+                                    f"{first_seen[key]}: the meta-view uses this later one; remove the outdated form",
+                                    location=f"{form['sheet']}!{form['cell']}", severity="warning",
+                                    sha256=read_file.sha256))
+            first_seen.setdefault(key, where)
+    return issues
 
 
 def read_survey_file(path: Path) -> pa.Table:

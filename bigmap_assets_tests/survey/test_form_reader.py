@@ -215,3 +215,22 @@ def test_an_ods_form_with_one_technique_per_sheet(tmp_path):
     rows = [(r["technique"], r["material"], r["answer"], r["sheet"], r["cell"]) for r in table.to_pylist()]
     assert rows == [("XPS", "LNO", "yes", "XPS", "B4"), ("XPS", "Gr", "n.a.", "XPS", "C4"),
                     ("HAXPES", "LNO", "yes", "HAXPES", "B4"), ("HAXPES", "Gr", "n.a.", "HAXPES", "C4")]
+
+
+def test_a_second_form_for_the_same_technique_is_an_issue(tmp_path):
+    from bigmap_assets.defs.survey import read_forms
+
+    folder = tmp_path / "raw" / "survey"
+    folder.mkdir(parents=True)
+    form = "Partner,Lab-02\nTechnique,XPS\n,LNO,Gr\nIs there a difference with vs without LiTDI?,{},no\n"
+    (folder / "xps.csv").write_text(form.format("yes"))
+    (folder / "xps_v2.csv").write_text(form.format("no"))
+    found = read_forms(tmp_path)
+    assert len(found.files) == 2
+    assert [(i.path, i.location, i.severity, i.reason) for i in found.issues] == [
+        ("raw/survey/xps_v2.csv", "xps_v2!A1", "warning", "second form for XPS (Lab-02), first at raw/survey/xps.csv "
+         "xps!A1: the meta-view uses this later one; remove the outdated form")]
+    from bigmap_assets.science.survey import survey_metaview
+
+    view = {r["point_id"]: r for r in survey_metaview(pa.concat_tables([f.table for f in found.files])).to_pylist()}
+    assert (view["litdi/LNO/difference"]["yes_count"], view["litdi/LNO/difference"]["no_count"]) == (0, 1)
