@@ -1,3 +1,7 @@
+from datetime import date, datetime
+
+from openpyxl import Workbook
+
 from bigmap_assets.registry import load_samples, load_table
 from bigmap_assets.simulate import registry as registry_sim
 
@@ -105,10 +109,6 @@ def test_sample_dates_must_run_forwards_and_a_missing_table_is_empty(tmp_path):
 
 
 def test_an_xlsx_registry_with_real_excel_dates_loads(tmp_path):
-    from datetime import date, datetime
-
-    from openpyxl import Workbook
-
     book = Workbook()
     sheet = book.active
     sheet.append(["shipment_id", "from_site", "to_site", "sent_date", "received_date", "sample_ids", "lost"])
@@ -121,8 +121,6 @@ def test_an_xlsx_registry_with_real_excel_dates_loads(tmp_path):
 
 
 def test_files_that_cannot_be_opened_or_decoded_are_issues_not_crashes(tmp_path):
-    from openpyxl import Workbook
-
     (tmp_path / "samples.csv").write_bytes(b"sample_id,provider,batch,series,chemistry,active_mass_mg,timezone\n"
                                            b"C1,M\xfcnster,B,s,LNO,10,Europe/Berlin\n")
     (tmp_path / "shipments.xlsx").write_bytes(b"not a zip")

@@ -1,13 +1,19 @@
 import csv
 import json
+import shutil
+import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pyarrow as pa
 import pytest
+from openpyxl import Workbook
 
+from bigmap_assets.defs.survey import read_forms
 from bigmap_assets.errors import UnreadableFile
 from bigmap_assets.readers import metadata_of, read, survey_form
 from bigmap_assets.schemas.survey import PROPERTIES
+from bigmap_assets.science.survey import survey_metaview
 from bigmap_assets.simulate import survey as survey_sim
 
 
@@ -91,10 +97,6 @@ def test_the_real_spreadsheets_are_refused_with_a_reason(realdata):
 
 
 def test_real_spreadsheets_among_the_forms_become_issues(realdata, tmp_path):
-    import shutil
-
-    from bigmap_assets.defs.survey import read_forms
-
     folder = tmp_path / "raw" / "survey"
     folder.mkdir(parents=True)
     for path in (realdata / "survey").glob("*.xlsx"):
@@ -129,10 +131,6 @@ def test_labels_with_embedded_newlines_and_blocks_that_open_with_the_technique(t
 
 
 def test_a_form_below_the_sniffed_rows_is_still_read_from_the_survey_folder(tmp_path):
-    from openpyxl import Workbook
-
-    from bigmap_assets.defs.survey import read_forms
-
     book = Workbook()
     book.active.title = "form"
     book.active.append(["Instructions: answer below"])
@@ -151,8 +149,6 @@ def test_a_form_below_the_sniffed_rows_is_still_read_from_the_survey_folder(tmp_
 
 
 def test_a_windows_csv_form_is_read_with_a_warning(tmp_path):
-    from bigmap_assets.defs.survey import read_forms
-
     folder = tmp_path / "raw" / "survey"
     folder.mkdir(parents=True)
     (folder / "form.csv").write_bytes("Partner,Universität Münster\nTechnique,XPS\n,LNO,Gr\n"
@@ -179,9 +175,6 @@ def test_material_headers_in_words_people_use_and_notes_that_name_a_material(tmp
 
 def _write_ods(path: Path, sheets: dict[str, list[list[str]]]) -> None:
     """A minimal OpenDocument spreadsheet (text cells only), as LibreOffice would save it."""
-    import zipfile
-    from xml.sax.saxutils import escape
-
     def cell(value: str) -> str:
         return (f'<table:table-cell office:value-type="string"><text:p>{escape(value)}</text:p></table:table-cell>'
                 if value else "<table:table-cell/>")
@@ -218,8 +211,6 @@ def test_an_ods_form_with_one_technique_per_sheet(tmp_path):
 
 
 def test_a_second_form_for_the_same_technique_is_an_issue(tmp_path):
-    from bigmap_assets.defs.survey import read_forms
-
     folder = tmp_path / "raw" / "survey"
     folder.mkdir(parents=True)
     form = "Partner,Lab-02\nTechnique,XPS\n,LNO,Gr\nIs there a difference with vs without LiTDI?,{},no\n"
@@ -230,7 +221,5 @@ def test_a_second_form_for_the_same_technique_is_an_issue(tmp_path):
     assert [(i.path, i.location, i.severity, i.reason) for i in found.issues] == [
         ("raw/survey/xps_v2.csv", "xps_v2!A1", "warning", "second form for XPS (Lab-02), first at raw/survey/xps.csv "
          "xps!A1: the meta-view uses this later one; remove the outdated form")]
-    from bigmap_assets.science.survey import survey_metaview
-
     view = {r["point_id"]: r for r in survey_metaview(pa.concat_tables([f.table for f in found.files])).to_pylist()}
     assert (view["litdi/LNO/difference"]["yes_count"], view["litdi/LNO/difference"]["no_count"]) == (0, 1)
