@@ -200,9 +200,25 @@ SPECS = {spec.name: spec for spec in (
 FLAG_VALUES = {"": False, "false": False, "no": False, "0": False, "true": True, "yes": True, "1": True}
 
 
+def load_registry(registry_dir: str | Path) -> tuple[dict[str, pa.Table], list[Issue]]:
+    """Every registry table (``samples`` and ``SPECS``, without provenance columns) and the issues of all.
+
+    Shipments and experiments may name a cell or one of its electrodes.
+    """
+    samples, issues = load_samples(registry_dir)
+    tables, known = {"samples": samples_table(samples)}, set(samples)
+    for name in SPECS:
+        tables[name], table_issues = load_table(registry_dir, name, known)
+        issues += table_issues
+        if name == "electrodes":
+            known = known | set(tables[name]["electrode_id"].to_pylist())
+    return tables, issues
+
+
 def load_table(registry_dir: str | Path, name: str, known_samples: set[str]) -> tuple[pa.Table, list[Issue]]:
     """The validated ``name`` table (without provenance columns) and an ``Issue`` per problem.
 
+    ``known_samples``: the IDs a row may name (cells, and electrodes for shipments and experiments).
     An absent file gives an empty table and no issue (not every registry has every table).
     """
     spec = SPECS[name]
@@ -226,9 +242,10 @@ def load_table(registry_dir: str | Path, name: str, known_samples: set[str]) -> 
         seen.add(row_id)
         typed = _typed(spec, row)
         samples = [typed[spec.sample_column]] if spec.sample_column else typed.get(spec.sample_list_column) or []
+        registry_tables = "samples" if spec.sample_column else "samples or electrodes"
         for unknown in [s for s in samples if s not in known_samples]:
             issues.append(Issue(str(path), "registry", f"{spec.id_column} {row_id!r} names unknown sample {unknown!r} "
-                                f"(not in samples)", unknown, f"row {line}", severity="warning"))
+                                f"(not in {registry_tables})", unknown, f"row {line}", severity="warning"))
         kept.append(typed)
     return _conform(name, kept), issues
 

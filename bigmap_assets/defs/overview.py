@@ -42,12 +42,12 @@ def sample_overview(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(group_name=GROUP, kinds={"parquet"}, deps=[sample_overview, "experiments"],
+@dg.asset(group_name=GROUP, kinds={"parquet"}, deps=[sample_overview, "experiments", "electrodes"],
           description="Sample-by-technique coverage (long form): warehouse counts and registry experiments.")
 def sample_coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     overview = read_all(warehouse, "sample_overview")
     overview = overview if overview is not None else schemas.TABLES["sample_overview"].arrow_schema().empty_table()
-    coverage = compute_coverage(overview, read_all(warehouse, "experiments"))
+    coverage = compute_coverage(overview, read_all(warehouse, "experiments"), read_all(warehouse, "electrodes"))
     metadata = publish(warehouse, "sample_coverage", coverage)
     metadata["techniques"] = len(set(coverage["technique"].to_pylist()))
     return dg.MaterializeResult(metadata=metadata)

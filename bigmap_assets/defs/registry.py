@@ -45,11 +45,7 @@ def _relative(warehouse: WarehouseResource, issues: list[Issue]) -> list[Issue]:
 )
 def registry_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     files = PartitionFiles(TECHNIQUE, "registry")
-    samples, issues = registry.load_samples(warehouse.registry_dir)
-    tables = {"samples": registry.samples_table(samples)}
-    for name in registry.SPECS:
-        tables[name], table_issues = registry.load_table(warehouse.registry_dir, name, set(samples))
-        issues += table_issues
+    tables, issues = registry.load_registry(warehouse.registry_dir)
     files.issues = _relative(warehouse, issues)
     log_issues(context, files)
     for name, table in tables.items():
@@ -82,9 +78,11 @@ def logistics_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset_check(asset="experiments", description="Every experiment's samples are in the registry's samples.")
+@dg.asset_check(asset="experiments",
+                description="Every experiment's samples are cells or electrodes of the registry.")
 def experiments_use_known_samples(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     known = set(_table(warehouse, "samples")["sample_id"].to_pylist())
+    known |= set(_table(warehouse, "electrodes")["electrode_id"].to_pylist())
     used = {s for ids in _table(warehouse, "experiments")["sample_ids"].to_pylist() for s in ids or []}
     unknown = sorted(used - known)
     return dg.AssetCheckResult(passed=not unknown, severity=dg.AssetCheckSeverity.WARN,

@@ -28,15 +28,19 @@ def sample_overview(
     shipments: pa.Table | None = None,
     electrodes: pa.Table | None = None,
 ) -> pa.Table:
-    """One ``sample_overview`` row per registry sample (plus any sample only the data knows)."""
+    """One ``sample_overview`` row per registry sample (plus any sample only the data knows).
+
+    Experiments and shipments may name a cell or one of its electrodes; an electrode counts for its cell.
+    """
     cycling_files = _count(_where(raw_files, technique="cycling", status="ok"))
     cycles = _count(_cycles_after_rest(cycling_cycles))
     checkups = _count(cycling_soh)
     d2b = _count(d2b_numors, distinct="measurement_index")
     xas = _count(xas_scans)
-    used_by = _experiments_by_sample(experiments)
+    cell_of = dict(zip(_column(electrodes, "electrode_id"), _column(electrodes, "sample_id")))
+    used_by = _experiments_by_sample(experiments, cell_of)
     answers = _answers_by_form(survey_answers)
-    carried = Counter(s for ids in _column(shipments, "sample_ids") for s in set(ids or []))
+    carried = Counter(s for ids in _column(shipments, "sample_ids") for s in _cells(ids, cell_of))
     harvested = _count(electrodes)
     last_soh, eol_reached = _end_of_life_state(cycling_soh)
     registry = {row["sample_id"]: row for row in samples.to_pylist()}
@@ -59,16 +63,19 @@ def sample_overview(
     return SAMPLE_OVERVIEW.conform(pa.Table.from_pylist(rows, schema=SAMPLE_OVERVIEW.arrow_schema()))
 
 
-def sample_coverage(overview: pa.Table, experiments: pa.Table | None = None) -> pa.Table:
+def sample_coverage(overview: pa.Table, experiments: pa.Table | None = None,
+                    electrodes: pa.Table | None = None) -> pa.Table:
     """``sample_coverage`` rows: the warehouse's counts (cycling files, D2B measurements, XAS scans)
-    and the experiments of the registry, one row per (sample, technique) with something."""
+    and the experiments of the registry (an electrode counting for its cell), one row per (sample, technique)
+    with something."""
     rows = []
     for row in overview.to_pylist():
         for technique, column in (("cycling", "cycling_files"), ("d2b", "d2b_measurements"), ("xas", "xas_scans")):
             if row[column]:
                 rows.append({"sample_id": row["sample_id"], "technique": technique, "source": "warehouse",
                              "item_count": row[column]})
-    per_technique = Counter((s, technique) for s, forms in _experiments_by_sample(experiments).items()
+    cell_of = dict(zip(_column(electrodes, "electrode_id"), _column(electrodes, "sample_id")))
+    per_technique = Counter((s, technique) for s, forms in _experiments_by_sample(experiments, cell_of).items()
                             for technique, _ in forms)
     rows += [{"sample_id": s, "technique": t, "source": "experiments", "item_count": n}
              for (s, t), n in sorted(per_technique.items())]
@@ -122,11 +129,16 @@ def _end_of_life_state(soh: pa.Table | None) -> tuple[dict[str, float], dict[str
     return {s: v for s, (_, v) in last.items()}, dict(reached)
 
 
-def _experiments_by_sample(experiments: pa.Table | None) -> dict[str, list[tuple[str, str]]]:
-    """sample_id -> [(technique, partner)] of the experiments that used its samples."""
+def _cells(ids: list[str] | None, cell_of: dict[str, str]) -> set[str]:
+    """The cells named by a list of cell or electrode IDs."""
+    return {cell_of.get(i, i) for i in ids or []}
+
+
+def _experiments_by_sample(experiments: pa.Table | None, cell_of: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """sample_id -> [(technique, partner)] of the experiments that used the cell or its electrodes."""
     used: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for row in experiments.select(["sample_ids", "technique", "partner"]).to_pylist() if experiments is not None else []:
-        for sample_id in row["sample_ids"] or []:
+        for sample_id in _cells(row["sample_ids"], cell_of):
             used[sample_id].append((row["technique"], row["partner"]))
     return dict(used)
 

@@ -1,6 +1,6 @@
 import pyarrow as pa
 
-from bigmap_assets.registry import load_samples, load_table, samples_table
+from bigmap_assets.registry import load_registry, load_samples, load_table, samples_table
 from bigmap_assets.science.overview import coverage_matrix, sample_coverage, sample_overview
 from bigmap_assets.simulate import registry as registry_sim
 
@@ -53,3 +53,23 @@ def test_overview_counts_what_each_technique_holds(tmp_path):
     assert counts[sample_ids.index("LNO-OPXAS-01"), techniques.index("XAS (ROCK)")] == 1
     # files + measurements + scans + two cells per experiment, but one operando cell at ILL (EXP-03) and SOLEIL
     assert counts.sum() == 2 + 3 + 7 + 2 * 21 - 2
+
+
+def test_experiments_and_shipments_naming_electrodes_count_for_their_cell(tmp_path):
+    registry = tmp_path / "registry"
+    registry_sim.generate(tmp_path)
+    (registry / "experiments.csv").write_text(
+        "experiment_id,partner,technique,site_type,sample_ids,received_date,started_date,completed_date\n"
+        "E1,Lab-02,XPS,lab,LNO-REF-A-01-LNO;LNO-REF-A-01-Gr,2023-03-01,2023-03-02,2023-04-01\n"
+        "E2,Lab-04,SEM,lab,LNO-REF-A-01;LNO-XX-Gr,2023-03-01,2023-03-02,2023-04-01\n")
+    (registry / "shipments.csv").write_text(
+        "shipment_id,from_site,to_site,sent_date,received_date,sample_ids,lost\n"
+        "S1,Lab-01,Lab-02,2023-02-20,2023-02-27,LNO-REF-A-01-LNO;LNO-REF-A-01-Gr,false\n")
+    tables, issues = load_registry(registry)
+    assert [(i.location, i.reason) for i in issues] == [
+        ("row 3", "experiment_id 'E2' names unknown sample 'LNO-XX-Gr' (not in samples or electrodes)")]
+    overview = sample_overview(tables["samples"], **{n: tables[n] for n in ("electrodes", "shipments", "experiments")})
+    row = {r["sample_id"]: r for r in overview.to_pylist()}["LNO-REF-A-01"]
+    assert (row["experiments"], row["techniques"], row["shipments"]) == (2, ["SEM", "XPS"], 1)
+    coverage = sample_coverage(overview, tables["experiments"], tables["electrodes"])
+    assert coverage.filter(pa.compute.equal(coverage["sample_id"], "LNO-REF-A-01"))["item_count"].to_pylist() == [1, 1]

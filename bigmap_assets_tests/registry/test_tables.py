@@ -48,7 +48,7 @@ def test_shipment_validations_fire_on_crafted_rows(tmp_path):
     assert found == {
         ("row 3", "error", "duplicate shipment_id 'S1'"),
         ("row 4", "error", "dates run backwards: received_date 2023-03-02 is before sent_date 2023-03-10"),
-        ("row 5", "warning", "shipment_id 'S3' names unknown sample 'C9' (not in samples)"),
+        ("row 5", "warning", "shipment_id 'S3' names unknown sample 'C9' (not in samples or electrodes)"),
         ("row 6", "error", "sent_date '2023-13-01' is not a date (use YYYY-MM-DD)"),
         ("row 7", "error", "cost_eur 'ten' is not a number"),
         ("row 8", "error", "lost 'lost' is not true or false"),
