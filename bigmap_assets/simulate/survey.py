@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import zipfile
 from itertools import groupby
 from pathlib import Path
 
@@ -163,6 +165,23 @@ def _write(path: Path, sheets: dict[str, list[list[str]]]) -> None:
         for row in rows:
             sheet.append([cell or None for cell in row])
     book.save(path)
+    _freeze_timestamps(path)
+
+
+FIXED_ZIP_TIME = (2024, 1, 1, 0, 0, 0)
+
+
+def _freeze_timestamps(path: Path) -> None:
+    """Rewrite the .xlsx with fixed zip-entry times and document dates, so the same forms give the same bytes."""
+    with zipfile.ZipFile(path) as source:
+        entries = [(info.filename, source.read(info)) for info in source.infolist()]
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as target:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>2024-01-01T00:00:00Z", data)
+            target.writestr(zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME), data, compress_type=zipfile.ZIP_DEFLATED)
+    tmp.replace(path)
 
 
 def _malformed_cells(path: Path, sheets: dict[str, list[list[str]]]) -> list[dict]:
