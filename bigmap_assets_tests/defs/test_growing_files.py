@@ -31,7 +31,6 @@ def whole_file() -> Path:
 
 def new_data_dir(root: Path) -> Path:
     shutil.copytree(REPO_DATA / "registry", root / "registry")
-    (root / "raw" / "cycling" / CELL).mkdir(parents=True)
     return root
 
 
@@ -71,14 +70,16 @@ def test_sensor_and_job_append_a_growing_file_and_match_the_whole_file(whole_fil
     data_dir = new_data_dir(tmp_path / "growing")
     raw = data_dir / "raw" / "cycling" / CELL / whole_file.name
     thirds = [0, len(rows) // 3, 2 * len(rows) // 3, len(rows)]
-    modes, cursor = [], None
+    modes = []
     with dg.instance_for_test() as instance:
+        cursor = tick(data_dir, instance, None).cursor  # the registry is seen before the cell's folder exists
+        raw.parent.mkdir(parents=True)
         with open(raw, "wb") as fh:
             fh.write(header)
             for start, end in zip(thirds, thirds[1:]):
                 fh.writelines(rows[start:end])
                 fh.flush()
-                set_age(raw, 0.0)  # just written: not settled, no run yet
+                set_age(raw, -60.0)  # just written (mtime ahead of the clock even on a slow machine): no run yet
                 waiting = tick(data_dir, instance, cursor)
                 assert cell_runs(waiting) == []
                 set_age(raw, 2 * SETTLE_SECONDS)  # settled: one run for the cell
@@ -89,6 +90,7 @@ def test_sensor_and_job_append_a_growing_file_and_match_the_whole_file(whole_fil
     assert modes == ["rewrite", "append", "append"]
 
     whole_dir = new_data_dir(tmp_path / "whole")
+    (whole_dir / "raw" / "cycling" / CELL).mkdir(parents=True)
     shutil.copy(whole_file, whole_dir / "raw" / "cycling" / CELL / whole_file.name)
     with dg.instance_for_test() as instance:
         run_cycling(whole_dir, instance)
