@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
@@ -158,8 +159,6 @@ def ingest_timeseries(lake: Lake, sources: list[CyclingSource], *, sample_id: st
 
 def _in_time_order(sources: list[CyclingSource], timezone_name: str) -> list[CyclingSource]:
     """Sources ordered by acquisition start, by the rule of ``build_timeseries``."""
-    from zoneinfo import ZoneInfo
-
     stand_ins = [attach_metadata(CYCLING_TIMESERIES.arrow_schema().empty_table(), {**s.metadata, "position": i})
                  for i, s in enumerate(sources)]
     ordered = _order_by_start(stand_ins, ZoneInfo(timezone_name), [])
