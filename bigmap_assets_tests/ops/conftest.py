@@ -98,7 +98,7 @@ class ProcessGroup:
                 alive.append(int(stat.parent.name))
         return alive
 
-    def stop(self, grace_second: float = 20.0) -> list[int]:
+    def stop(self, grace_second: float = 30.0) -> list[int]:
         """SIGTERM to the group, wait, SIGKILL leftovers; returns the PIDs that needed SIGKILL."""
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
