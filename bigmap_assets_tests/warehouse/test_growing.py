@@ -185,3 +185,19 @@ def test_lake_appends_onto_the_tail_and_a_full_write_drops_the_parts(tmp_path):
     lake.write("cycling_timeseries", _rows(0, 2), PARTITION)
     assert sorted(p.name for p in lake.partition_dir("cycling_timeseries", PARTITION).iterdir()) == ["part-0.parquet"]
     assert lake.read("cycling_timeseries", PARTITION).num_rows == 2
+
+
+def test_a_grown_file_whose_stored_rows_no_longer_match_is_rewritten(whole_file, tmp_path, monkeypatch):
+    """Rows stored by another code version differ from the recomputed ones: rewrite, not append."""
+    header, rows = header_and_rows(whole_file)
+    lake = Lake(tmp_path / "lake")
+    raw = tmp_path / "raw" / "cycling" / SAMPLE.sample_id / whole_file.name
+    raw.parent.mkdir(parents=True)
+    raw.write_bytes(header + b"".join(rows[:1000]))
+    ingest(tmp_path, lake)
+    monkeypatch.setattr("bigmap_assets.warehouse.provenance.code_version", lambda: "9.9.9+gnewcode")
+    with open(raw, "ab") as fh:
+        fh.writelines(rows[1000:1500])
+    report = ingest(tmp_path, lake)
+    assert report.mode == "rewrite" and report.reason.startswith("recomputed row ")
+    assert set(lake.read("cycling_timeseries", PARTITION).column("code_version").to_pylist()) == {"9.9.9+gnewcode"}
