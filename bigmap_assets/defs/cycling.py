@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 
 from .. import schemas
 from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources
+from ..errors import UnreadableFile
 from ..ingest import Issue
 from ..plots.cycling import soh_versus_cycle
 from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles_in_pieces
@@ -34,15 +35,24 @@ def _empty(table_name: str) -> pa.Table:
                       "Large files are streamed; a file still being written is appended to.")
 def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
-    sources, files = read_sources(warehouse.root, sample_id, accept=_cycling_only)
+    sources, files = read_sources(warehouse.root, sample_id, accept=_cycling_only,
+                                  large_file_bytes=int(warehouse.large_file_mb * 2**20))
     record = sample_record(context, warehouse, sample_id)
     if not sources:
         context.log.warning(f"no usable cycling file for {sample_id}")
     streamed = [s.rel for s in sources if s.table is None]
     if streamed:
         context.log.info(f"streaming {len(streamed)} large file(s): {', '.join(streamed)}")
-    report = ingest_timeseries(warehouse.lake, sources, sample_id=sample_id,
-                               timezone=record.get("timezone") or "UTC", log=context.log.info)
+    while True:  # a streamed file can turn out broken part-way: record it and build without it
+        try:
+            report = ingest_timeseries(warehouse.lake, sources, sample_id=sample_id,
+                                       timezone=record.get("timezone") or "UTC", log=context.log.info)
+            break
+        except UnreadableFile as exc:
+            broken = next(s for s in sources if str(s.path) == exc.path)
+            files.issues.append(Issue(broken.rel, TECHNIQUE, exc.reason, sample_id, exc.location, sha256=broken.sha256))
+            _mark_status(files, broken.rel, "issue")
+            sources.remove(broken)
     context.log.info(f"cycling_timeseries {sample_id}: {report.mode} ({report.reason}), {report.rows_written:,} of "
                      f"{report.rows:,} rows written in {report.seconds:.1f} s")
     folder = f"raw/{TECHNIQUE}/{sample_id}"
@@ -51,6 +61,12 @@ def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     metadata = record_ingest(warehouse, files)
     warehouse.publish_catalog()
     return dg.MaterializeResult(metadata=metadata | _timeseries_metadata(warehouse, sample_id, report))
+
+
+def _mark_status(files, rel: str, status: str) -> None:
+    for entry in files.inventory:
+        if entry["path"] == rel:
+            entry["status"] = status
 
 
 def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: IngestReport) -> dict:

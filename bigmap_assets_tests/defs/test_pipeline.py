@@ -133,3 +133,34 @@ def test_truncated_and_garbage_files_become_issues_and_the_rest_goes_through(dat
     statuses = dict(con.execute("SELECT path, status FROM raw_files WHERE sample_id = ?", [CELLS[0]]).fetchall())
     assert statuses[f"raw/cycling/{CELLS[0]}/{good.name}"] == "ok"
     assert con.execute("SELECT count(*) FROM cycling_soh WHERE sample_id = ?", [CELLS[0]]).fetchone()[0] >= 3
+
+
+def test_a_streamed_file_that_breaks_part_way_becomes_an_issue(data_dir, monkeypatch):
+    from bigmap_assets import cycling_ingest
+    from bigmap_assets.defs.cycling import cycling_timeseries
+    from bigmap_assets.errors import UnreadableFile
+
+    real_iter_batches = cycling_ingest.streaming.iter_batches
+
+    def breaks_after_one_batch(path, *, batch_rows):
+        batches = real_iter_batches(path, batch_rows=batch_rows)
+        yield next(batches)
+        if batch_rows > 1 and "continuation" not in path.name:  # the peek (1 row) and the other file go through
+            raise UnreadableFile(path, "bytes 1-2 of line 900 are not text", location="line 900")
+
+    monkeypatch.setattr(cycling_ingest.streaming, "iter_batches", breaks_after_one_batch)
+    warehouse = WarehouseResource(data_dir=str(data_dir), large_file_mb=0.01)  # stream every file
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("sample_id", [CELLS[0]])
+        result = dg.materialize([cycling_timeseries], partition_key=f"{CELLS[0]}|cycling", instance=instance,
+                                resources={"warehouse": warehouse})
+    assert result.success
+    issues = warehouse.lake.read("ingest_issues", {"technique": "cycling", "sample_id": CELLS[0]})
+    errors = [r for r in issues.to_pylist() if r["severity"] == "error"]
+    assert [(e["location"], e["reason"]) for e in errors] == [("line 900", "bytes 1-2 of line 900 are not text")]
+    statuses = {r["path"]: r["status"] for r in warehouse.lake.read(
+        "raw_files", {"technique": "cycling", "sample_id": CELLS[0]}).to_pylist()}
+    assert sorted(statuses.values()) == ["issue", "ok"] and statuses[errors[0]["path"]] == "issue"
+    rows = warehouse.lake.read("cycling_timeseries", {"sample_id": CELLS[0]})
+    assert rows.num_rows > 0 and set(rows.column("source_file").to_pylist()) == {
+        p for p, status in statuses.items() if status == "ok"}
