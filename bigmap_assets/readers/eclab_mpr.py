@@ -12,6 +12,7 @@ in one ``np.frombuffer`` call with a structured dtype built from the column-ID l
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -120,10 +121,12 @@ def _techniques(modules: dict) -> list[str]:
     return [MPR_TECHNIQUE_IDS.get(code, f"technique 0x{code:02X}")]
 
 
-def _column_layout(ids: list[int], techniques: list[str]) -> tuple[list[tuple[str, str | None]], list[int]]:
-    """(EC-Lab name, dtype or None when unknown) per stored field, and the unknown IDs.
+@lru_cache(maxsize=256)
+def _column_layout(ids: tuple[int, ...], techniques: tuple[str, ...]) -> tuple[tuple[tuple[str, str | None], ...], tuple[int, ...], int]:
+    """(EC-Lab name, dtype or None when unknown) per stored field, the unknown IDs, and the known bytes per point.
 
     Flag IDs share one ``u8`` field named ``"flags"``, placed at the first flag ID.
+    Cached: files of one protocol share their column IDs.
     """
     fields: list[tuple[str, str | None]] = []
     unknown = []
@@ -144,7 +147,14 @@ def _column_layout(ids: list[int], techniques: list[str]) -> tuple[list[tuple[st
         for technique in techniques:
             name = MPR_TECHNIQUE_RENAMES.get((technique, name), name)
         fields.append((_unique(name, [f[0] for f in fields]), dtype))
-    return fields, unknown
+    known_size = sum(np.dtype(dtype).itemsize for _, dtype in fields if dtype)
+    return tuple(fields), tuple(unknown), known_size
+
+
+@lru_cache(maxsize=256)
+def _record_dtype(fields: tuple[tuple[str, str], ...]) -> np.dtype:
+    """The packed record of one point: field ``f<k>`` per stored field."""
+    return np.dtype([(f"f{k}", dtype) for k, (_, dtype) in enumerate(fields)])
 
 
 def _unique(name: str, taken: list[str]) -> str:
@@ -166,10 +176,9 @@ def _decode_points(path: Path, payload: memoryview, header_style: str, version: 
     n_columns = payload[4]
     id_dtype = ">u2" if header_style == "new" else "<u2"
     ids = np.frombuffer(payload, id_dtype, count=n_columns, offset=5).tolist()
-    fields, unknown = _column_layout(ids, techniques)
+    fields, unknown, known_size = _column_layout(tuple(ids), tuple(techniques))
 
     records_bytes = len(payload) - records_offset
-    known_size = sum(np.dtype(dtype).itemsize for _, dtype in fields if dtype)
     warnings = []
     if records_bytes % n_points:
         raise UnreadableFile(path, f"data module holds {records_bytes} bytes, not a whole number of "
@@ -178,11 +187,11 @@ def _decode_points(path: Path, payload: memoryview, header_style: str, version: 
     if unknown:
         unknown_dtype = _guess_unknown_dtype(record_size - known_size, len(unknown))
         if unknown_dtype is None:
-            raise UnreadableFile(path, f"unknown column IDs {unknown}: their {record_size - known_size} bytes per point "
+            raise UnreadableFile(path, f"unknown column IDs {list(unknown)}: their {record_size - known_size} bytes per point "
                                        f"cannot be split between them (all IDs: {ids})")
-        fields = [(name, dtype or unknown_dtype) for name, dtype in fields]
+        fields = tuple((name, dtype or unknown_dtype) for name, dtype in fields)
         warnings += [f"unknown column ID {i} kept as raw_col_{i}, decoded as {unknown_dtype}" for i in unknown]
-    record = np.dtype([(f"f{k}", dtype) for k, (_, dtype) in enumerate(fields)])
+    record = _record_dtype(fields)
     if record.itemsize != record_size:
         raise UnreadableFile(path, f"column IDs {ids} give {record.itemsize} bytes per point but the data module holds "
                                    f"{record_size} (a column of unexpected size)")
