@@ -6,10 +6,12 @@ import argparse
 import os
 import time
 
+import dagster as dg
+
 from bigmap_assets.cli import status
 from bigmap_assets.defs.materialize import materialize_all
 
-from .conftest import copy_cells
+from .conftest import copy_cells, write_instance_yaml
 
 CELLS = ["LNO-REF-A-01", "LNO-LTD-B-01"]
 
@@ -31,9 +33,9 @@ def test_status_lists_runs_stale_partitions_and_issues(example_data, tmp_path, m
     assert "none recorded" in before and "stale partitions (raw files newer than their tables, or never built): 2" in before
     assert f"{CELLS[0]}|cycling: never built" in before
 
-    report = materialize_all(data_dir)
-    assert report.succeeded
-    monkeypatch.delenv("DAGSTER_HOME")  # materialize_all exports it; status must find <data>/.dagster itself
+    home = write_instance_yaml(data_dir / ".dagster")  # where `bigmap materialize` records its runs
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert materialize_all(data_dir, instance=instance).succeeded
     capsys.readouterr()
 
     assert run_status(["status", "--data-dir", str(data_dir)]) == 1  # the unreadable file is an open issue
