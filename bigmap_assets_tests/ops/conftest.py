@@ -175,3 +175,18 @@ def postgres_server() -> Postgres:
         subprocess.run(_as_postgres_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
                        capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture()
+def pinned_code_version(tmp_path, monkeypatch):
+    """The bare package version as the code-version stamp, in this process and in the ones it starts.
+
+    Rows are stamped with the git commit; runs in other processes must stamp the same value as
+    runs in this one, whatever this process cached before and wherever HEAD moves meanwhile.
+    """
+    from bigmap_assets.warehouse.provenance import code_version
+
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "no-repository"))
+    code_version.cache_clear()
+    yield code_version()
+    code_version.cache_clear()

@@ -28,8 +28,7 @@ def cycling_job_on_dask() -> dg.JobDefinition:
     return on_dask.resolve_job_def("cycling_job")
 
 
-def test_assets_run_unchanged_on_a_dask_cluster(example_data, tmp_path, monkeypatch):
-    monkeypatch.setenv("GIT_DIR", str(tmp_path / "no-repository"))  # same code version stamp in both runs
+def test_assets_run_unchanged_on_a_dask_cluster(example_data, tmp_path, monkeypatch, pinned_code_version):
     keys = [f"{cell}|cycling" for cell in CELLS]
 
     local_dir = copy_cells(example_data, tmp_path / "in-process", CELLS, FILES_MTIME_SECOND)
