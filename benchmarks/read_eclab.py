@@ -1,10 +1,11 @@
 """Read every real EC-Lab file with our readers and with peers, side by side.
 
-    python benchmarks/read_eclab.py [--realdata DIR] [--peer-python PYTHON]
+    python benchmarks/read_eclab.py [--realdata DIR] [--peer-python PYTHON] [--quick]
 
 Each (tool, file) runs in a fresh subprocess: a read of another (the smallest) file loads
 what the tool imports lazily, then one read of the file gives the peak-RSS increase
-(ru_maxrss after minus before, MiB) and repeated reads the best time (rows/s).
+(ru_maxrss after minus before, MiB) and repeated reads the best time (rows/s);
+``--quick`` repeats for 0.1 s instead of 0.5 s.
 Peers: galvani (MPRfile, MPTfile), pandas.read_csv with the right options, and yadg when
 ``--peer-python`` (or $BIGMAP_PEER_PYTHON) names a Python that has it (yadg 7 pins pandas 2,
 so it lives in its own environment: ``python -m venv /tmp/eclab-peers &&
@@ -24,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 REPEAT_SECONDS = 0.5
+QUICK_REPEAT_SECONDS = 0.1
 MPR_TOOLS = ("ours", "galvani", "yadg")
 MPT_TOOLS = ("ours", "pandas", "galvani", "yadg")
 PEER_ENV_TOOLS = {"yadg"}
@@ -81,7 +83,7 @@ def _reader(tool: str, kind: str):
     raise ValueError(tool)
 
 
-def _worker(tool: str, kind: str, path: Path, warm_up: Path) -> dict:
+def _worker(tool: str, kind: str, path: Path, warm_up: Path, repeat_seconds: float) -> dict:
     read = _reader(tool, kind)
     try:  # load what the tool imports lazily, on another file, so that only reading is measured
         read(warm_up)
@@ -93,7 +95,7 @@ def _worker(tool: str, kind: str, path: Path, warm_up: Path) -> dict:
     best = time.perf_counter() - start
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     spent, repeats = best, 1
-    while (spent < REPEAT_SECONDS or repeats < 5) and repeats < 50:
+    while (spent < repeat_seconds or repeats < 5) and repeats < 50:
         start = time.perf_counter()
         read(path)
         elapsed = time.perf_counter() - start
@@ -101,11 +103,11 @@ def _worker(tool: str, kind: str, path: Path, warm_up: Path) -> dict:
     return {"rows": int(rows), "seconds": best, "rss_mib": (rss_after - rss_before) / 1024}
 
 
-def _run(tool: str, kind: str, path: Path, warm_up: Path, peer_python: str | None) -> dict:
+def _run(tool: str, kind: str, path: Path, warm_up: Path, peer_python: str | None, repeat_seconds: float) -> dict:
     python = peer_python if tool in PEER_ENV_TOOLS else sys.executable
     if python is None:
         return {"error": "not installed"}
-    command = [python, __file__, "--worker", tool, kind, str(path), str(warm_up)]
+    command = [python, __file__, "--worker", tool, kind, str(path), str(warm_up), str(repeat_seconds)]
     proc = subprocess.run(command, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     if proc.returncode:
@@ -120,14 +122,15 @@ def _cell(result: dict) -> str:
     return f"{result['rows'] / result['seconds'] / 1e3:9.0f} {result['rss_mib']:6.1f}"
 
 
-def _table(kind: str, files: list[Path], tools: tuple[str, ...], root: Path, peer_python: str | None) -> None:
+def _table(kind: str, files: list[Path], tools: tuple[str, ...], root: Path, peer_python: str | None,
+           repeat_seconds: float) -> None:
     print(f"\n.{kind}: k rows/s (best of repeats) and peak RSS increase (MiB) per tool")
     print(f"{'file':58s} {'rows':>6s} " + " ".join(f"{t + ' kr/s':>9s} {'MiB':>6s}" for t in tools))
     failures: dict[str, list[str]] = {t: [] for t in tools}
     slower: list[str] = []
     for path in files:
         warm_up = min((f for f in files if f != path), key=lambda f: f.stat().st_size)
-        results = {tool: _run(tool, kind, path, warm_up, peer_python) for tool in tools}
+        results = {tool: _run(tool, kind, path, warm_up, peer_python, repeat_seconds) for tool in tools}
         rows = results["ours"].get("rows", "-")
         print(f"{str(path.relative_to(root)):58s} {rows:>6} " + " ".join(_cell(results[t]) for t in tools))
         for tool, result in results.items():
@@ -146,16 +149,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--realdata", type=Path, default=REPO.parent / "shared" / "realdata")
     parser.add_argument("--peer-python", default=os.environ.get("BIGMAP_PEER_PYTHON"))
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="repeat each read for 0.1 s instead of 0.5 s")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        tool, kind, path, warm_up = args.worker
-        print(json.dumps(_worker(tool, kind, Path(path), Path(warm_up))))
+        tool, kind, path, warm_up, repeat_seconds = args.worker
+        print(json.dumps(_worker(tool, kind, Path(path), Path(warm_up), float(repeat_seconds))))
         return
     root = args.realdata / "cycling" / "eclab"
     print(f"EC-Lab readers vs peers on {root} (yadg from: {args.peer_python or 'not installed'})")
-    _table("mpr", sorted(root.rglob("*.mpr")), MPR_TOOLS, root, args.peer_python)
-    _table("mpt", sorted(root.rglob("*.mpt")), MPT_TOOLS, root, args.peer_python)
+    repeat_seconds = QUICK_REPEAT_SECONDS if args.quick else REPEAT_SECONDS
+    _table("mpr", sorted(root.rglob("*.mpr")), MPR_TOOLS, root, args.peer_python, repeat_seconds)
+    _table("mpt", sorted(root.rglob("*.mpt")), MPT_TOOLS, root, args.peer_python, repeat_seconds)
 
 
 if __name__ == "__main__":
