@@ -27,7 +27,7 @@ TECHNIQUE = "cycling"
 _TITLES = (b"ec-lab ascii file", b"bt-lab ascii file")
 _COLUMN_LINE_MARKERS = (b"Ewe/V", b"Ecell/V", b"<Ewe>/V", b"<Ewe/V>", b"I/mA", b"<I>/mA", b"freq/Hz")
 _START_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S", "%m.%d.%Y %H:%M:%S", "%m-%d-%Y %H:%M:%S")
-_SOFTWARE = re.compile(r"^(EC-Lab|BT-Lab) for windows v(\S+)", re.IGNORECASE)
+_SOFTWARE = re.compile(r"\s*(EC-Lab|BT-Lab) for windows v(\S+)", re.IGNORECASE)  # matched at a line's start
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -148,7 +148,7 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
         warnings.append(f"{len(skipped)} malformed data row(s) skipped (e.g. a truncated last line)")
     if time_as_date:
         table = table.set_column(names.index("time/s"), "time/s", _parse_dates(table.column("time/s")))
-    columns = {name: table.column(name).combine_chunks().to_numpy(zero_copy_only=False) for name in names}
+    columns = {name: column.to_numpy() for name, column in zip(names, table.columns)}  # include_columns keeps this order
     return columns, warnings, "," if decimal_comma else "."
 
 
@@ -166,13 +166,14 @@ def _seconds_since(times: np.ndarray, start_local: str) -> np.ndarray:
 def _header_facts(lines: list[str]) -> dict:
     facts = {"start_time_local": None, "device": None, "instrument": None, "software_version": None}
     for line in lines:
-        key, _, value = (part.strip() for part in line.partition(" : "))
+        key, _, value = line.partition(" : ")
+        key = key.strip()
         if key == "Acquisition started on" and facts["start_time_local"] is None:
-            facts["start_time_local"] = _parse_start(value)
+            facts["start_time_local"] = _parse_start(value.strip())
         elif key == "Device":
-            facts["device"] = value
-            facts["instrument"] = value.split(" (SN")[0].strip()
-        elif facts["software_version"] is None and (match := _SOFTWARE.match(line.strip())):
+            facts["device"] = value.strip()
+            facts["instrument"] = facts["device"].split(" (SN")[0].strip()
+        elif facts["software_version"] is None and (match := _SOFTWARE.match(line)):
             program = "BT-Lab" if match.group(1).lower().startswith("bt") else "EC-Lab"
             facts["software_version"] = f"{program} {match.group(2)}"
     return facts
