@@ -13,7 +13,7 @@ import sys
 from ..errors import UnreadableFile
 from ..modules import import_if_present
 
-TOPICS = ("core", "d2b", "xas")
+TOPICS = ("core", "d2b", "xas", "status")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,8 +1,10 @@
 """Freshness: a sample's tables must be newer than its newest raw file.
 
 One partitioned asset check per technique table (``cycling_timeseries``, ``xas_scans``, ...):
-it fails when the table's Parquet file for the sample was written before the newest raw
-file under ``raw/<technique>/<sample_id>/`` was modified, or was never written.
+it fails when the table's newest Parquet part for the sample was written before the newest
+raw file under ``raw/<technique>/<sample_id>/`` was modified and that file's content is not
+the one the last ingest recorded in ``raw_files`` (a file touched but unchanged is not news),
+or when the table was never written.
 ``stale_tables`` is the same comparison over a whole data folder, for ``bigmap status``.
 """
 
@@ -15,7 +17,8 @@ import dagster as dg
 
 from .. import schemas
 from ..ingest import TECHNIQUES, raw_files_of, sample_folders
-from ..warehouse.lake import PART_NAME, Lake
+from ..warehouse.lake import Lake
+from ..warehouse.provenance import sha256_of
 from .partitions import partitions_for, sample_of
 from .resources import WarehouseResource
 
@@ -30,12 +33,15 @@ class Freshness:
     newest_raw_file: str | None  # relative to the data folder
     newest_raw_mtime_second: float | None
     table_mtime_second: float | None  # None: never written
+    content_changed: bool = True  # the raw files newer than the table differ from what the last ingest recorded
 
     @property
     def stale(self) -> bool:
         if self.newest_raw_mtime_second is None:
             return False
-        return self.table_mtime_second is None or self.table_mtime_second < self.newest_raw_mtime_second
+        if self.table_mtime_second is None:
+            return True
+        return self.table_mtime_second < self.newest_raw_mtime_second and self.content_changed
 
 
 def technique_tables(technique: str) -> list[str]:
@@ -47,21 +53,36 @@ def technique_tables(technique: str) -> list[str]:
 
 
 def table_mtime_second(lake: Lake, table: str, technique: str, sample_id: str) -> float | None:
+    """When the newest part of the sample's partition of ``table`` was written (None: never)."""
     keys = {"technique": technique, "sample_id": sample_id}
     partition = {k: keys[k] for k in schemas.TABLES[table].partitioned_by}
-    path = lake.partition_dir(table, partition) / PART_NAME
-    return path.stat().st_mtime if path.exists() else None
+    return max((p.stat().st_mtime for p in lake.parts(table, partition)), default=None)
+
+
+def _content_changed(data_dir: Path, lake: Lake, technique: str, sample_id: str, raw: list[Path],
+                     since_second: float) -> bool:
+    """Whether the raw files differ from the last ingest's record (only files modified since then are hashed)."""
+    recorded = lake.read("raw_files", {"technique": technique, "sample_id": sample_id}, columns=["path", "sha256"])
+    known = dict(zip(recorded.column("path").to_pylist(), recorded.column("sha256").to_pylist())) if recorded else {}
+    current = {str(p.relative_to(data_dir)): p for p in raw}
+    if set(current) != set(known):
+        return True
+    return any(p.stat().st_mtime > since_second and sha256_of(p) != known[rel] for rel, p in current.items())
 
 
 def freshness_of(data_dir: str | Path, technique: str, sample_id: str, table: str) -> Freshness:
     data_dir = Path(data_dir)
+    lake = Lake(data_dir / "warehouse" / "lake")
     raw = raw_files_of(data_dir, technique, sample_id)
     newest = max(raw, key=lambda p: p.stat().st_mtime, default=None)
+    written = table_mtime_second(lake, table, technique, sample_id)
+    newer = newest is not None and written is not None and newest.stat().st_mtime > written
     return Freshness(
         technique, sample_id, table,
         newest_raw_file=str(newest.relative_to(data_dir)) if newest else None,
         newest_raw_mtime_second=newest.stat().st_mtime if newest else None,
-        table_mtime_second=table_mtime_second(Lake(data_dir / "warehouse" / "lake"), table, technique, sample_id),
+        table_mtime_second=written,
+        content_changed=_content_changed(data_dir, lake, technique, sample_id, raw, written) if newer else True,
     )
 
 

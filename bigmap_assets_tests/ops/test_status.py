@@ -46,6 +46,7 @@ def test_status_lists_runs_stale_partitions_and_issues(example_data, tmp_path, m
     assert "open ingest issues: 1" in after and f"raw/cycling/{CELLS[1]}/notes.mpt" in after
 
     newer = data_dir / "raw" / "cycling" / CELLS[0] / f"{CELLS[0]}_C01.mpt"
+    newer.write_bytes(newer.read_bytes() + b"\n")  # new content, written later
     later = time.time() + 60
     os.utime(newer, (later, later))
     run_status(["status", "--data-dir", str(data_dir), "--runs", "1"])
