@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ TECHNIQUE = "cycling"
 _TITLES = (b"ec-lab ascii file", b"bt-lab ascii file")
 _COLUMN_LINE_MARKERS = (b"Ewe/V", b"Ecell/V", b"<Ewe>/V", b"<Ewe/V>", b"I/mA", b"<I>/mA", b"freq/Hz")
 _START_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S", "%m.%d.%Y %H:%M:%S", "%m-%d-%Y %H:%M:%S")
+_NON_BLANK = re.compile(rb"\S")
 _SOFTWARE = re.compile(r"\s*(EC-Lab|BT-Lab) for windows v(\S+)", re.IGNORECASE)  # matched at a line's start
 
 
@@ -114,7 +116,7 @@ def _column_names(line: str) -> list[str]:
 
 
 def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple[dict[str, np.ndarray], list[str], str]:
-    if not data[offset:].strip():
+    if not _NON_BLANK.search(data, offset):
         raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
     row_end = data.find(b"\n", offset)
     first_row = data[offset : row_end if row_end >= 0 else len(data)]
@@ -130,16 +132,13 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
         skipped.append(row.number)
         return "skip"
 
+    read_options, convert_options = _csv_options(tuple(padded), tuple(names), decimal_comma, time_as_date)
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(data)[offset:]),
-            read_options=pacsv.ReadOptions(column_names=padded, block_size=1 << 24),
+            read_options=read_options,
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, invalid_row_handler=skip_row),
-            convert_options=pacsv.ConvertOptions(
-                decimal_point="," if decimal_comma else ".",
-                column_types={n: pa.string() if time_as_date and n == "time/s" else pa.float64() for n in names},
-                include_columns=names,
-            ),
+            convert_options=convert_options,
         )
     except pa.ArrowInvalid as exc:
         raise UnreadableFile(path, f"data rows do not parse as EC-Lab numbers: {exc}") from exc
@@ -150,6 +149,18 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
         table = table.set_column(names.index("time/s"), "time/s", _parse_dates(table.column("time/s")))
     columns = {name: column.to_numpy() for name, column in zip(names, table.columns)}  # include_columns keeps this order
     return columns, warnings, "," if decimal_comma else "."
+
+
+@lru_cache(maxsize=64)
+def _csv_options(padded: tuple[str, ...], names: tuple[str, ...], decimal_comma: bool, time_as_date: bool):
+    """``pyarrow.csv`` read and convert options for one column layout (cached: exports of a protocol share it)."""
+    read_options = pacsv.ReadOptions(column_names=list(padded), block_size=1 << 24)
+    convert_options = pacsv.ConvertOptions(
+        decimal_point="," if decimal_comma else ".",
+        column_types={n: pa.string() if time_as_date and n == "time/s" else pa.float64() for n in names},
+        include_columns=list(names),
+    )
+    return read_options, convert_options
 
 
 def _parse_dates(text: pa.ChunkedArray) -> pa.ChunkedArray:
