@@ -147,7 +147,7 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
         warnings.append(f"{len(skipped)} malformed data row(s) skipped (e.g. a truncated last line)")
     if time_as_date:
         table = table.set_column(names.index("time/s"), "time/s", _parse_dates(table.column("time/s")))
-    columns = {name: column.to_numpy() for name, column in zip(names, table.columns)}  # include_columns keeps this order
+    columns = {name: table.column(name).to_numpy() for name in names}
     return columns, warnings, "," if decimal_comma else "."
 
 
