@@ -229,7 +229,9 @@ class TextLayout:
     header: dict = field(default_factory=dict)  # what ``convert`` needs from the header lines
 
     def read_options(self, block_size: int = 1 << 20) -> pacsv.ReadOptions:
-        return pacsv.ReadOptions(column_names=self.column_names, encoding=self.encoding, block_size=block_size)
+        # one thread: the invalid-row handler is a Python callback (see eclab_mpt)
+        return pacsv.ReadOptions(column_names=self.column_names, encoding=self.encoding, block_size=block_size,
+                                 use_threads=False)
 
     def parse_options(self, invalid_row_handler) -> pacsv.ParseOptions:
         return pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=invalid_row_handler,

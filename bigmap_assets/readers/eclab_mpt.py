@@ -154,7 +154,9 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
 @lru_cache(maxsize=64)
 def _csv_options(padded: tuple[str, ...], names: tuple[str, ...], decimal_comma: bool, time_as_date: bool):
     """``pyarrow.csv`` read and convert options for one column layout (cached: exports of a protocol share it)."""
-    read_options = pacsv.ReadOptions(column_names=list(padded), block_size=1 << 24)
+    # one thread: the invalid-row handler is Python, and pyarrow's threaded parser calling it has been
+    # seen to abort the process ("terminate called without an active exception")
+    read_options = pacsv.ReadOptions(column_names=list(padded), block_size=1 << 24, use_threads=False)
     convert_options = pacsv.ConvertOptions(
         decimal_point="," if decimal_comma else ".",
         column_types={n: pa.string() if time_as_date and n == "time/s" else pa.float64() for n in names},
