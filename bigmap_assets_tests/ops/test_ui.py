@@ -93,6 +93,11 @@ def test_ui_shows_groups_partitions_a_ui_launched_run_plots_previews_and_failure
             page.goto(f"{base}/asset-groups")
             for group in groups:
                 page.get_by_text(group, exact=True).first.wait_for()
+            try:  # let the welcome dialog open and go now, not while a menu is open later
+                page.get_by_text("Join the Dagster community").wait_for(timeout=10_000)
+                page.get_by_role("button", name="Skip").click()
+            except sync_api.TimeoutError:
+                pass
             _shot(page, "1-asset-graph")
 
             # 2. a partitioned asset: sample and technique partitions
@@ -119,10 +124,18 @@ def test_ui_shows_groups_partitions_a_ui_launched_run_plots_previews_and_failure
 
             # 4. the partition's metadata: table preview and the failing file's reason
             page.goto(f"{base}/assets/cycling_timeseries")  # the latest materialisation: the UI's run
-            page.get_by_text("test_time_second", exact=True).first.wait_for()  # preview table header
-            page.get_by_text(BAD_FILE).first.wait_for()
-            page.get_by_text(reason[:30]).first.wait_for()
-            _shot(page, "5-preview-and-failure")
+            page.get_by_text(BAD_FILE).first.wait_for()  # the `issues` metadata table
+            page.get_by_text(reason[:30]).first.scroll_into_view_if_needed()
+            _shot(page, "5-failure-reason")
+            preview = page.locator("tr", has=page.get_by_text("preview", exact=True))
+            show = preview.get_by_text("[Show Markdown]")
+            if show.count():  # long markdown opens in a dialog
+                show.click()
+            scope = page.get_by_role("dialog") if show.count() else preview
+            scope.get_by_text("voltage_volt", exact=True).first.wait_for()  # the preview's header
+            _shot(page, "6-table-preview")
+            if show.count():
+                page.get_by_role("button", name="Close").click()
 
             # 5. a plot in the summary asset's metadata
             page.goto(f"{base}/assets/cycling_series")
@@ -131,7 +144,7 @@ def test_ui_shows_groups_partitions_a_ui_launched_run_plots_previews_and_failure
             plot = page.locator("img[src^='data:image/png']").first
             plot.wait_for()
             assert plot.evaluate("img => img.naturalWidth") > 100
-            _shot(page, "6-plot")
+            _shot(page, "7-plot")
         except Exception:
             _shot(page, "failed-here")
             raise
