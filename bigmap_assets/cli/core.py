@@ -27,26 +27,26 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("materialize", help="run every asset over a data folder, through Dagster",
                               description="The main job: every asset over DIR's raw files, run through Dagster and recorded "
                                           "in its instance ($DAGSTER_HOME, default DIR/.dagster) like a launch from the UI.")
-    _data_dir_arg(p)
+    data_dir_arg(p)
     p.set_defaults(func=cmd_materialize)
 
     p = subparsers.add_parser("sql", help="query the warehouse with DuckDB SQL",
                               description="Run a DuckDB query over the warehouse views (no lock is taken).")
     p.add_argument("query")
-    _data_dir_arg(p)
+    data_dir_arg(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_sql)
 
     p = subparsers.add_parser("issues", help="list the ingest issues: files or rows that could not be used, and why",
                               description="Files, rows or cells that could not be used (errors), and with --all also what "
                                           "was used under an assumption (warnings).")
-    _data_dir_arg(p)
+    data_dir_arg(p)
     p.add_argument("--all", action="store_true", help="include warnings (files used with an assumption)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_issues)
 
 
-def _data_dir_arg(parser: argparse.ArgumentParser) -> None:
+def data_dir_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="data folder with raw/ and registry/ (default: $BIGMAP_DATA_DIR or ./data)")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from ..warehouse import catalog
-from .core import _data_dir_arg, data_dir_of
+from .core import data_dir_arg, data_dir_of
 
 RECENT_RUNS = 10
 LISTED_ISSUES = 20
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
                               description="Health of a data folder: the Dagster instance's last runs, the sample "
                                           "partitions whose raw files are newer than their tables, and the files "
                                           "that could not be used.")
-    _data_dir_arg(p)
+    data_dir_arg(p)
     p.add_argument("--runs", type=int, default=RECENT_RUNS, help=f"how many recent runs to list (default {RECENT_RUNS})")
     p.set_defaults(func=cmd_status)
 

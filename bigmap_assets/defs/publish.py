@@ -18,17 +18,17 @@ from .resources import WarehouseResource
 PREVIEW_ROWS = 5
 
 
-def preview_markdown(table: pa.Table, rows: int = PREVIEW_ROWS, max_columns: int = 12) -> str:
+def preview_markdown(table: pa.Table, rows: int = PREVIEW_ROWS, max_columns: int = 12, max_chars: int = 40) -> str:
     head = table.slice(0, rows).select(table.column_names[:max_columns])
-    cells = [[_short(v) for v in row.values()] for row in head.to_pylist()]
+    cells = [[_short(v, max_chars) for v in row.values()] for row in head.to_pylist()]
     return tabulate(cells, headers=head.column_names, tablefmt="github")
 
 
-def _short(value):
+def _short(value, max_chars: int):
     if isinstance(value, float):
         return f"{value:.6g}"
-    text = "" if value is None else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    text = "" if value is None else str(value).replace("|", "/").replace("\n", " ")
+    return text if len(text) <= max_chars else text[:max_chars - 3] + "..."
 
 
 def column_schema(table_name: str) -> dg.TableSchema:
@@ -74,7 +74,8 @@ def record_ingest(warehouse: WarehouseResource, files: PartitionFiles) -> dict:
     errors = [i for i in files.issues if i.severity == "error"]
     meta = {"raw_files": len(files.inventory), "files_used": len(files.files), "ingest_issues": len(errors)}
     if files.issues:
-        meta["issues"] = dg.MetadataValue.md(preview_markdown(issues.select(["path", "severity", "reason"]), rows=50))
+        meta["issues"] = dg.MetadataValue.md(
+            preview_markdown(issues.select(["path", "location", "severity", "reason"]), rows=50, max_chars=300))
     return meta
 
 
