@@ -60,7 +60,7 @@ def test_check_passes_on_the_generated_sample(warehouse):
     job = build_defs(str(data_dir)).resolve_job_def("d2b_job")
     result = job.execute_in_process(partition_key=partition_key("LNO-OPD2B-01", "d2b"), instance=instance)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"measurements_are_complete": True}
+    assert checks == {"measurements_are_complete": True, "newer_than_raw_files": True}
 
 
 def test_sensor_reruns_only_the_d2b_partition_for_a_new_numor_set(tmp_path):
