@@ -12,7 +12,8 @@ from ..plots.cycling import soh_versus_cycle
 from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles_in_pieces
 from ..science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
 from .partitions import partitions_for, sample_of
-from .publish import PREVIEW_ROWS, column_schema, log_issues, plot_metadata, preview_markdown, publish, record_ingest
+from .publish import (PREVIEW_ROWS, column_schema, empty_table, log_issues, plot_metadata, preview_markdown, publish,
+                      read_sample_table, record_ingest)
 from .resources import WarehouseResource
 from .samples import active_mass_g, sample_record
 
@@ -25,9 +26,6 @@ def _cycling_only(metadata: dict) -> str | None:
     kind = metadata.get("measurement_kind", "cycling")
     return None if kind == "cycling" else f"{kind} measurement, not cycling data"
 
-
-def _empty(table_name: str) -> pa.Table:
-    return schemas.TABLES[table_name].arrow_schema().empty_table()
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"},
@@ -73,7 +71,7 @@ def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: I
     """Row count, schema, where the parts are, a preview (first rows only) and how this run stored them."""
     parts = warehouse.lake.parts("cycling_timeseries", {"sample_id": sample_id})
     first_rows = next(pq.ParquetFile(parts[0]).iter_batches(batch_size=PREVIEW_ROWS), None)
-    preview = pa.Table.from_batches([first_rows]) if first_rows is not None else _empty("cycling_timeseries")
+    preview = pa.Table.from_batches([first_rows]) if first_rows is not None else empty_table("cycling_timeseries")
     return {
         "dagster/row_count": report.rows,
         "dagster/column_schema": column_schema("cycling_timeseries"),
@@ -86,10 +84,6 @@ def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: I
         "rows_per_second": round(report.rows_written / max(report.seconds, 1e-9)),
     }
 
-
-def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
-    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
-    return table if table is not None else _empty(table_name)
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"}, deps=[cycling_timeseries],
@@ -110,7 +104,7 @@ def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
-    soh = attach_registry(state_of_health(_read_partition(warehouse, "cycling_cycles", sample_id)), record)
+    soh = attach_registry(state_of_health(read_sample_table(warehouse, "cycling_cycles", sample_id)), record)
     metadata = publish(warehouse, "cycling_soh", soh, {"sample_id": sample_id})
     if soh.num_rows:
         eol = soh.filter(pa.compute.field("end_of_life"))
@@ -123,7 +117,7 @@ def all_soh(warehouse: WarehouseResource) -> pa.Table:
     """Every cell's check-ups, from the lake."""
     parts = [warehouse.lake.read("cycling_soh", p) for p in warehouse.lake.partitions("cycling_soh")]
     parts = [p for p in parts if p is not None and p.num_rows]
-    return pa.concat_tables(parts) if parts else _empty("cycling_soh")
+    return pa.concat_tables(parts) if parts else empty_table("cycling_soh")
 
 
 @dg.asset(group_name=GROUP, kinds={"parquet"}, deps=[cycling_soh],

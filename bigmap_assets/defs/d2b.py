@@ -2,10 +2,8 @@
 consecutive diffractograms, with plots and .xye exports."""
 
 import dagster as dg
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import schemas
 from ..exports.xye import export_diffractograms
 from ..ingest import read_partition
 from ..plots.d2b import comparison, series_heatmap
@@ -13,7 +11,7 @@ from ..readers.d2b_nexus import read_calibration
 from ..science.diffraction import DEFAULT_THRESHOLD, compare_diffractograms, compare_consecutive, reduce_sample
 from .cycling import cycling_timeseries
 from .partitions import partitions_for, same_sample_from, sample_of
-from .publish import log_issues, plot_metadata, publish, record_ingest
+from .publish import log_issues, plot_metadata, publish, read_sample_table, record_ingest
 from .resources import WarehouseResource
 
 TECHNIQUE = "d2b"
@@ -33,13 +31,6 @@ class ComparisonConfig(dg.Config):
     reduced_chi_square_threshold: float = DEFAULT_THRESHOLD
 
 
-def _empty(table_name: str) -> pa.Table:
-    return schemas.TABLES[table_name].arrow_schema().empty_table()
-
-
-def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
-    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
-    return table if table is not None else _empty(table_name)
 
 
 @dg.multi_asset(
@@ -91,7 +82,7 @@ def d2b_ingest(context: dg.AssetExecutionContext, config: ReductionConfig, wareh
 def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig,
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
-    diffractograms = _read_partition(warehouse, "d2b_diffractograms", sample_id)
+    diffractograms = read_sample_table(warehouse, "d2b_diffractograms", sample_id)
     comparisons = compare_consecutive(diffractograms, threshold=config.reduced_chi_square_threshold)
     metadata = publish(warehouse, "d2b_comparisons", comparisons, {"sample_id": sample_id})
     plots = warehouse.output_dir("plots", "d2b")
@@ -106,7 +97,7 @@ def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig,
                          threshold=config.reduced_chi_square_threshold)
         metadata |= plot_metadata(png, plots / f"{sample_id}_last_comparison.png", label="last_comparison")
     if diffractograms.num_rows:
-        timeseries = _read_partition(warehouse, "cycling_timeseries", sample_id)
+        timeseries = read_sample_table(warehouse, "cycling_timeseries", sample_id)
         if not timeseries.num_rows:
             context.log.warning(f"no cycling time series for {sample_id}: the series plot has no potential")
         metadata |= plot_metadata(series_heatmap(diffractograms, timeseries), plots / f"{sample_id}_series.png",
@@ -119,7 +110,7 @@ def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig,
                             "a gap or an interrupted scan set).")
 def measurements_are_complete(context: dg.AssetCheckExecutionContext,
                               warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    numors = _read_partition(warehouse, "d2b_numors", sample_of(context))
+    numors = read_sample_table(warehouse, "d2b_numors", sample_of(context))
     sizes = {}
     for index in numors.column("measurement_index").to_pylist():
         sizes[index] = sizes.get(index, 0) + 1

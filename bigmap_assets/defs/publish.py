@@ -31,6 +31,17 @@ def _short(value, max_chars: int):
     return text if len(text) <= max_chars else text[:max_chars - 3] + "..."
 
 
+def empty_table(table_name: str) -> pa.Table:
+    """A table with the declared schema and no rows."""
+    return schemas.TABLES[table_name].arrow_schema().empty_table()
+
+
+def read_sample_table(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
+    """One sample's partition of a table from the lake (empty when never written)."""
+    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
+    return table if table is not None else empty_table(table_name)
+
+
 def column_schema(table_name: str) -> dg.TableSchema:
     return dg.TableSchema(columns=[
         dg.TableColumn(c.name, str(c.type), description=f"[{c.unit}] {c.description}" if c.unit else c.description)

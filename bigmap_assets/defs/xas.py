@@ -11,7 +11,7 @@ from ..science.alignment import align_scans
 from ..science.xas import build_scans
 from .cycling import cycling_timeseries
 from .partitions import partitions_for, same_sample_from, sample_of
-from .publish import log_issues, plot_metadata, publish, record_ingest
+from .publish import empty_table, log_issues, plot_metadata, publish, read_sample_table, record_ingest
 from .resources import WarehouseResource
 from .samples import active_mass_g, sample_record
 
@@ -20,13 +20,6 @@ PARTITIONS = partitions_for(TECHNIQUE)
 GROUP = "xas"
 
 
-def _empty(table_name: str) -> pa.Table:
-    return schemas.TABLES[table_name].arrow_schema().empty_table()
-
-
-def _read_partition(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
-    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
-    return table if table is not None else _empty(table_name)
 
 
 @dg.multi_asset(
@@ -50,7 +43,7 @@ def xas_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         scans, spectra = build_scans([f.table for f in files.files], sample_id=sample_id)
     else:
         context.log.warning(f"no usable XAS file for {sample_id}")
-        scans, spectra = _empty("xas_scans"), _empty("xas_spectra")
+        scans, spectra = empty_table("xas_scans"), empty_table("xas_spectra")
     scan_meta = ingest | publish(warehouse, "xas_scans", scans, {"sample_id": sample_id})
     if scans.num_rows:
         scan_meta["normalised_by"] = dg.MetadataValue.json(sorted(set(scans.column("normalised_by").to_pylist())))
@@ -69,8 +62,8 @@ def xas_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
 def xas_echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
-    scans = _read_partition(warehouse, "xas_scans", sample_id)
-    timeseries = _read_partition(warehouse, "cycling_timeseries", sample_id)
+    scans = read_sample_table(warehouse, "xas_scans", sample_id)
+    timeseries = read_sample_table(warehouse, "cycling_timeseries", sample_id)
     if not timeseries.num_rows:
         context.log.warning(f"no cycling time series for {sample_id}: scans are flagged 'outside'")
     aligned = align_scans(scans, timeseries, at="mid", active_mass_g=active_mass_g(record))
@@ -79,7 +72,7 @@ def xas_echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
     if echem.num_rows:
         statuses = echem.column("alignment").to_pylist()
         metadata["alignment"] = dg.MetadataValue.json({s: statuses.count(s) for s in sorted(set(statuses))})
-        spectra = _read_partition(warehouse, "xas_spectra", sample_id)
+        spectra = read_sample_table(warehouse, "xas_spectra", sample_id)
         plots = warehouse.output_dir("plots", "xas")
         metadata |= plot_metadata(spectra_over_time(spectra, echem), plots / f"{sample_id}_spectra_over_time.png",
                                   label="spectra_over_time")
@@ -102,7 +95,7 @@ def _with_echem(scans: pa.Table, echem: pa.Table) -> pa.Table:
                 description="Every timed scan falls inside the cell's electrochemistry, without a gap.")
 def scans_meet_the_electrochemistry(context: dg.AssetCheckExecutionContext,
                                     warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    echem = _read_partition(warehouse, "xas_echem", sample_of(context))
+    echem = read_sample_table(warehouse, "xas_echem", sample_of(context))
     statuses = echem.column("alignment").to_pylist()
     counts = {s: statuses.count(s) for s in sorted(set(statuses))}
     return dg.AssetCheckResult(
@@ -120,7 +113,7 @@ MAX_CALIBRATION_SPREAD_EV = 0.5
                             "across the sample's scans (larger drifts point at the monochromator or the foil).")
 def energy_calibration_is_stable(context: dg.AssetCheckExecutionContext,
                                  warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    scans = _read_partition(warehouse, "xas_scans", sample_of(context))
+    scans = read_sample_table(warehouse, "xas_scans", sample_of(context))
     shifts = [s for s in scans.column("energy_shift_ev").to_pylist() if s is not None]
     spread = max(abs(s - sorted(shifts)[len(shifts) // 2]) for s in shifts) if shifts else 0.0
     return dg.AssetCheckResult(
