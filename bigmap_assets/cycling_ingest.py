@@ -24,20 +24,19 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
 from .errors import UnreadableFile
-from .ingest import Accept, Issue, PartitionFiles, raw_files_of
-from .readers import attach_metadata, metadata_of, read, streaming
+from .ingest import Accept, PartitionFiles, admit_files, read_whole
+from .readers import attach_metadata, metadata_of, streaming
 from .schemas.cycling import CYCLING_TIMESERIES
 from .science.cycling import _order_by_start
 from .science.cycling_stream import TimeseriesBuilder
 from .warehouse.lake import Lake
-from .warehouse.provenance import CHUNK, code_version, sha256_of, stamp
+from .warehouse.provenance import CHUNK, stamp
 
 TECHNIQUE = "cycling"
 TABLE = "cycling_timeseries"
@@ -79,40 +78,13 @@ class IngestReport:
 
 def read_sources(data_dir: str | Path, sample_id: str, *, large_file_bytes: int = LARGE_FILE_BYTES,
                  accept: Accept | None = None) -> tuple[list[CyclingSource], PartitionFiles]:
-    """Hash and open every raw cycling file of ``sample_id`` (as ``ingest.read_partition``, streaming large files).
+    """Hash and open every raw cycling file of ``sample_id`` (``ingest.admit_files``, large files left to stream).
 
     Returns the usable files and the partition's issues and ``raw_files`` inventory.
     """
-    data_dir = Path(data_dir)
-    files = PartitionFiles(TECHNIQUE, sample_id)
-    sources = []
-    for path in raw_files_of(data_dir, TECHNIQUE, sample_id):
-        rel = str(path.relative_to(data_dir))
-        stat = path.stat()
-        digest = sha256_of(path)
-        entry = {"path": rel, "technique": TECHNIQUE, "sample_id": sample_id, "size_byte": stat.st_size,
-                 "modified_time": datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
-                 "code_version": code_version(), "sha256": digest}
-        try:
-            table, metadata = _open(path, stat.st_size > large_file_bytes)
-        except UnreadableFile as exc:
-            files.issues.append(Issue(rel, TECHNIQUE, exc.reason, sample_id, exc.location, sha256=digest))
-            files.inventory.append({**entry, "status": "issue"})
-            continue
-        entry.update(reader=metadata.get("format"), row_count=table.num_rows if table is not None else None)
-        refusal = metadata.get("technique") != TECHNIQUE and (
-            f"a {metadata.get('technique')} file ({metadata.get('format')}) in the {TECHNIQUE} folder")
-        refusal = refusal or (accept(metadata) if accept else None)
-        if refusal:
-            files.issues.append(Issue(rel, TECHNIQUE, f"not used: {refusal}", sample_id, sha256=digest))
-            files.inventory.append({**entry, "status": "issue"})
-            continue
-        files.issues += [Issue(rel, TECHNIQUE, w, sample_id, severity="warning", sha256=digest)
-                         for w in metadata.get("warnings", [])]
-        stamped = stamp(table, rel, digest) if table is not None else None
-        sources.append(CyclingSource(rel, path, stat.st_size, digest, metadata, stamped))
-        files.inventory.append({**entry, "status": "ok"})
-    return sources, files
+    admitted, files = admit_files(data_dir, TECHNIQUE, sample_id, accept=accept,
+                                  open_file=lambda path: _open(path, path.stat().st_size > large_file_bytes))
+    return [CyclingSource(a.rel, a.path, a.size_byte, a.sha256, a.metadata, a.table) for a in admitted], files
 
 
 def _open(path: Path, large: bool) -> tuple[pa.Table | None, dict]:
@@ -124,8 +96,7 @@ def _open(path: Path, large: bool) -> tuple[pa.Table | None, dict]:
             first = None  # not a streamed format: read whole below
         if first is not None:
             return None, metadata_of(pa.Table.from_batches([first]))
-    table = read(path)
-    return table, metadata_of(table)
+    return read_whole(path)
 
 
 def ingest_timeseries(lake: Lake, sources: list[CyclingSource], *, sample_id: str, timezone: str,

@@ -88,34 +88,52 @@ def sample_folders(data_dir: Path, technique: str) -> tuple[list[str], list[Issu
 
 
 Accept = Callable[[dict], str | None]
+Opener = Callable[[Path], tuple[pa.Table | None, dict]]  # (whole table, or None when left to stream; metadata)
 
 
-def read_partition(data_dir: str | Path, technique: str, sample_id: str, accept: Accept | None = None) -> PartitionFiles:
-    """Hash and read every raw file of one partition.
+@dataclass
+class AdmittedFile:
+    """A raw file that read and belongs in the partition's tables."""
+
+    rel: str  # relative to the data folder
+    path: Path
+    size_byte: int
+    sha256: str
+    metadata: dict
+    table: pa.Table | None  # provenance stamped; None when the opener left the file to be streamed
+
+
+def read_whole(path: Path) -> tuple[pa.Table, dict]:
+    table = read(path)
+    return table, metadata_of(table)
+
+
+def admit_files(data_dir: str | Path, technique: str, sample_id: str, *, open_file: Opener = read_whole,
+                accept: Accept | None = None) -> tuple[list[AdmittedFile], PartitionFiles]:
+    """Hash and open every raw file of one partition: the files admitted, and the partition's issues and inventory.
 
     ``accept(metadata)`` may return a reason to refuse a file that read fine but does not
     belong in this technique's tables (e.g. an impedance file among cycling files).
     """
     data_dir = Path(data_dir)
     result = PartitionFiles(technique, sample_id)
+    admitted = []
     for path in raw_files_of(data_dir, technique, sample_id):
         rel = str(path.relative_to(data_dir))
         stat = path.stat()
+        digest = sha256_of(path)
         entry = {
             "path": rel, "technique": technique, "sample_id": sample_id, "size_byte": stat.st_size,
             "modified_time": datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
-            "code_version": code_version(),
+            "code_version": code_version(), "sha256": digest,
         }
-        digest = sha256_of(path)
-        entry["sha256"] = digest
         try:
-            table = read(path)
+            table, meta = open_file(path)
         except UnreadableFile as exc:
             result.issues.append(Issue(rel, technique, exc.reason, sample_id, exc.location, sha256=digest))
             result.inventory.append({**entry, "status": "issue"})
             continue
-        meta = metadata_of(table)
-        entry.update(reader=meta.get("format"), row_count=table.num_rows)
+        entry.update(reader=meta.get("format"), row_count=table.num_rows if table is not None else None)
         refusal = meta.get("technique") != technique and (
             f"a {meta.get('technique')} file ({meta.get('format')}) in the {technique} folder")
         refusal = refusal or (accept(meta) if accept else None)
@@ -125,8 +143,16 @@ def read_partition(data_dir: str | Path, technique: str, sample_id: str, accept:
             continue
         for warning in meta.get("warnings", []):
             result.issues.append(Issue(rel, technique, warning, sample_id, severity="warning", sha256=digest))
-        result.files.append(ReadFile(rel, digest, stamp(table, rel, digest)))
+        stamped = stamp(table, rel, digest) if table is not None else None
+        admitted.append(AdmittedFile(rel, path, stat.st_size, digest, meta, stamped))
         result.inventory.append({**entry, "status": "ok"})
+    return admitted, result
+
+
+def read_partition(data_dir: str | Path, technique: str, sample_id: str, accept: Accept | None = None) -> PartitionFiles:
+    """Hash and read every raw file of one partition whole (see ``admit_files``)."""
+    admitted, result = admit_files(data_dir, technique, sample_id, accept=accept)
+    result.files = [ReadFile(a.rel, a.sha256, a.table) for a in admitted]
     return result
 
 

@@ -27,7 +27,6 @@ def _cycling_only(metadata: dict) -> str | None:
     return None if kind == "cycling" else f"{kind} measurement, not cycling data"
 
 
-
 @dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"},
           description="Every raw cycler file of a cell, read, stitched in time order, in canonical units (UTC). "
                       "Large files are streamed; a file still being written is appended to.")
@@ -83,7 +82,6 @@ def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: I
         "rows_written": report.rows_written,
         "rows_per_second": round(report.rows_written / max(report.seconds, 1e-9)),
     }
-
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"}, deps=[cycling_timeseries],

@@ -31,8 +31,6 @@ class ComparisonConfig(dg.Config):
     reduced_chi_square_threshold: float = DEFAULT_THRESHOLD
 
 
-
-
 @dg.multi_asset(
     name="d2b_ingest",
     partitions_def=PARTITIONS,

@@ -20,8 +20,6 @@ PARTITIONS = partitions_for(TECHNIQUE)
 GROUP = "xas"
 
 
-
-
 @dg.multi_asset(
     name="xas_ingest",
     partitions_def=PARTITIONS,
