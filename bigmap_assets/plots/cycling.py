@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
+from . import png_bytes  # sets the Agg backend before pyplot loads
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -44,7 +40,4 @@ def soh_versus_cycle(soh_all_cells: pa.Table) -> bytes:
         axes[0][-1].plot([], [], color=colour, alpha=0.6, label=provider)
     axes[0][-1].legend(fontsize=8, loc="lower left")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_bytes(figure)

@@ -3,22 +3,11 @@ sample's operando series as a heat map (2theta x time) beside the cell potential
 
 from __future__ import annotations
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
+from . import png_bytes  # sets the Agg backend before pyplot loads
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def _filled(diffractogram: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,7 +50,7 @@ def comparison(later: pa.Table, earlier: pa.Table, stats: dict, *, labels: tuple
             low, high = np.percentile(finite, [0.5, 99.5])
             bottom.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
     figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def series_heatmap(diffractograms: pa.Table, timeseries: pa.Table | None = None) -> bytes:
@@ -101,7 +90,7 @@ def series_heatmap(diffractograms: pa.Table, timeseries: pa.Table | None = None)
             right.set_xlabel("potential (V)")
             right.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:

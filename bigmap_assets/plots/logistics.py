@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
-import matplotlib
-
-matplotlib.use("Agg")
+from . import png_bytes  # sets the Agg backend before pyplot loads
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -57,7 +54,4 @@ def experiments_gantt(experiments: pa.Table) -> bytes:
                 fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axis.set_title("Experiments: reception, measurement and completion")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_bytes(figure)

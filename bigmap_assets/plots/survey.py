@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
+from . import png_bytes  # sets the Agg backend before pyplot loads
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -52,7 +48,4 @@ def survey_grid(answers: pa.Table) -> bytes:
                 loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
     axis.set_title("Survey answers by technique and point of interest")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_bytes(figure)

@@ -3,22 +3,11 @@ and the edge position against potential and time."""
 
 from __future__ import annotations
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
+from . import png_bytes  # sets the Agg backend before pyplot loads
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def _hours(column: pa.ChunkedArray) -> np.ndarray:
@@ -57,7 +46,7 @@ def spectra_over_time(spectra: pa.Table, echem: pa.Table, *, window_ev: tuple[fl
     right.grid(alpha=0.3)
     figure.suptitle("Normalised spectra over time and cell potential")
     figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def edge_versus_potential(echem: pa.Table) -> bytes:
@@ -79,4 +68,4 @@ def edge_versus_potential(echem: pa.Table) -> bytes:
     for axis in (by_potential, by_time):
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
