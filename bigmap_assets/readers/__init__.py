@@ -57,9 +57,10 @@ def read_head(path: Path) -> bytes:
 def find_reader(path: str | Path) -> ModuleType:
     """The reader that accepts ``path``, or ``UnreadableFile`` listing what was tried."""
     path = Path(path)
-    if not path.is_file():
-        raise UnreadableFile(path, "no such file")
-    head = read_head(path)
+    try:
+        head = read_head(path)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise UnreadableFile(path, "no such file") from None
     if not head:
         raise UnreadableFile(path, "file is empty")
     for reader in READERS:

@@ -307,12 +307,8 @@ def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
     }
     if increments_mah is None:
         warnings.append("no charge column and no current: capacities left empty")
-    names, arrays = [], []
-    for name, values in canonical.items():
-        names.append(name)
-        arrays.append(pa.nulls(n, _SCHEMA[name]) if values is None else _arrow(values, _SCHEMA[name]))
-
-    for eclab_name, values in columns.items():
+    names, values, types = list(canonical), list(canonical.values()), [_SCHEMA[name] for name in canonical]
+    for eclab_name, column in columns.items():
         if eclab_name in used:
             continue
         name = column_name(eclab_name)
@@ -321,9 +317,43 @@ def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
         while name in names:  # the same quantity twice (e.g. two <Ewe> IDs in one .mpr)
             name += "_2"
         names.append(name)
-        arrays.append(_arrow(values, _INT64 if eclab_name in INTEGER_COLUMNS else _FLOAT64))
+        values.append(column)
+        types.append(_INT64 if eclab_name in INTEGER_COLUMNS else _FLOAT64)
+    arrays = _arrow_columns(values, types, n)
     table = pa.Table.from_batches([pa.RecordBatch.from_arrays(arrays, names=names)])  # cheaper than Table.from_arrays
     return table, {**sources, "warnings": warnings}
+
+
+def _arrow_columns(values: list, types: list[pa.DataType], n: int) -> list[pa.Array]:
+    """Every column as an Arrow array of its type; ``None`` -> all null.
+
+    The float64 columns are copied into one (columns x rows) block, and likewise the
+    int64 ones, each turned into one Arrow array and sliced: a file of a few dozen points
+    then costs a few Arrow calls instead of two per column. An integer column holding NaN
+    (a blank cell in a text export) becomes nullable on its own.
+    """
+    arrays: list[pa.Array | None] = [None] * len(values)
+    blocks: dict[pa.DataType, list[int]] = {_FLOAT64: [], _INT64: []}
+    for i, (column, arrow_type) in enumerate(zip(values, types)):
+        if column is None:
+            arrays[i] = pa.nulls(n, arrow_type)
+        elif isinstance(column, pa.Array):
+            arrays[i] = column
+        elif arrow_type is _INT64 and column.dtype.kind == "f" and np.isnan(column).any():
+            arrays[i] = pa.array(column, from_pandas=True).cast(_INT64, safe=False)
+        else:
+            blocks[arrow_type].append(i)
+    for arrow_type, members in blocks.items():
+        if not members:
+            continue
+        dtype = np.float64 if arrow_type is _FLOAT64 else np.int64
+        block = new_column(len(members) * n, dtype).reshape(len(members), n)
+        for row, i in enumerate(members):
+            np.copyto(block[row], values[i], casting="unsafe")
+        flat = pa.array(block.reshape(-1))
+        for row, i in enumerate(members):
+            arrays[i] = flat.slice(row * n, n)
+    return arrays
 
 
 def _vendor_cycle_number(columns, used, sources, warnings) -> np.ndarray | None:
@@ -356,18 +386,6 @@ def new_column(length: int, dtype: type) -> np.ndarray:
     return np.frombuffer(pa.allocate_buffer(size), dtype=dtype)
 
 
-def _arrow(values, arrow_type: pa.DataType) -> pa.Array:
-    """A numpy column as an Arrow array of ``arrow_type`` (NaN in an integer column -> null)."""
-    if isinstance(values, pa.Array):
-        return values
-    if arrow_type is _FLOAT64:
-        return pa.array(np.asarray(values, dtype=np.float64))
-    values = np.asarray(values)
-    if values.dtype.kind == "f" and np.isnan(values).any():
-        return pa.array(values, from_pandas=True).cast(arrow_type, safe=False)
-    return pa.array(values.astype(np.int64, copy=False))
-
-
 def _cumulative_capacities_ah(increments_mah: np.ndarray | None) -> dict[str, np.ndarray | None]:
     if increments_mah is None:
         return {"charging_capacity_ah": None, "discharging_capacity_ah": None}
@@ -395,8 +413,8 @@ def _control_mode(mode: np.ndarray | None) -> pa.Array | None:
     """EC-Lab mode 1/2/3 -> CC/CV/REST, anything else OTHER."""
     if mode is None:
         return None
-    codes = np.asarray(mode).astype(np.int8)
-    codes[(codes < 1) | (codes > 3)] = 0
+    mode = np.asarray(mode)
+    codes = np.where((mode >= 1) & (mode <= 3), mode, 0).astype(np.int8)
     return _TAKE.call([_CONTROL_MODE_LABELS, pa.array(codes)])
 
 
@@ -440,7 +458,7 @@ def _current_ampere(columns, time_s, increments_mah, used, sources, warnings) ->
         if name in columns:
             used.add(name)
             sources["current_source"] = name
-            return np.multiply(columns[name], to_a, out=new_column(len(time_s), np.float64))
+            return np.multiply(columns[name], to_a, out=new_column(len(time_s), np.float64), dtype=np.float64)
     if increments_mah is None:
         raise ValueError("no current column and no charge column to derive it from")
     sources["current_source"] = "dq·3.6/Δt"

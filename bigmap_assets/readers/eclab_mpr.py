@@ -11,6 +11,7 @@ in one ``np.frombuffer`` call with a structured dtype built from the column-ID l
 
 from __future__ import annotations
 
+import struct
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +27,6 @@ from .eclab_columns import (
     MPR_TECHNIQUE_IDS,
     MPR_TECHNIQUE_RENAMES,
     measurement_kind,
-    new_column,
     reader_table,
     split_unit,
 )
@@ -36,10 +36,10 @@ TECHNIQUE = "cycling"
 
 MAGIC = b"BIO-LOGIC MODULAR FILE\x1a"
 _FILE_HEADER_BYTES = 52
-_OLD_HEADER = np.dtype([("short_name", "S10"), ("long_name", "S25"), ("length", "<u4"), ("version", "<u4"),
-                        ("date", "S8")])
-_NEW_HEADER = np.dtype([("short_name", "S10"), ("long_name", "S25"), ("max_length", "<u4"), ("length", "<u4"),
-                        ("old_version", "<u4"), ("version", "<u4"), ("date", "S8")])
+# Module headers after "MODULE": short name (10 bytes), long name (25), then
+# old style: length, version (u4 each), date (8); new style: 0xFFFFFFFF, length, old version, version, date.
+_OLD_HEADER = struct.Struct("<10s25sII8s")
+_NEW_HEADER = struct.Struct("<10s25sIIII8s")
 # Where the records start in the data module, by header style and data-module version.
 _RECORDS_OFFSET = {("old", 2): 0x195, ("old", 3): 0x196, ("new", 11): 0x3EF}
 _LOG_OLE_START = 0x249  # f8 days since 1899-12-30, local wall-clock time
@@ -98,18 +98,19 @@ def _modules(path: Path, data: bytes) -> dict[str, tuple[str, int, memoryview]]:
             raise UnreadableFile(path, f"expected a 'MODULE' marker at byte {offset}, found {found!r}")
         offset += 6
         header_style = "new" if data[offset + 35 : offset + 39] == b"\xff\xff\xff\xff" else "old"
-        header_dtype = _NEW_HEADER if header_style == "new" else _OLD_HEADER
-        if offset + header_dtype.itemsize > len(data):
+        header = _NEW_HEADER if header_style == "new" else _OLD_HEADER
+        if offset + header.size > len(data):
             raise UnreadableFile(path, f"file is truncated inside a module header at byte {offset}")
-        header = np.frombuffer(data, header_dtype, count=1, offset=offset)[0]
-        name = header["short_name"].decode("ascii", "replace").strip()
-        start = offset + header_dtype.itemsize
-        end = start + int(header["length"])
+        fields = header.unpack_from(data, offset)
+        name = fields[0].decode("ascii", "replace").strip(" \x00")
+        length, version = (fields[3], fields[5]) if header_style == "new" else (fields[2], fields[3])
+        start = offset + header.size
+        end = start + length
         if end > len(data):
             raise UnreadableFile(
-                path, f"file is truncated: module {name!r} declares {int(header['length'])} bytes, "
+                path, f"file is truncated: module {name!r} declares {length} bytes, "
                 f"only {len(data) - start} are present (copy the file again once the run has finished)")
-        modules[name] = (header_style, int(header["version"]), view[start:end])
+        modules[name] = (header_style, version, view[start:end])
         offset = end
     return modules
 
@@ -197,19 +198,16 @@ def _decode_points(path: Path, payload: memoryview, header_style: str, version: 
                                    f"{record_size} (a column of unexpected size)")
     points = np.frombuffer(payload, record, count=n_points, offset=records_offset)
 
-    columns = {}  # contiguous int64 / float64 copies: every later step is then a plain vector operation
-    for k, (name, dtype) in enumerate(fields):
-        if name == "flags":
-            flags = points[f"f{k}"]
-            for column_id in ids:
-                if column_id in MPR_FLAG_COLUMNS:
-                    mask, shift, flag_name = MPR_FLAG_COLUMNS[column_id]
-                    column = columns[flag_name] = new_column(n_points, np.int64)
-                    np.bitwise_and(flags, mask, out=column)
-                    np.right_shift(column, shift, out=column)
-        else:
-            column = columns[name] = new_column(n_points, np.int64 if np.dtype(dtype).kind in "ui" else np.float64)
-            np.copyto(column, points[f"f{k}"])
+    columns = {}  # views into the file's bytes: reader_table makes the one typed copy of each
+    for k, (name, _) in enumerate(fields):
+        if name != "flags":
+            columns[name] = points[f"f{k}"]
+            continue
+        flags = points[f"f{k}"]
+        for column_id in ids:
+            if column_id in MPR_FLAG_COLUMNS:
+                mask, shift, flag_name = MPR_FLAG_COLUMNS[column_id]
+                columns[flag_name] = (flags & mask) >> shift
     return columns, ids, warnings
 
 
@@ -227,7 +225,7 @@ def _log_facts(modules: dict, warnings: list[str]) -> dict:
         return facts
     log = bytes(modules["VMP LOG"][2])
     if len(log) >= _LOG_OLE_START + 8:
-        ole_days = float(np.frombuffer(log, "<f8", count=1, offset=_LOG_OLE_START)[0])
+        (ole_days,) = struct.unpack_from("<d", log, _LOG_OLE_START)
         if 20000 < ole_days < 80000:  # 1954..2118: anything else is not a date
             start = _OLE_EPOCH + timedelta(seconds=round(ole_days * 86400.0, 3))  # EC-Lab keeps milliseconds
             facts["start_time_local"] = start.isoformat(timespec="milliseconds")
