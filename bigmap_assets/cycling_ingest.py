@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from .errors import UnreadableFile
-from .ingest import Accept, PartitionFiles, admit_files, read_whole
-from .readers import attach_metadata, metadata_of, streaming
+from .ingest import Accept, PartitionFiles, admit_files
+from .readers import attach_metadata, metadata_of, read, streaming
 from .schemas.cycling import CYCLING_TIMESERIES
 from .science.cycling import _order_by_start
 from .science.cycling_stream import TimeseriesBuilder
@@ -88,7 +88,10 @@ def read_sources(data_dir: str | Path, sample_id: str, *, large_file_bytes: int 
 
 
 def _open(path: Path, large: bool) -> tuple[pa.Table | None, dict]:
-    """(whole reader table, metadata), or (None, metadata of the first rows) for a large streamable file."""
+    """(whole reader table, metadata), or (None, metadata of the first rows) for a large streamable file.
+
+    Only ``READER_COLUMNS`` are read: they are all the time series keeps.
+    """
     if large:
         try:
             first = next(streaming.iter_batches(path, batch_rows=1), None)
@@ -96,7 +99,8 @@ def _open(path: Path, large: bool) -> tuple[pa.Table | None, dict]:
             first = None  # not a streamed format: read whole below
         if first is not None:
             return None, metadata_of(pa.Table.from_batches([first]))
-    return read_whole(path)
+    table = read(path, canonical_only=True)
+    return table, metadata_of(table)
 
 
 def ingest_timeseries(lake: Lake, sources: list[CyclingSource], *, sample_id: str, timezone: str,

@@ -7,7 +7,9 @@ A reader is a module listed in ``READERS`` with:
 * ``sniff(path, head) -> bool``: a cheap look at the first bytes (``head``, up to 64 KiB) and the
   name; never parses the whole file;
 * ``read(path) -> (pyarrow.Table, dict)``: the file's canonical table and its metadata, or
-  ``UnreadableFile`` with a reason.
+  ``UnreadableFile`` with a reason;
+* optionally ``read_canonical(path)``: the same, parsing only what ``READER_COLUMNS`` need
+  (cycling readers of wide files).
 
 Detection is by content first, so a renamed file still finds its reader.
 """
@@ -22,6 +24,9 @@ import pyarrow as pa
 
 from ..errors import UnreadableFile
 from ..modules import import_if_present
+from ..schemas.cycling import READER_COLUMNS
+
+READER_COLUMN_NAMES = [column.name for column in READER_COLUMNS]
 
 HEAD_BYTES = 65536
 METADATA_KEY = b"bigmap"
@@ -83,16 +88,22 @@ def metadata_of(table: pa.Table) -> dict:
     return json.loads(raw) if raw else {}
 
 
-def read(path: str | Path) -> pa.Table:
+def read(path: str | Path, *, canonical_only: bool = False) -> pa.Table:
     """Read any supported raw file into its canonical Arrow table.
 
     The file's metadata (format, technique, start time, instrument, warnings...) is in the
-    schema metadata; get it back with ``metadata_of(table)``.
+    schema metadata; get it back with ``metadata_of(table)``. With ``canonical_only``, a
+    cycling file gives only ``READER_COLUMNS`` (what the warehouse keeps), and readers with a
+    ``read_canonical`` skip the file's other columns while parsing, which is much faster on
+    wide text exports.
     """
     path = Path(path)
     reader = find_reader(path)
+    narrow = canonical_only and reader.TECHNIQUE == "cycling"
     try:
-        table, metadata = reader.read(path)
+        table, metadata = (getattr(reader, "read_canonical", reader.read) if narrow else reader.read)(path)
+        if narrow:
+            table = table.select(READER_COLUMN_NAMES)
     except UnreadableFile:
         raise
     except Exception as exc:  # a reader bug or a file broken in a way it did not foresee

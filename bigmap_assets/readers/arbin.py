@@ -79,6 +79,15 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
+    return _read(path, canonical_only=False)
+
+
+def read_canonical(path: Path) -> tuple[pa.Table, dict]:
+    """Like ``read``; a CSV export parses only the columns behind ``READER_COLUMNS``."""
+    return _read(path, canonical_only=True)
+
+
+def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
     with open(path, "rb") as stream:
         head = stream.read(65536)
     if any(magic in head[:32] for magic in ACCESS_MAGICS):
@@ -86,6 +95,9 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     if head.startswith(b"PK\x03\x04"):
         return _canonical(path, *_read_workbook(path), kind="xlsx")
     text_layout = layout(path, head)
+    if canonical_only:
+        keys = {key for candidates in _KEYS.values() for key in candidates}
+        text_layout = text_layout.narrowed({name for name in text_layout.column_names if _key(name)[0] in keys})
     data = Path(path).read_bytes()
     table, dropped = read_delimited(path, data, text_layout)
     return convert(path, table, text_layout, dropped)
@@ -115,7 +127,8 @@ def _scaled(path: Path, source: pa.Table, name: str) -> np.ndarray:
     return values * _SCALE[unit]
 
 
-def _canonical(path: Path, source: pa.Table, extra: dict, kind: str) -> tuple[pa.Table, dict]:
+def _canonical(path: Path, source: pa.Table, extra: dict, kind: str,
+               source_columns: list[str] | None = None) -> tuple[pa.Table, dict]:
     names = {canonical: _find(source, canonical) for canonical in _KEYS}
     missing = [c for c in ("test_time_second", "voltage_volt", "current_ampere") if names[c] is None]
     if missing:
@@ -155,7 +168,7 @@ def _canonical(path: Path, source: pa.Table, extra: dict, kind: str) -> tuple[pa
     extras = renamed_extras(_with_implied_units(source), used | {_unit_named(n) for n in used})
     table = reader_table(canonical, {**time_extras, **vendor_counters, **dict(zip(extras.column_names, extras.columns))})
     metadata = cycling_metadata(
-        instrument=f"Arbin ({kind})", source_columns=source.column_names, start_time_local=start_local,
+        instrument=f"Arbin ({kind})", source_columns=source_columns or source.column_names, start_time_local=start_local,
         timezone=zone, warnings=warnings, lacks=lacks, **extra,
     )
     return table, metadata
@@ -234,7 +247,7 @@ def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) 
         table = table.set_column(table.column_names.index(name), name,
                                  pc.cast(text, pa.float64()) if _numeric(text) else text)
     extra = {"warnings": [f"{dropped} malformed row(s) skipped"] if dropped else [], **text_layout.header}
-    return _canonical(path, table, extra, kind="csv")
+    return _canonical(path, table, extra, kind="csv", source_columns=text_layout.column_names)
 
 
 def _sidecar(path: Path) -> dict:

@@ -39,6 +39,8 @@ NAME = "basytec"
 TECHNIQUE = "cycling"
 
 _REQUIRED = ("Time[s]", "U[V]", "I[A]")
+# BaSyTec columns this reader maps to canonical columns (with the first temperature, T1)
+_MAPPED = {"Time[s]", "U[V]", "I[A]", "Line", "Cyc-Count"}
 # BaSyTec names whose unit is implied (Ah, Wh, Ohm) or whose words say little
 _KNOWN_NAMES = {
     "DataSet": "record_index", "t-Step[s]": "step_time_second", "t-Set[s]": "set_time_second",
@@ -61,8 +63,19 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
+    return _read(path, canonical_only=False)
+
+
+def read_canonical(path: Path) -> tuple[pa.Table, dict]:
+    """Like ``read``, parsing only the columns behind ``READER_COLUMNS``."""
+    return _read(path, canonical_only=True)
+
+
+def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
     data = Path(path).read_bytes()
     text_layout = layout(path, data[:65536])
+    if canonical_only:
+        text_layout = text_layout.narrowed({*_MAPPED, "Command", "Ah-Step", "Ah[Ah]", _temperature_column(text_layout.column_names)})
     table, dropped = read_delimited(path, data, text_layout)
     return convert(path, table, text_layout, dropped)
 
@@ -87,7 +100,7 @@ def layout(path: Path, head: bytes) -> TextLayout:
 
 def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
     """The reader table and metadata from parsed BaSyTec data rows."""
-    return _canonical(table, text_layout.header, dropped)
+    return _canonical(table, text_layout.header, dropped, text_layout.column_names)
 
 
 def _header(lines: list[str]) -> dict[str, str]:
@@ -99,7 +112,11 @@ def _header(lines: list[str]) -> dict[str, str]:
     return values
 
 
-def _canonical(table: pa.Table, header: dict, dropped: int) -> tuple[pa.Table, dict]:
+def _temperature_column(names: list[str]) -> str | None:
+    return next((n for n in names if re.fullmatch(r"T1\[.*C\]", n)), None)
+
+
+def _canonical(table: pa.Table, header: dict, dropped: int, source_columns: list[str]) -> tuple[pa.Table, dict]:
     warnings = [f"{dropped} malformed row(s) skipped"] if dropped else []
     lacks = []
     current = as_float(table, "I[A]")
@@ -130,16 +147,15 @@ def _canonical(table: pa.Table, header: dict, dropped: int) -> tuple[pa.Table, d
     }
     if increments is not None:
         canonical["charging_capacity_ah"], canonical["discharging_capacity_ah"] = cumulative_by_direction(increments, current)
-    temperature = next((n for n in table.column_names if re.fullmatch(r"T1\[.*C\]", n)), None)
+    temperature = _temperature_column(table.column_names)
     canonical["temperature_celsius"] = as_float(table, temperature) if temperature else None
     for name, lack in (("Cyc-Count", "cycle column"), ("Line", "step column"), (temperature, "temperature")):
         if name is None or name not in table.column_names:
             lacks.append(lack)
-    used = {"Time[s]", "U[V]", "I[A]", "Line", "Cyc-Count", temperature}
-    extras = renamed_extras(table, used, _KNOWN_NAMES)
+    extras = renamed_extras(table, {*_MAPPED, temperature}, _KNOWN_NAMES)
     metadata = cycling_metadata(
         instrument=f"BaSyTec ({header.get('Testchannel', 'channel unknown')})",
-        source_columns=table.column_names,
+        source_columns=source_columns,
         start_time_local=parse_local_time(header.get("Start of Test", ""), ("%d.%m.%Y %H:%M:%S",)),
         warnings=warnings,
         lacks=lacks,

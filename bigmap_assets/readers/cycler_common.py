@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -227,13 +227,15 @@ class TextLayout:
     trailing_delimiter: bool = False  # every data row ends with one delimiter more than the column line
     encoding: str = "utf8"
     header: dict = field(default_factory=dict)  # what ``convert`` needs from the header lines
+    include_columns: tuple[str, ...] = ()  # parse only these (empty: all); see ``narrowed``
 
-    def read_options(self, block_size: int = 1 << 20) -> pacsv.ReadOptions:
-        # one thread: the invalid-row handler is a Python callback (see eclab_mpt)
+    def read_options(self, block_size: int = 1 << 20, use_threads: bool = False) -> pacsv.ReadOptions:
+        """Threads only without an invalid-row handler: a Python callback under pyarrow's
+        threaded parser aborted the process (see eclab_mpt)."""
         return pacsv.ReadOptions(column_names=self.column_names, encoding=self.encoding, block_size=block_size,
-                                 use_threads=False)
+                                 use_threads=use_threads)
 
-    def parse_options(self, invalid_row_handler) -> pacsv.ParseOptions:
+    def parse_options(self, invalid_row_handler=None) -> pacsv.ParseOptions:
         return pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=invalid_row_handler,
                                   ignore_empty_lines=True)
 
@@ -244,7 +246,13 @@ class TextLayout:
         if numbers_as_float:
             types.update({name: pa.float64() for name in self.column_names if name not in self.text_columns})
         return pacsv.ConvertOptions(decimal_point="," if self.decimal_comma else ".", column_types=types,
-                                    null_values=["", "N/A", "NaN", "nan"], strings_can_be_null=True)
+                                    null_values=["", "N/A", "NaN", "nan"], strings_can_be_null=True,
+                                    include_columns=list(self.include_columns))
+
+    def narrowed(self, sources) -> TextLayout:
+        """This layout parsing only the columns in ``sources`` (the vendor columns behind
+        ``READER_COLUMNS``): the other fields of each row are split off but never converted."""
+        return replace(self, include_columns=tuple(name for name in self.column_names if name in sources))
 
 
 def encoding_of(sample: bytes) -> str:
@@ -280,13 +288,31 @@ def read_delimited(path, data: bytes, layout: TextLayout, *, allow_empty: bool =
             raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
         return pa.table({name: pa.array([], pa.string()) for name in layout.column_names}), 0
     try:
-        table = pacsv.read_csv(pa.BufferReader(body), read_options=layout.read_options(),
-                               parse_options=layout.parse_options(drop), convert_options=layout.convert_options())
+        table = _read_regular(body, layout)
+        if table is None:  # a malformed row somewhere: one thread, dropping and counting such rows
+            table = pacsv.read_csv(pa.BufferReader(body), read_options=layout.read_options(),
+                                   parse_options=layout.parse_options(drop), convert_options=layout.convert_options())
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise UnreadableFile(path, f"data block is not a consistent {layout.delimiter!r}-separated table: {exc}") from exc
     if table.num_rows == 0 and not allow_empty:
         raise UnreadableFile(path, f"no complete data row ({dropped} malformed row(s) skipped)")
     return table, dropped
+
+
+def _read_regular(body: pa.Buffer, layout: TextLayout) -> pa.Table | None:
+    """``body`` parsed on every core when each row has as many fields as the column line, else ``None``.
+
+    The last row is checked first, since a file still being written usually ends in a
+    partial one; a malformed row elsewhere makes pyarrow fail, and the caller falls back.
+    """
+    last_row = bytes(body[-4096:]).rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
+    if last_row.count(layout.delimiter.encode()) != len(layout.column_names) - 1:
+        return None
+    try:
+        return pacsv.read_csv(pa.BufferReader(body), read_options=layout.read_options(1 << 22, use_threads=True),
+                              parse_options=layout.parse_options(), convert_options=layout.convert_options())
+    except pa.ArrowInvalid:
+        return None
 
 
 def simple_layout(data: bytes, delimiter: str = ",", **options) -> TextLayout:
@@ -318,7 +344,7 @@ def reader_table(canonical: dict[str, object], extras: pa.Table | dict[str, obje
                  skip: tuple[str, ...] = ()) -> pa.Table:
     """The reader output: READER_COLUMNS (typed, nulls where ``canonical`` lacks one), then extras.
 
-    ``extras`` are the file's other columns already under unit-bearing names; names in
+    ``extras`` are the file's other columns already under unit-bearing names (``None``: absent); names in
     ``skip`` or clashing with a canonical column are left out.
     """
     n = len(next(iter(canonical.values())))
@@ -339,7 +365,7 @@ def reader_table(canonical: dict[str, object], extras: pa.Table | dict[str, obje
     else:
         extra_items = (extras or {}).items()
     for name, values in extra_items:
-        if name in taken:
+        if name in taken or values is None:
             continue
         taken.add(name)
         array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, from_pandas=True)

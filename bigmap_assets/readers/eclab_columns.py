@@ -258,6 +258,11 @@ def column_name(eclab_name: str) -> str:
 
 _VOLTAGE_SOURCES = ("Ecell/V", "Ewe/V", "<Ewe>/V")
 _CURRENT_SOURCES = (("I/mA", 1e-3), ("I/A", 1.0), ("<I>/mA", 1e-3), ("<I>/A", 1.0))
+# Every EC-Lab column ``reader_table`` may draw READER_COLUMNS from.
+CANONICAL_SOURCES = frozenset({
+    "time/s", *_VOLTAGE_SOURCES, *(name for name, _ in _CURRENT_SOURCES), "dq/mA.h", "(Q-Qo)/mA.h", "(Q-Qo)/C",
+    "Ns", "mode", "cycle number", "half cycle", "Temperature/°C",
+})
 _CONTROL_MODE_LABELS = pa.array(["OTHER", "CC", "CV", "REST"])
 _TAKE = pc.get_function("take")  # called directly: the Array.take wrapper costs more than the take on small files
 _SCHEMA = {c.name: c.type for c in READER_COLUMNS}
@@ -265,8 +270,8 @@ _FLOAT64, _INT64 = _SCHEMA["test_time_second"], _SCHEMA["step_id"]
 _MMAP_THRESHOLD_BYTES = 128 * 1024
 
 
-def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
-    """Map EC-Lab columns (text-export names -> arrays) onto ``READER_COLUMNS`` plus extras.
+def reader_table(columns: dict[str, np.ndarray], *, extras: bool = True) -> tuple[pa.Table, dict]:
+    """Map EC-Lab columns (text-export names -> arrays) onto ``READER_COLUMNS`` plus (``extras``) the others.
 
     Current is positive when the working electrode is oxidised (EC-Lab's sign), which is
     charge for a cathode-vs-anode cell. Capacities are cumulative since file start: the
@@ -309,7 +314,7 @@ def reader_table(columns: dict[str, np.ndarray]) -> tuple[pa.Table, dict]:
         warnings.append("no charge column and no current: capacities left empty")
     names, values, types = list(canonical), list(canonical.values()), [_SCHEMA[name] for name in canonical]
     for eclab_name, column in columns.items():
-        if eclab_name in used:
+        if eclab_name in used or not extras:
             continue
         name = column_name(eclab_name)
         if name.startswith("raw_"):

@@ -56,6 +56,15 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def read(path: Path) -> tuple[pa.Table, dict]:
     """The file as ``READER_COLUMNS`` + extra columns, and what the modules say about it."""
+    return _read(path, extras=True)
+
+
+def read_canonical(path: Path) -> tuple[pa.Table, dict]:
+    """Like ``read``, without the extra columns."""
+    return _read(path, extras=False)
+
+
+def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
     path = Path(path)
     data = path.read_bytes()
     if not data.startswith(MAGIC):
@@ -68,7 +77,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     techniques = _techniques(modules)
     columns, column_ids, warnings = _decode_points(path, payload, header_style, data_version, techniques)
     try:
-        table, mapping = reader_table(columns)
+        table, mapping = reader_table(columns, extras=extras)
     except ValueError as exc:
         raise UnreadableFile(path, str(exc)) from exc
     metadata = {

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import UnreadableFile
-from .eclab_columns import TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
+from .eclab_columns import CANONICAL_SOURCES, TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
 
 NAME = "eclab_mpt"
 TECHNIQUE = "cycling"
@@ -42,6 +42,15 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def read(path: Path) -> tuple[pa.Table, dict]:
     """The file as ``READER_COLUMNS`` + extra columns, and its header metadata."""
+    return _read(path, canonical_only=False)
+
+
+def read_canonical(path: Path) -> tuple[pa.Table, dict]:
+    """Like ``read``, parsing only the columns behind ``READER_COLUMNS``."""
+    return _read(path, canonical_only=True)
+
+
+def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
     path = Path(path)
     data = path.read_bytes()
     header_lines, data_offset = _split_header(path, data)
@@ -50,14 +59,15 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     if "time/s" not in source_columns:
         raise UnreadableFile(path, "the column line has no time/s column", location=f"line {len(header_lines)}")
 
-    columns, warnings, decimal_separator = _parse_data(path, data, data_offset, source_columns)
+    wanted = [n for n in source_columns if n in CANONICAL_SOURCES] if canonical_only else source_columns
+    columns, warnings, decimal_separator = _parse_data(path, data, data_offset, source_columns, wanted)
     facts = _header_facts(text_lines)
     if columns["time/s"].dtype.kind == "M":
         facts["start_time_local"] = facts["start_time_local"] or np.datetime_as_string(columns["time/s"][0], unit="ms")
         columns["time/s"] = _seconds_since(columns["time/s"], facts["start_time_local"])
         warnings.append("time/s was exported as dates: converted to seconds since the acquisition start")
     try:
-        table, mapping = reader_table(columns)
+        table, mapping = reader_table(columns, extras=not canonical_only)
     except ValueError as exc:
         raise UnreadableFile(path, str(exc)) from exc
     techniques = _techniques(text_lines)
@@ -115,7 +125,9 @@ def _column_names(line: str) -> list[str]:
     return names
 
 
-def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple[dict[str, np.ndarray], list[str], str]:
+def _parse_data(path: Path, data: bytes, offset: int, names: list[str],
+                wanted: list[str]) -> tuple[dict[str, np.ndarray], list[str], str]:
+    """``wanted`` (of the columns ``names``) parsed as arrays, warnings, and the decimal separator."""
     if not _NON_BLANK.search(data, offset):
         raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
     row_end = data.find(b"\n", offset)
@@ -132,7 +144,7 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
         skipped.append(row.number)
         return "skip"
 
-    read_options, convert_options = _csv_options(tuple(padded), tuple(names), decimal_comma, time_as_date)
+    read_options, convert_options = _csv_options(tuple(padded), tuple(wanted), decimal_comma, time_as_date)
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(data)[offset:]),
@@ -146,8 +158,8 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str]) -> tuple
     if skipped:
         warnings.append(f"{len(skipped)} malformed data row(s) skipped (e.g. a truncated last line)")
     if time_as_date:
-        table = table.set_column(names.index("time/s"), "time/s", _parse_dates(table.column("time/s")))
-    columns = {name: table.column(name).to_numpy() for name in names}
+        table = table.set_column(table.column_names.index("time/s"), "time/s", _parse_dates(table.column("time/s")))
+    columns = {name: table.column(name).to_numpy() for name in wanted}
     return columns, warnings, "," if decimal_comma else "."
 
 

@@ -70,8 +70,19 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
+    return _read(path, canonical_only=False)
+
+
+def read_canonical(path: Path) -> tuple[pa.Table, dict]:
+    """Like ``read``, parsing only the columns behind ``READER_COLUMNS``."""
+    return _read(path, canonical_only=True)
+
+
+def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
     data = Path(path).read_bytes()
     text_layout = layout(path, data[:65536])
+    if canonical_only:
+        text_layout = text_layout.narrowed(set(text_layout.header["columns"].values()))
     table, dropped = read_delimited(path, data, text_layout)
     return convert(path, table, text_layout, dropped)
 
@@ -107,7 +118,8 @@ def layout(path: Path, head: bytes) -> TextLayout:
 def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
     """The reader table and metadata from parsed Maccor data rows."""
     header = text_layout.header
-    return _canonical(table, header["columns"], header["preamble"], dropped, text_layout.decimal_comma)
+    return _canonical(table, header["columns"], header["preamble"], dropped, text_layout.decimal_comma,
+                      text_layout.column_names)
 
 
 def _header_line(lines: list[str]) -> int | None:
@@ -139,7 +151,8 @@ def _preamble(lines: list[str]) -> dict[str, str]:
     return values
 
 
-def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, decimal_comma: bool) -> tuple[pa.Table, dict]:
+def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, decimal_comma: bool,
+               source_columns: list[str]) -> tuple[pa.Table, dict]:
     warnings, lacks = [], []
     if dropped:
         warnings.append(f"{dropped} malformed row(s) skipped (e.g. a truncated last row)")
@@ -198,7 +211,7 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, dec
         extra_columns["state"] = state
     metadata = cycling_metadata(
         instrument=f"Maccor {preamble.get('Tester', '')}".strip(),
-        source_columns=table.column_names,
+        source_columns=source_columns,
         start_time_local=start_local,
         measurement_kind=kind,
         warnings=warnings,

@@ -42,6 +42,9 @@ TECHNIQUE = "cycling"
 MODE_BY_STEP_TYPE = {0: REST, 1: CC, 2: CC, 3: CV, 4: CV, 7: CC, 8: CV, 9: CC, 10: CV}
 _REQUIRED = ("Run Time (h)", "Current (A)", "Potential (V)")
 SECONDS_PER_HOUR = 3600.0
+# Novonix columns this reader maps to named columns (the others keep their own names)
+_MAPPED = {"Date and Time", "Run Time (h)", "Step Time (h)", "Current (A)", "Potential (V)", "Cycle Number",
+           "Step Number", "Temperature (°C)", "Capacity (Ah)"}
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -50,8 +53,19 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
+    return _read(path, canonical_only=False)
+
+
+def read_canonical(path: Path) -> tuple[pa.Table, dict]:
+    """Like ``read``, parsing only the columns behind ``READER_COLUMNS``."""
+    return _read(path, canonical_only=True)
+
+
+def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
     data = Path(path).read_bytes()
     text_layout = layout(path, data[:65536])
+    if canonical_only:
+        text_layout = text_layout.narrowed(_MAPPED | {"Step Type"})
     table, dropped = read_delimited(path, data, text_layout)
     return convert(path, table, text_layout, dropped)
 
@@ -75,7 +89,8 @@ def layout(path: Path, head: bytes) -> TextLayout:
 
 def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
     """The reader table and metadata from parsed Novonix data rows."""
-    return _canonical(table, text_layout.header["summary"], text_layout.header["protocol"], dropped)
+    return _canonical(table, text_layout.header["summary"], text_layout.header["protocol"], dropped,
+                      text_layout.column_names)
 
 
 def _summary(preamble: str) -> dict[str, str]:
@@ -98,7 +113,8 @@ def _protocol(preamble: str) -> dict | None:
         return None
 
 
-def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: int) -> tuple[pa.Table, dict]:
+def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: int,
+               source_columns: list[str]) -> tuple[pa.Table, dict]:
     warnings = [f"{dropped} malformed row(s) skipped"] if dropped else []
     lacks = []
     current = as_float(table, "Current (A)")
@@ -134,13 +150,11 @@ def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: i
         extras["date_time_local"] = pc.cast(table.column("Date and Time"), pa.timestamp("us"))  # ISO 8601, local
     if "Step Time (h)" in table.column_names:
         extras["step_time_second"] = pa.array(as_float(table, "Step Time (h)") * SECONDS_PER_HOUR)
-    used = {"Date and Time", "Run Time (h)", "Step Time (h)", "Current (A)", "Potential (V)", "Cycle Number",
-            "Step Number", "Temperature (°C)", "Capacity (Ah)"}
-    renamed = renamed_extras(table, used)
+    renamed = renamed_extras(table, _MAPPED)
     extras.update(zip(renamed.column_names, renamed.columns))
     metadata = cycling_metadata(
         instrument=f"Novonix {summary.get('Novonix UHPC data file', 'UHPC')} (software {summary.get('Version', '?')})",
-        source_columns=table.column_names,
+        source_columns=source_columns,
         start_time_local=parse_local_time(summary.get("Started", ""), ("%Y-%m-%d %H:%M:%S",)),
         warnings=warnings,
         lacks=lacks,

@@ -227,3 +227,25 @@ def test_a_cut_neware_archive_is_refused(cycling, tmp_path):
     cut.write_bytes((cycling / "neware" / "navani_test.ndax").read_bytes()[:20000])
     with pytest.raises(UnreadableFile):
         read(cut)
+
+
+def test_canonical_only_reads_equal_the_canonical_columns_of_full_reads(cycling):
+    """What the pipeline reads (``canonical_only``: text exports parse only the mapped columns)
+    is the full read's READER_COLUMNS, value for value, with the same metadata."""
+    names = [c.name for c in READER_COLUMNS]
+    compared = []
+    for path in sorted(p for p in cycling.rglob("*") if p.is_file() and p.name not in SIDE_CARS | {"SOURCES.md"}):
+        try:
+            full = read(path)
+        except UnreadableFile:
+            continue
+        if metadata_of(full)["technique"] != "cycling":
+            continue
+        narrow = read(path, canonical_only=True)
+        assert narrow.column_names == names, path.name
+        assert narrow.equals(full.select(names)), path.name
+        assert metadata_of(narrow) == metadata_of(full), path.name
+        compared.append(path.suffix.lower())
+    # every format and both EC-Lab ones took part, the text exports through their narrowed parse
+    assert {".mpr", ".mpt", ".csv", ".txt", ".nda", ".ndax", ".res", ".xlsx"} <= set(compared)
+    assert len(compared) >= 38
