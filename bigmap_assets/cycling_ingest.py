@@ -62,7 +62,7 @@ class CyclingSource:
         if self.table is not None:
             yield self.table
             return
-        for batch in streaming.iter_batches(self.path, batch_rows=batch_rows):
+        for batch in streaming.iter_batches(self.path, batch_rows=batch_rows, canonical_only=True):
             yield stamp(pa.Table.from_batches([batch]), self.rel, self.sha256)
 
 
@@ -94,7 +94,7 @@ def _open(path: Path, large: bool) -> tuple[pa.Table | None, dict]:
     """
     if large:
         try:
-            first = next(streaming.iter_batches(path, batch_rows=1), None)
+            first = next(streaming.iter_batches(path, batch_rows=1, canonical_only=True), None)
         except UnreadableFile:
             first = None  # not a streamed format: read whole below
         if first is not None:

@@ -96,8 +96,7 @@ def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
         return _canonical(path, *_read_workbook(path), kind="xlsx")
     text_layout = layout(path, head)
     if canonical_only:
-        keys = {key for candidates in _KEYS.values() for key in candidates}
-        text_layout = text_layout.narrowed({name for name in text_layout.column_names if _key(name)[0] in keys})
+        text_layout = text_layout.narrowed(canonical_sources(text_layout))
     data = Path(path).read_bytes()
     table, dropped = read_delimited(path, data, text_layout)
     return convert(path, table, text_layout, dropped)
@@ -223,6 +222,12 @@ def _times(path: Path, source: pa.Table, name: str | None, kind: str, warnings: 
             raise UnreadableFile(path, f"date column {name!r} has an unknown layout: {text[0].as_py()!r}")
         return {"clock_text_local": text}, start, None
     return {"date_time_local": local}, local[0].as_py(), None
+
+
+def canonical_sources(text_layout: TextLayout) -> set[str]:
+    """The Arbin CSV columns behind ``READER_COLUMNS``, matched on their words."""
+    keys = {key for candidates in _KEYS.values() for key in candidates}
+    return {name for name in text_layout.column_names if _key(name)[0] in keys}
 
 
 def layout(path: Path, head: bytes) -> TextLayout:

@@ -75,9 +75,14 @@ def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
     data = Path(path).read_bytes()
     text_layout = layout(path, data[:65536])
     if canonical_only:
-        text_layout = text_layout.narrowed({*_MAPPED, "Command", "Ah-Step", "Ah[Ah]", _temperature_column(text_layout.column_names)})
+        text_layout = text_layout.narrowed(canonical_sources(text_layout))
     table, dropped = read_delimited(path, data, text_layout)
     return convert(path, table, text_layout, dropped)
+
+
+def canonical_sources(text_layout: TextLayout) -> set[str]:
+    """The BaSyTec columns behind ``READER_COLUMNS`` (``Command`` tells pauses)."""
+    return {*_MAPPED, "Command", "Ah-Step", "Ah[Ah]", _temperature_column(text_layout.column_names)}
 
 
 def layout(path: Path, head: bytes) -> TextLayout:

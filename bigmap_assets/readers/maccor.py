@@ -82,9 +82,14 @@ def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
     data = Path(path).read_bytes()
     text_layout = layout(path, data[:65536])
     if canonical_only:
-        text_layout = text_layout.narrowed(set(text_layout.header["columns"].values()))
+        text_layout = text_layout.narrowed(canonical_sources(text_layout))
     table, dropped = read_delimited(path, data, text_layout)
     return convert(path, table, text_layout, dropped)
+
+
+def canonical_sources(text_layout: TextLayout) -> set[str]:
+    """The Maccor columns this reader maps (found in the column line by ``layout``)."""
+    return set(text_layout.header["columns"].values())
 
 
 def layout(path: Path, head: bytes) -> TextLayout:

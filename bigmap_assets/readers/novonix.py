@@ -65,9 +65,14 @@ def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
     data = Path(path).read_bytes()
     text_layout = layout(path, data[:65536])
     if canonical_only:
-        text_layout = text_layout.narrowed(_MAPPED | {"Step Type"})
+        text_layout = text_layout.narrowed(canonical_sources(text_layout))
     table, dropped = read_delimited(path, data, text_layout)
     return convert(path, table, text_layout, dropped)
+
+
+def canonical_sources(text_layout: TextLayout) -> set[str]:
+    """The Novonix columns behind ``READER_COLUMNS``."""
+    return _MAPPED | {"Step Type"}
 
 
 def layout(path: Path, head: bytes) -> TextLayout:

@@ -26,10 +26,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import UnreadableFile
-from . import METADATA_KEY, find_reader, read_head
+from . import METADATA_KEY, READER_COLUMN_NAMES, find_reader, read_head
 from . import arbin, basytec, maccor, novonix
 from .cycler_common import TextLayout, decode_text, encoding_of, line_offset
-from .eclab_columns import TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
+from .eclab_columns import CANONICAL_SOURCES, TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
 
 CUMULATIVE_COLUMNS = ("charging_capacity_ah", "discharging_capacity_ah")
 MIN_BLOCK_BYTES = 1 << 12
@@ -40,22 +40,28 @@ _MPT_START = re.compile(r"Acquisition started on\s*:\s*(\S+ \S+)")
 _MPT_START_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S")
 
 
-def iter_batches(path: str | Path, *, batch_rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+def iter_batches(path: str | Path, *, batch_rows: int = 1_000_000, canonical_only: bool = False) -> Iterator[pa.RecordBatch]:
     """The file's reader table as record batches of about ``batch_rows`` rows (bounded memory).
 
+    With ``canonical_only``, only the columns behind ``READER_COLUMNS`` are parsed and the
+    batches hold ``READER_COLUMNS`` alone (as ``read(path, canonical_only=True)``).
     Raises ``UnreadableFile`` for a file no reader accepts, or whose format is not streamed
     (binary files: read them whole with ``bigmap_assets.read``).
     """
     path = Path(path)
     head = read_head(path)
     name = find_reader(path).NAME
-    text_layout, convert = _format(path, name, head)
+    text_layout, convert, sources = _format(path, name, head)
+    if canonical_only:
+        text_layout = text_layout.narrowed(sources(text_layout))
     block_bytes = _block_bytes(head, text_layout, batch_rows)
     previous_row, totals, schema = None, None, None
     for source in _source_tables(path, text_layout, batch_rows, block_bytes):
         if previous_row is not None:
             source = pa.concat_tables([previous_row, source])
         table, metadata = convert(path, source, text_layout, 0)
+        if canonical_only:
+            table = table.select(READER_COLUMN_NAMES)
         if previous_row is not None:
             table = _continued(table, totals)
         previous_row = source.take([source.num_rows - 1])  # a copy: the batch's buffers can go
@@ -72,15 +78,15 @@ def iter_batches(path: str | Path, *, batch_rows: int = 1_000_000) -> Iterator[p
 
 
 def _format(path: Path, name: str, head: bytes):
-    """The text layout and the convert function for a streamable format."""
+    """The text layout, the convert function and the canonical sources for a streamable format."""
     if name == "eclab_mpt":
-        return _mpt_layout(path, head), _mpt_convert
+        return _mpt_layout(path, head), _mpt_convert, lambda _layout: CANONICAL_SOURCES
     modules = {"arbin": arbin, "maccor": maccor, "basytec": basytec, "novonix": novonix}
     binary = head.startswith(b"PK\x03\x04") or any(magic in head[:32] for magic in arbin.ACCESS_MAGICS)
     if name not in modules or binary:
         raise UnreadableFile(path, f"{name} files are not streamed (binary or spreadsheet): read them whole")
     module = modules[name]
-    return module.layout(path, head), module.convert
+    return module.layout(path, head), module.convert, module.canonical_sources
 
 
 def _continued(table: pa.Table, totals: dict[str, float | None]) -> pa.Table:
@@ -205,15 +211,15 @@ def _mpt_convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: 
     """EC-Lab columns to the reader table, by the EC-Lab readers' own mapping."""
     columns = {name: table.column(name).to_numpy() for name in table.column_names}
     try:
-        reader, mapping = reader_table(columns)
+        reader, mapping = reader_table(columns, extras=not text_layout.include_columns)
     except ValueError as exc:
         raise UnreadableFile(path, str(exc)) from exc
     header = text_layout.header
     metadata = {
         **header,
         "timezone": None,
-        "measurement_kind": measurement_kind(header["techniques"], table.column_names),
-        "source_columns": table.column_names,
+        "measurement_kind": measurement_kind(header["techniques"], text_layout.column_names),
+        "source_columns": text_layout.column_names,
         **mapping,
         "lacks": ["timezone"],
     }

@@ -20,18 +20,25 @@ STREAMED = (
     ("eclab/yadg/gcpl.issue_211.mpt", 100),
     ("maccor/cellpy_maccor_002.txt", 300),  # every row ends with a TAB, US dates, minutes
     ("arbin/beep_2017-05-09_test-TC-contact_CH33.csv", 50),
+    ("basytec/pyprobe_sample_data_basytec.txt", 20),
+    ("novonix/pyprobe_sample_data_novonix.csv", 50),
 )
 
 
+@pytest.mark.parametrize("canonical_only", [False, True], ids=["all columns", "canonical only"])
 @pytest.mark.parametrize("name, batch_rows", STREAMED)
-def test_batches_add_up_to_the_whole_file(realdata, name, batch_rows):
+def test_batches_add_up_to_the_whole_file(realdata, name, batch_rows, canonical_only):
     path = realdata / "cycling" / name
     whole = read(path)
-    batches = list(iter_batches(path, batch_rows=batch_rows))
+    batches = list(iter_batches(path, batch_rows=batch_rows, canonical_only=canonical_only))
     assert len(batches) > 1
     assert len({batch.schema for batch in batches}) == 1, "every batch has the same schema"
     streamed = pa.Table.from_batches(batches)
-    assert streamed.column_names[: len(CANONICAL)] == CANONICAL
+    if canonical_only:
+        assert streamed.column_names == CANONICAL
+    else:
+        assert streamed.column_names[: len(CANONICAL)] == CANONICAL
+        assert streamed.num_columns > len(CANONICAL)
     assert streamed.num_rows == whole.num_rows
     for column in CANONICAL:
         ours, theirs = streamed.column(column), whole.column(column)
