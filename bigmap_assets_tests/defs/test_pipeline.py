@@ -142,8 +142,8 @@ def test_a_streamed_file_that_breaks_part_way_becomes_an_issue(data_dir, monkeyp
 
     real_iter_batches = cycling_ingest.streaming.iter_batches
 
-    def breaks_after_one_batch(path, *, batch_rows):
-        batches = real_iter_batches(path, batch_rows=batch_rows)
+    def breaks_after_one_batch(path, *, batch_rows, canonical_only):
+        batches = real_iter_batches(path, batch_rows=batch_rows, canonical_only=canonical_only)
         yield next(batches)
         if batch_rows > 1 and "continuation" not in path.name:  # the peek (1 row) and the other file go through
             raise UnreadableFile(path, "bytes 1-2 of line 900 are not text", location="line 900")
