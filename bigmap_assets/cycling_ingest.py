@@ -43,6 +43,7 @@ TABLE = "cycling_timeseries"
 LARGE_FILE_BYTES = 256 * 2**20
 BATCH_ROWS = 1_000_000
 PROGRESS_ROWS = 2_000_000
+MAX_PARTS = 48  # a file grown this often is rewritten as one part: queries stay fast over long experiments
 UNCHECKED_COLUMNS = ("source_sha256",)  # differs by construction between a prefix and the grown file
 
 
@@ -146,6 +147,8 @@ def _why_not_append(stored: dict | None, ordered: list[CyclingSource]) -> str | 
         return "no append state for this partition"
     if not ordered:
         return "no usable file"
+    if stored["tail_part"] + 1 >= MAX_PARTS:
+        return f"{stored['tail_part'] + 1} parts stored: compacted into one"
     before, now = stored["files"], ordered
     if [f["path"] for f in before] != [s.rel for s in now]:
         return "files added, removed or reordered"

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from bigmap_assets import cycling_ingest
 from bigmap_assets.cycling_ingest import ingest_timeseries, read_sources
 from bigmap_assets.science.cycling import summarise_cycles
 from bigmap_assets.science.soh import state_of_health
@@ -90,6 +91,30 @@ def test_a_file_grown_in_three_steps_gives_the_tables_of_the_whole_file(whole_fi
     cycles = summarise_cycles(grown, active_mass_g=None)
     assert cycles.equals(summarise_cycles(whole, active_mass_g=None))
     assert state_of_health(cycles).equals(state_of_health(summarise_cycles(whole, active_mass_g=None)))
+
+
+def test_a_file_grown_many_times_is_compacted_into_one_part(whole_file, tmp_path, monkeypatch):
+    monkeypatch.setattr(cycling_ingest, "MAX_PARTS", 4)
+    header, rows = header_and_rows(whole_file)
+    raw = tmp_path / "raw" / "cycling" / SAMPLE.sample_id / whole_file.name
+    raw.parent.mkdir(parents=True)
+    lake = Lake(tmp_path / "lake")
+    folder = lake.partition_dir("cycling_timeseries", PARTITION)
+    steps = np.linspace(0, len(rows), 6).astype(int)
+    modes, part_counts = [], []
+    with open(raw, "wb") as fh:
+        fh.write(header)
+        for start, end in zip(steps, steps[1:]):
+            fh.writelines(rows[start:end])
+            fh.flush()
+            modes.append(ingest(tmp_path, lake).mode)
+            part_counts.append(len(list(folder.glob("part-*.parquet"))))
+    # parts grow to MAX_PARTS, then the next growth rewrites them as final rows + tail
+    assert modes == ["rewrite", "append", "append", "rewrite", "append"]
+    assert part_counts == [2, 3, 4, 2, 3]
+    stored = lake.read("cycling_timeseries", PARTITION)
+    assert stored.num_rows == len(rows)
+    assert np.all(np.diff(stored.column("test_time_second").to_numpy()) > 0)
 
 
 def test_the_last_cycle_of_a_file_cut_mid_discharge_is_incomplete_and_not_in_soh(whole_file, tmp_path):
