@@ -19,6 +19,12 @@ def test_read_writes_the_canonical_table_with_its_metadata(realdata, tmp_path, c
     assert table.num_rows == 2767
     assert {"test_time_second", "voltage_volt", "current_ampere"} <= set(table.column_names)
     assert json.loads(table.schema.metadata[b"bigmap"])["format"] == "eclab_mpt"
+    assert table.num_columns == 45
+
+    assert main(["read", str(source), "-o", str(out), "--canonical-only"]) == 0
+    narrow = pq.read_table(out)
+    assert narrow.num_columns == 9 and narrow.num_rows == 2767
+    assert narrow.column("voltage_volt").equals(table.column("voltage_volt"))
 
 
 def test_unreadable_input_gives_one_line_naming_the_file_and_exit_2(tmp_path, capsys):

@@ -22,6 +22,8 @@ def register(subparsers) -> None:
                               description="Read any supported raw file (cycling, D2B, XAS, survey) into its canonical table.")
     p.add_argument("file", type=Path)
     p.add_argument("-o", "--output", type=Path, help="write the table to OUT.parquet or OUT.csv; without it, print a summary")
+    p.add_argument("--canonical-only", action="store_true",
+                   help="cycling files: only the canonical reader columns, as ingestion reads them (faster on wide files)")
     p.set_defaults(func=cmd_read)
 
     p = subparsers.add_parser("materialize", help="run every asset over a data folder, through Dagster",
@@ -56,7 +58,7 @@ def data_dir_of(args) -> Path:
 
 
 def cmd_read(args) -> int:
-    table = read(args.file)
+    table = read(args.file, canonical_only=args.canonical_only)
     if args.output is None:
         meta = metadata_of(table)
         print(f"{args.file}: {meta.get('format')} ({meta.get('technique')}), {table.num_rows} rows")
