@@ -68,12 +68,15 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     if frame.height == 0:
         raise UnreadableFile(path, "the Neware file holds no data records")
     source = frame.to_arrow()
-    table = _canonical(source)
-    metadata = _metadata(path, source, vendor_metadata)
+    warnings: list[str] = []
+    table = _canonical(source, warnings)
+    has_temperature = table.column("temperature_celsius").null_count < table.num_rows
+    metadata = _metadata(path, source, vendor_metadata, has_temperature)
+    metadata["warnings"] += warnings
     return table, metadata
 
 
-def _canonical(source: pa.Table) -> pa.Table:
+def _canonical(source: pa.Table, warnings: list[str]) -> pa.Table:
     def column(name: str) -> np.ndarray:
         return source.column(name).to_numpy().astype(np.float64)
 
@@ -90,7 +93,7 @@ def _canonical(source: pa.Table) -> pa.Table:
     if (modes == CCCV).any():
         modes = split_cccv(modes, voltage, current, step_count)
     aux = _aux_columns(source)
-    temperature = aux.get("temperature_t1_celsius")
+    temperature = _cell_temperature(aux, warnings)
     canonical = {
         "test_time_second": source.column("total_time_s"),
         "voltage_volt": voltage,
@@ -113,6 +116,25 @@ def _canonical(source: pa.Table) -> pa.Table:
         **aux,
     }
     return reader_table(canonical, extras)
+
+
+def _cell_temperature(aux: dict[str, pa.ChunkedArray], warnings: list[str]) -> pa.ChunkedArray | None:
+    """The first auxiliary temperature channel that measured something.
+
+    A channel reading exactly 0 °C on every row has no sensor behind it (seen with BTS
+    client 8 files, where fastnda's other aux1 channels hold the ~25 °C readings): it is
+    kept as an extra column but not taken as the cell temperature.
+    """
+    for name in sorted(n for n in aux if n.startswith("temperature_t")):
+        column = aux[name]
+        if pc.all(pc.equal(column, 0.0)).as_py():
+            plausible = [f"{other} ({pc.min(aux[other]).as_py():.1f} to {pc.max(aux[other]).as_py():.1f})"
+                         for other in aux if other != name and 5.0 < (pc.mean(aux[other]).as_py() or 0.0) < 80.0]
+            warnings.append(f"{name} reads 0 °C on every row (no sensor): temperature left empty"
+                            + (f"; channels in a temperature range: {', '.join(plausible)}" if plausible else ""))
+            continue
+        return column
+    return None
 
 
 def _mode_of(step_type: str | None) -> int:
@@ -140,7 +162,7 @@ def _aux_columns(source: pa.Table) -> dict[str, pa.ChunkedArray]:
     return columns
 
 
-def _metadata(path: Path, source: pa.Table, vendor: dict) -> dict:
+def _metadata(path: Path, source: pa.Table, vendor: dict, has_temperature: bool) -> dict:
     info = vendor.get("TestInfo", {}).get("TestInfo", {})
     start_text = info.get("StartTime") or vendor.get("start_time") or ""
     start_local = parse_local_time(start_text, ("%Y-%m-%d %H:%M:%S",))
@@ -166,7 +188,7 @@ def _metadata(path: Path, source: pa.Table, vendor: dict) -> dict:
         start_time_local=start_local,
         timezone=None,
         warnings=warnings,
-        lacks=["timezone"] + ([] if any(n.startswith("aux") for n in source.column_names) else ["temperature"]),
+        lacks=["timezone"] + ([] if has_temperature else ["temperature"]),
         active_mass_mg=vendor.get("active_mass_mg"),
         **extra,
     )

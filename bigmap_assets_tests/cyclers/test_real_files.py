@@ -180,7 +180,11 @@ def test_neware_per_step_capacities_and_aux_temperature(tables):
         assert table.column("charging_capacity_ah")[-1].as_py() == pytest.approx(charge, rel=1e-9)
         assert table.column("discharging_capacity_ah")[-1].as_py() == pytest.approx(discharge, rel=1e-9, abs=1e-15)
     ife = tables["neware/20260302_IFE_BTS85_2_9_8_1.ndax"]
-    assert "temperature_t1_celsius" in ife.column_names
+    assert "temperature_t1_celsius" in ife.column_names  # kept, but it reads 0 on every row: no sensor
+    assert ife.column("temperature_celsius").null_count == ife.num_rows
+    (warning,) = [w for w in metadata_of(ife)["warnings"] if "no sensor" in w]
+    assert "aux_voltage_1_volt (24.0 to 26.5)" in warning
+    assert "temperature" in metadata_of(ife)["lacks"]
     assert metadata_of(ife)["utc_offset_second"] == 3600
     assert ife.column("charging_capacity_ah")[-1].as_py() == pytest.approx(1.41875728, rel=1e-6)
     ndax = tables["neware/navani_test.ndax"]
