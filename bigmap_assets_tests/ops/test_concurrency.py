@@ -1,5 +1,5 @@
-"""Parallel partition runs while DuckDB readers query the warehouse: no errors, no half-written
-files, and the same Parquet bytes as a serial run."""
+"""Parallel partition runs through Dagster's multiprocess executor while DuckDB readers query the
+warehouse: no errors, no half-written files, and the same Parquet bytes as a serial run."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bigmap_assets.definitions import build_defs
+from bigmap_assets.defs.jobs import FORKSERVER_PRELOAD, forkserver_run_config, reconstructable_job_on_executor
 from bigmap_assets.warehouse import catalog
 
 from .conftest import copy_cells, write_instance_yaml
@@ -25,14 +26,17 @@ FILES_MTIME_SECOND = 1_780_000_000.0  # both copies carry the same raw-file time
 pytestmark = pytest.mark.ops
 
 
-def run_partition(data_dir: str, dagster_home: str, key: str) -> tuple[str, bool]:
-    """One partition run in its own process, recorded in the shared instance (as the run launcher does)."""
-    os.environ["DAGSTER_HOME"] = dagster_home
-    with dg.DagsterInstance.get() as instance:
-        job = build_defs(data_dir).resolve_job_def("cycling_job")
-        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
-                                        tags={"bigmap/technique": "cycling"})
-    return key, result.success
+def launch_partition(data_dir: str, dagster_home: str, key: str) -> dict:
+    """One partition run launched from this process with the multiprocess executor (each step in a
+    subprocess forked from a preloaded forkserver), recorded in the shared instance."""
+    job = reconstructable_job_on_executor(data_dir, "cycling_job", "multiprocess")
+    with dg.DagsterInstance.from_config(dagster_home) as instance, \
+            dg.execute_job(job, instance, run_config=forkserver_run_config(),
+                           tags={"dagster/partition": key, "bigmap/technique": "cycling"}) as result:
+        events = result.all_events
+        return {"success": result.success, "launcher_pid": os.getpid(),
+                "step_pids": {e.step_key: e.pid for e in events if e.event_type_value == "STEP_START"},
+                "workers_started": sorted(e.step_key for e in events if e.event_type_value == "STEP_WORKER_STARTED")}
 
 
 def query_until(warehouse: str, stop, report) -> None:
@@ -59,14 +63,16 @@ def lake_bytes(data_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*.parquet"))}
 
 
-def test_parallel_runs_with_readers_match_a_serial_run(example_data, tmp_path, monkeypatch, pinned_code_version):
+def test_multiprocess_executor_runs_with_readers_match_a_serial_run(example_data, tmp_path, pinned_code_version):
     keys = [f"{cell}|cycling" for cell in CELLS]
 
     serial_dir = copy_cells(example_data, tmp_path / "serial", CELLS, FILES_MTIME_SECOND)
     serial_job = build_defs(str(serial_dir)).resolve_job_def("cycling_job")
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("sample_id", CELLS)
-        assert all(serial_job.execute_in_process(partition_key=k, instance=instance).success for k in keys)
+        serial_results = [serial_job.execute_in_process(partition_key=k, instance=instance) for k in keys]
+    assert all(r.success for r in serial_results)
+    steps = sorted(e.step_key for e in serial_results[0].all_events if e.event_type_value == "STEP_START")
     serial = lake_bytes(serial_dir)
 
     parallel_dir = copy_cells(example_data, tmp_path / "parallel", CELLS, FILES_MTIME_SECOND)
@@ -78,16 +84,28 @@ def test_parallel_runs_with_readers_match_a_serial_run(example_data, tmp_path, m
     stop, report = spawn.Event(), spawn.Queue()
     reader = spawn.Process(target=query_until, args=(str(parallel_dir / "warehouse"), stop, report))
     reader.start()
+    # Runs launched from threads of one process deadlock: one launching process per run, forked from
+    # a server that has imported the project once.
+    launchers = multiprocessing.get_context("forkserver")
+    launchers.set_forkserver_preload(list(FORKSERVER_PRELOAD))
     try:
-        with ProcessPoolExecutor(max_workers=len(keys), mp_context=spawn) as pool:
-            outcomes = dict(pool.map(run_partition, [str(parallel_dir)] * len(keys), [str(home)] * len(keys), keys))
+        with ProcessPoolExecutor(max_workers=len(keys), mp_context=launchers) as pool:
+            runs = dict(zip(keys, pool.map(launch_partition, [str(parallel_dir)] * len(keys),
+                                           [str(home)] * len(keys), keys)))
         time.sleep(0.5)  # a few queries over the finished warehouse too
     finally:
         stop.set()
         reading = report.get(timeout=60)
         reader.join(timeout=30)
 
-    assert outcomes == dict.fromkeys(keys, True)
+    assert [run["success"] for run in runs.values()] == [True] * len(keys)
+    assert len(steps) == 7  # 3 assets and 4 checks per partition
+    for run in runs.values():  # every step ran in a subprocess of its own, not in the launching process
+        assert run["workers_started"] == steps and sorted(run["step_pids"]) == steps
+        assert run["launcher_pid"] not in run["step_pids"].values()
+    step_pids = [pid for run in runs.values() for pid in run["step_pids"].values()]
+    assert len(set(step_pids)) == len(step_pids) == 7 * len(keys)
+    assert len({run["launcher_pid"] for run in runs.values()}) == len(keys)  # runs launched from separate processes
     assert reading["errors"] == [] and reading["queries"] > 10
     assert reading["most_rows"] > 0
     assert not list((parallel_dir / "warehouse").rglob("*.tmp"))  # no temp file left behind
@@ -96,5 +114,7 @@ def test_parallel_runs_with_readers_match_a_serial_run(example_data, tmp_path, m
     assert all(pq.read_metadata(parallel_dir / "warehouse" / "lake" / name).num_rows >= 0 for name in parallel)
     assert parallel == serial  # byte-identical Parquet
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        statuses = [r.dagster_run.status for r in instance.get_run_records()]
-    assert statuses == [dg.DagsterRunStatus.SUCCESS] * len(keys)
+        records = instance.get_run_records()
+    assert [r.dagster_run.status for r in records] == [dg.DagsterRunStatus.SUCCESS] * len(keys)
+    assert sorted(r.dagster_run.tags["dagster/partition"] for r in records) == sorted(keys)
+    assert max(r.start_time for r in records) < min(r.end_time for r in records)  # all runs at once
