@@ -1,20 +1,22 @@
 """Throughput of many small partitions, serially and in parallel, and the sensor's latency.
 
-    python benchmarks/throughput.py [--partitions 200] [--workers 2] [--rows 500]
+    python benchmarks/throughput.py [--partitions 200] [--workers 2] [--rows 500] [--skip dask]
 
 Makes ``--partitions`` small cells (one generated EC-Lab file cut to ``--rows`` data rows,
 copied under new sample IDs) in a temporary folder, then materialises every ``cycling_job``
-partition against a persistent SQLite instance, four ways, printed side by side:
+partition against a persistent SQLite instance, four ways, each over all the partitions,
+printed side by side:
 
 * serial: one process, ``execute_in_process`` (what ``bigmap materialize`` does);
-* parallel runs: ``--workers`` processes each running whole partitions (what the run queue
-  does with ``max_concurrent_runs``);
-* multiprocess executor: ``execute_job`` with Dagster's multiprocess executor, one run after
-  the other (each step in a fresh subprocess), over ``--executor-partitions`` partitions;
-* Dask executor: ``execute_job`` with dagster-dask on a ``distributed.LocalCluster`` of
-  ``--workers`` worker processes, one run after the other, same partitions.
+* parallel runs: ``--workers`` processes each running whole partitions in process (what the
+  run queue does with ``max_concurrent_runs``);
+* multiprocess executor: ``--workers`` processes each launching runs with ``execute_job`` and
+  Dagster's multiprocess executor (each step in a subprocess forked from a forkserver that has
+  the project preloaded);
+* Dask executor: the same, with dagster-dask's executor on one ``distributed.LocalCluster`` of
+  ``--workers`` worker processes shared by every run.
 
-Each line also gives the time 200 partitions take at that rate.
+The load average before and after is printed: the machine may be shared.
 
 The sensor latency is measured without the daemon's waits: a file lands, one sensor tick,
 the requested run, then a DuckDB query sees the rows. The daemon adds up to the sensor's
@@ -39,6 +41,7 @@ warnings.filterwarnings("ignore")
 import dagster as dg  # noqa: E402
 
 from bigmap_assets.definitions import build_defs  # noqa: E402
+from bigmap_assets.defs.jobs import forkserver_run_config, reconstructable_job_on_executor  # noqa: E402
 from bigmap_assets.defs.resources import WarehouseResource  # noqa: E402
 from bigmap_assets.simulate import cycling as cycling_generator  # noqa: E402
 from bigmap_assets.simulate import registry as registry_generator  # noqa: E402
@@ -76,53 +79,34 @@ def fresh_copy(source: Path, target: Path, home: Path, ids: list[str]) -> Path:
     return target / "data"
 
 
-def run_serial(data_dir: Path, home: Path, keys: list[str]) -> int:
-    job = build_defs(str(data_dir)).resolve_job_def("cycling_job")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        return sum(job.execute_in_process(partition_key=k, instance=instance, run_config=QUIET,
-                                          raise_on_error=False).success for k in keys)
+def run_chunk(data_dir: str, home: str, keys: list[str], executor: str, run_config: dict) -> int:
+    """Materialise ``keys`` one after the other from this process; returns how many runs succeeded.
 
-
-def _run_chunk(data_dir: str, home: str, keys: list[str]) -> int:
-    return run_serial(Path(data_dir), Path(home), keys)
-
-
-def run_parallel(data_dir: Path, home: Path, keys: list[str], workers: int) -> int:
-    chunks = [keys[i::workers] for i in range(workers)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return sum(pool.map(_run_chunk, [str(data_dir)] * workers, [str(home)] * workers, chunks))
-
-
-def cycling_job_with(executor_name: str) -> dg.JobDefinition:
-    """The cycling job with another executor (reconstructable: reads its data folder from the environment)."""
-    base = build_defs(os.environ["BIGMAP_DATA_DIR"])
-    if executor_name == "dask":
-        from dagster_dask import dask_executor as executor
-    else:
-        executor = dg.multiprocess_executor
-    defs = dg.Definitions(assets=base.assets, asset_checks=base.asset_checks, jobs=base.jobs,
-                          resources=base.resources, executor=executor)
-    return defs.resolve_job_def("cycling_job")
-
-
-def multiprocess_job() -> dg.JobDefinition:
-    return cycling_job_with("multiprocess")
-
-
-def dask_job() -> dg.JobDefinition:
-    return cycling_job_with("dask")
-
-
-def run_with_executor(job_fn, run_config: dict, home: Path, keys: list[str]) -> int:
-    """One run after the other (runs launched from threads of one process deadlocked here); the
-    executor spreads each run's steps over its processes or workers."""
-    done = 0
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    ``executor`` "in_process" runs each partition with ``execute_in_process``; "multiprocess" or
+    "dask" launch it with ``execute_job`` through that executor.
+    """
+    with dg.DagsterInstance.from_config(home) as instance:
+        if executor == "in_process":
+            job = build_defs(data_dir).resolve_job_def("cycling_job")
+            return sum(job.execute_in_process(partition_key=k, instance=instance, run_config=QUIET,
+                                              raise_on_error=False).success for k in keys)
+        job = reconstructable_job_on_executor(data_dir, "cycling_job", executor)
+        done = 0
         for key in keys:
-            with dg.execute_job(dg.reconstructable(job_fn), instance, run_config={**run_config, **QUIET},
+            with dg.execute_job(job, instance, run_config={**run_config, **QUIET},
                                 tags={"dagster/partition": key}) as result:
                 done += result.success
-    return done
+        return done
+
+
+def run_from_processes(data_dir: Path, home: Path, keys: list[str], workers: int, executor: str,
+                       run_config: dict | None = None) -> int:
+    """``keys`` split over ``workers`` launching processes (spawned: runs launched from threads of one
+    process deadlocked), each running its share with ``run_chunk``."""
+    chunks = [keys[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return sum(pool.map(run_chunk, [str(data_dir)] * workers, [str(home)] * workers, chunks,
+                            [executor] * workers, [run_config or {}] * workers))
 
 
 def sensor_latency(data_dir: Path, home: Path, template: Path) -> dict[str, float]:
@@ -159,10 +143,8 @@ def sensor_latency(data_dir: Path, home: Path, template: Path) -> dict[str, floa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partitions", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="launching processes (and Dask workers)")
     parser.add_argument("--rows", type=int, default=500, help="data rows per partition's file")
-    parser.add_argument("--executor-partitions", type=int, default=10,
-                        help="partitions run with the multiprocess and Dask executors (seconds per run are large)")
     parser.add_argument("--skip", action="append", default=[], choices=("serial", "parallel", "multiprocess", "dask"))
     args = parser.parse_args(argv)
 
@@ -172,39 +154,43 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         ids = small_cells(tmp / "source", args.partitions, args.rows)
         keys = [f"{s}|cycling" for s in ids]
-        print(f"{len(keys)} partitions of {args.rows} rows, {args.workers} workers, {os.cpu_count()} cores")
+        print(f"{len(keys)} partitions of {args.rows} rows, {args.workers} workers, {os.cpu_count()} cores, "
+              f"load average {load_average()}")
         results = []
 
-        def measure(name: str, run, count: int = len(keys)) -> None:
+        def measure(name: str, run) -> None:
             if name in args.skip:
                 return
             data_dir = fresh_copy(tmp / "source", tmp / name, tmp / name / "home", ids)
-            os.environ["BIGMAP_DATA_DIR"] = str(data_dir)
             home = tmp / name / "home"
             start = time.perf_counter()
             ok = run(data_dir, home)
             seconds = time.perf_counter() - start
-            results.append((name, ok, count))
-            print(f"  {name:<14} {ok:>4}/{count} ok  {seconds:8.1f} s  {count / seconds:6.2f} partitions/s"
-                  f"  (200 partitions: {200 * seconds / count:7.0f} s)", flush=True)
+            results.append((name, ok))
+            print(f"  {name:<14} {ok:>4}/{len(keys)} ok  {seconds:8.1f} s  {len(keys) / seconds:6.2f} partitions/s"
+                  f"  {seconds / len(keys):6.2f} s/partition", flush=True)
 
-        measure("serial", lambda d, h: run_serial(d, h, keys))
-        measure("parallel", lambda d, h: run_parallel(d, h, keys, args.workers))
-        few = keys[: args.executor_partitions]
-        measure("multiprocess", lambda d, h: run_with_executor(multiprocess_job, {}, h, few), len(few))
+        measure("serial", lambda d, h: run_chunk(str(d), str(h), keys, "in_process", {}))
+        measure("parallel", lambda d, h: run_from_processes(d, h, keys, args.workers, "in_process"))
+        measure("multiprocess", lambda d, h: run_from_processes(d, h, keys, args.workers, "multiprocess",
+                                                                forkserver_run_config()))
         if "dask" not in args.skip:
-            os.environ["BIGMAP_DATA_DIR"] = str(tmp / "dask" / "data")  # the workers read it when they start
             with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                           dashboard_address=None) as cluster:
                 config = {"execution": {"config": {"cluster": {"existing": {"address": cluster.scheduler_address}}}}}
-                measure("dask", lambda d, h: run_with_executor(dask_job, config, h, few), len(few))
+                measure("dask", lambda d, h: run_from_processes(d, h, keys, args.workers, "dask", config))
 
         data_dir = fresh_copy(tmp / "source", tmp / "latency", tmp / "latency" / "home", ids[:1])
         template = tmp / "source" / "raw" / "cycling" / ids[0] / f"{ids[0]}_C01.mpt"
         latency = sensor_latency(data_dir, tmp / "latency" / "home", template)
         print("sensor latency, file landed -> rows queryable: " +
               ", ".join(f"{k} {v:.2f} s" for k, v in latency.items()))
-    return 0 if all(ok == count for _, ok, count in results) else 1
+        print(f"load average {load_average()}")
+    return 0 if all(ok == len(keys) for _, ok in results) else 1
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
 
 
 if __name__ == "__main__":
