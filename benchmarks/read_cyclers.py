@@ -81,6 +81,7 @@ def _import(tool: str) -> None:
     """Import what ``tool`` needs, so that the memory baseline includes its libraries."""
     modules = {
         "bigmap": ("bigmap_assets.readers", "pandas", "python_calamine", "fastnda"),
+        "bigmap_canonical": ("bigmap_assets.readers", "pandas", "python_calamine", "fastnda"),
         "fastnda": ("fastnda",),
         "NewareNDA": ("NewareNDA",),
         "cellpy_arbin_res": ("cellpy.readers.instruments.arbin_res",),

@@ -71,8 +71,8 @@ def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
 
 
 def canonical_sources(text_layout: TextLayout) -> set[str]:
-    """The Novonix columns behind ``READER_COLUMNS``."""
-    return _MAPPED | {"Step Type"}
+    """The Novonix columns behind ``READER_COLUMNS`` (the start time is in the summary, not the rows)."""
+    return (_MAPPED | {"Step Type"}) - {"Date and Time", "Step Time (h)"}
 
 
 def layout(path: Path, head: bytes) -> TextLayout:
