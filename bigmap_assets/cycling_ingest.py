@@ -41,7 +41,7 @@ from .warehouse.provenance import CHUNK, stamp
 TECHNIQUE = "cycling"
 TABLE = "cycling_timeseries"
 LARGE_FILE_BYTES = 256 * 2**20
-BATCH_ROWS = 1_000_000
+BATCH_ROWS = 250_000  # rows per streamed batch: the derived time series is ~20 columns wide, whatever the file
 PROGRESS_ROWS = 2_000_000
 MAX_PARTS = 48  # a file grown this often is rewritten as one part: queries stay fast over long experiments
 UNCHECKED_COLUMNS = ("source_sha256",)  # differs by construction between a prefix and the grown file
