@@ -8,27 +8,20 @@ import dagster as dg
 import pytest
 
 from bigmap_assets.definitions import build_defs
+from bigmap_assets.defs.jobs import reconstructable_job_on_executor
 
 from .conftest import copy_cells, write_instance_yaml
 from .test_concurrency import FILES_MTIME_SECOND, lake_bytes
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
-dagster_dask = pytest.importorskip("dagster_dask", reason="dagster-dask is not installed")
+pytest.importorskip("dagster_dask", reason="dagster-dask is not installed")
 
 CELLS = ["LNO-REF-A-01", "LNO-LTD-B-01"]
 
 pytestmark = pytest.mark.ops
 
 
-def cycling_job_on_dask() -> dg.JobDefinition:
-    """The project's cycling job with the Dask executor instead of in-process (what a facility deploys)."""
-    base = build_defs(os.environ["BIGMAP_DATA_DIR"])
-    on_dask = dg.Definitions(assets=base.assets, asset_checks=base.asset_checks, jobs=base.jobs,
-                             resources=base.resources, executor=dagster_dask.dask_executor)
-    return on_dask.resolve_job_def("cycling_job")
-
-
-def test_assets_run_unchanged_on_a_dask_cluster(example_data, tmp_path, monkeypatch, pinned_code_version):
+def test_assets_run_unchanged_on_a_dask_cluster(example_data, tmp_path, pinned_code_version):
     keys = [f"{cell}|cycling" for cell in CELLS]
 
     local_dir = copy_cells(example_data, tmp_path / "in-process", CELLS, FILES_MTIME_SECOND)
@@ -38,7 +31,7 @@ def test_assets_run_unchanged_on_a_dask_cluster(example_data, tmp_path, monkeypa
         assert all(job.execute_in_process(partition_key=k, instance=instance).success for k in keys)
 
     dask_dir = copy_cells(example_data, tmp_path / "dask", CELLS, FILES_MTIME_SECOND)
-    monkeypatch.setenv("BIGMAP_DATA_DIR", str(dask_dir))  # the workers inherit it
+    on_dask = reconstructable_job_on_executor(str(dask_dir), "cycling_job", "dask")  # what a facility deploys
     home = write_instance_yaml(tmp_path / "dagster_home")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             dg.DagsterInstance.from_config(str(home)) as instance:
@@ -46,7 +39,7 @@ def test_assets_run_unchanged_on_a_dask_cluster(example_data, tmp_path, monkeypa
         run_config = {"execution": {"config": {"cluster": {"existing": {"address": cluster.scheduler_address}}}}}
         step_pids = set()
         for key in keys:
-            with dg.execute_job(dg.reconstructable(cycling_job_on_dask), instance, run_config=run_config,
+            with dg.execute_job(on_dask, instance, run_config=run_config,
                                 tags={"dagster/partition": key, "bigmap/technique": "cycling"}) as result:
                 assert result.success
                 step_pids |= {e.pid for e in result.all_events if e.event_type_value == "STEP_START"}
