@@ -123,7 +123,7 @@ def _scaled(path: Path, source: pa.Table, name: str) -> np.ndarray:
     if unit not in _SCALE:
         raise UnreadableFile(path, f"column {name!r} has a unit this reader does not know ({unit!r})")
     values = source.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
-    return values * _SCALE[unit]
+    return values if _SCALE[unit] == 1.0 else values * _SCALE[unit]
 
 
 def _canonical(path: Path, source: pa.Table, extra: dict, kind: str,
@@ -247,10 +247,10 @@ def layout(path: Path, head: bytes) -> TextLayout:
 
 def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
     """The reader table and metadata from parsed Arbin CSV rows (date column: text or Unix time)."""
-    for name in text_layout.text_columns:
-        text = pc.utf8_trim_whitespace(table.column(name))
-        table = table.set_column(table.column_names.index(name), name,
-                                 pc.cast(text, pa.float64()) if _numeric(text) else text)
+    for name in text_layout.text_columns:  # dates as text, or as Unix time (MITS 7)
+        if name in table.column_names and _numeric(table.column(name)):
+            unix = pc.cast(pc.utf8_trim_whitespace(table.column(name)), pa.float64())
+            table = table.set_column(table.column_names.index(name), name, unix)
     extra = {"warnings": [f"{dropped} malformed row(s) skipped"] if dropped else [], **text_layout.header}
     return _canonical(path, table, extra, kind="csv", source_columns=text_layout.column_names)
 
@@ -271,7 +271,7 @@ def _sidecar(path: Path) -> dict:
 
 def _numeric(text: pa.ChunkedArray) -> bool:
     sample = text[0].as_py() if len(text) else ""
-    return bool(re.fullmatch(r"[0-9.]+", sample or ""))
+    return bool(re.fullmatch(r"[0-9.]+", (sample or "").strip()))
 
 
 def _is_arbin_workbook(path: Path) -> bool:
