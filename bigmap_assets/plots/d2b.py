@@ -9,21 +9,15 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
-
-def _filled(diffractogram: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if "pixel_count" in diffractogram.column_names:
-        diffractogram = diffractogram.filter(pc.greater(diffractogram.column("pixel_count"), 0))
-    diffractogram = diffractogram.sort_by("two_theta_degree")
-    return tuple(diffractogram.column(n).to_numpy(zero_copy_only=False).astype(float)
-                 for n in ("two_theta_degree", "intensity", "intensity_error"))
+from ..science.diffraction import measured_points  # noqa: E402
 
 
 def comparison(later: pa.Table, earlier: pa.Table, stats: dict, *, labels: tuple[str, str] = ("later", "earlier"),
                threshold: float | None = None) -> bytes:
     """PNG bytes: the two 1D diffractograms overlaid, and below their ratio (later / earlier) with the
     statistics of ``compare_diffractograms`` printed."""
-    x1, y1, _ = _filled(later)
-    x2, y2, _ = _filled(earlier)
+    x1, y1, _ = measured_points(later)
+    x2, y2, _ = measured_points(earlier)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     top.plot(x2, y2, lw=0.8, label=labels[1])
     top.plot(x1, y1, lw=0.8, label=labels[0])
@@ -62,7 +56,7 @@ def series_heatmap(diffractograms: pa.Table, timeseries: pa.Table | None = None)
     patterns, times = [], []
     for index in indices:
         rows = one_d.filter(pc.equal(one_d.column("measurement_index"), index))
-        patterns.append(_filled(rows)[:2])
+        patterns.append(measured_points(rows)[:2])
         start, end = rows.column("start_utc_time")[0].as_py(), rows.column("end_utc_time")[0].as_py()
         times.append(None if start is None else (start + (end - start) / 2 if end else start).timestamp())
     with_potential = timeseries is not None and timeseries.num_rows > 0 and None not in times

@@ -391,8 +391,8 @@ def compare_diffractograms(later: pa.Table, earlier: pa.Table) -> dict:
     finite and nonzero count. ``r = I_later / I_earlier``; ``chi2 = sum (I1 - I2)^2 / (s1^2 + s2^2)``;
     reduced chi2 = chi2 / number of bins.
     """
-    x1, y1, e1 = _pattern(later)
-    x2, y2, e2 = _pattern(earlier)
+    x1, y1, e1 = measured_points(later)
+    x2, y2, e2 = measured_points(earlier)
     step = float(np.median(np.diff(x1))) if x1.size > 1 else BIN_DEGREE
     position = np.clip(np.searchsorted(x2, x1), 1, max(x2.size - 1, 1)) if x2.size else np.zeros(0, int)
     nearest = np.where(np.abs(x2[position - 1] - x1) < np.abs(x2[np.minimum(position, x2.size - 1)] - x1),
@@ -411,7 +411,8 @@ def compare_diffractograms(later: pa.Table, earlier: pa.Table) -> dict:
             "reduced_chi_square": chi_square / a.size}
 
 
-def _pattern(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def measured_points(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(2theta in degrees, intensity, intensity error) of the bins that saw a pixel, by 2theta."""
     if "pixel_count" in table.column_names:
         table = table.filter(pc.greater(table.column("pixel_count"), 0))
     table = table.sort_by("two_theta_degree")
