@@ -35,6 +35,7 @@ from .cycler_common import (
     encoding_of,
     line_offset,
     read_delimited,
+    read_text_export,
     simple_layout,
     reader_table,
     renamed_extras,
@@ -94,12 +95,7 @@ def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
         return _canonical(path, *_read_res(path), kind="res")
     if head.startswith(b"PK\x03\x04"):
         return _canonical(path, *_read_workbook(path), kind="xlsx")
-    text_layout = layout(path, head)
-    if canonical_only:
-        text_layout = text_layout.narrowed(canonical_sources(text_layout))
-    data = Path(path).read_bytes()
-    table, dropped = read_delimited(path, data, text_layout)
-    return convert(path, table, text_layout, dropped)
+    return read_text_export(path, layout, convert, canonical_sources if canonical_only else None)
 
 
 def _key(vendor_name: str) -> tuple[str, str]:
@@ -126,8 +122,8 @@ def _scaled(path: Path, source: pa.Table, name: str) -> np.ndarray:
     return values if _SCALE[unit] == 1.0 else values * _SCALE[unit]
 
 
-def _canonical(path: Path, source: pa.Table, extra: dict, kind: str,
-               source_columns: list[str] | None = None) -> tuple[pa.Table, dict]:
+def _canonical(path: Path, source: pa.Table, extra: dict, kind: str, source_columns: list[str] | None = None,
+               first_date: str | None = None) -> tuple[pa.Table, dict]:
     names = {canonical: _find(source, canonical) for canonical in _KEYS}
     missing = [c for c in ("test_time_second", "voltage_volt", "current_ampere") if names[c] is None]
     if missing:
@@ -162,7 +158,7 @@ def _canonical(path: Path, source: pa.Table, extra: dict, kind: str,
     if "temperature_celsius" not in values:
         lacks.append("temperature")
 
-    time_extras, start_local, zone = _times(path, source, names["date_time"], kind, warnings)
+    time_extras, start_local, zone = _times(path, source, names["date_time"], kind, warnings, first_date)
     used = {n for n in names.values() if n}
     extras = renamed_extras(_with_implied_units(source), used | {_unit_named(n) for n in used})
     table = reader_table(canonical, {**time_extras, **vendor_counters, **dict(zip(extras.column_names, extras.columns))})
@@ -197,10 +193,12 @@ def _control_modes(current: np.ndarray, voltage: np.ndarray, step: np.ndarray | 
     return infer_control_mode(current, voltage, step)
 
 
-def _times(path: Path, source: pa.Table, name: str | None, kind: str, warnings: list[str]):
-    """Per-row clock columns, the start time and the timezone, from Arbin's date column."""
+def _times(path: Path, source: pa.Table, name: str | None, kind: str, warnings: list[str],
+           first_date: str | None = None):
+    """Per-row clock columns, the start time and the timezone, from Arbin's date column; when a
+    canonical-only parse skipped that column, the start comes from the file's ``first_date`` text."""
     if name is None:
-        return {}, None, None
+        return {}, *(_start(path, first_date, warnings) if first_date else (None, None))
     column = source.column(name)
     if kind == "res":  # OLE automation date: days since 1899-12-30, local clock
         days = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -209,24 +207,33 @@ def _times(path: Path, source: pa.Table, name: str | None, kind: str, warnings: 
         return {"date_time_local": local}, OLE_EPOCH + timedelta(days=float(days[0])), None
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):  # Unix epoch (MITS 7 CSV)
         unix = column.cast(pa.float64())
-        start = datetime.fromtimestamp(unix[0].as_py(), tz=timezone.utc).replace(tzinfo=None)
-        warnings.append("Date column is Unix time, so rows are absolute (UTC); the local clock zone is unknown")
-        return {"unix_time_second": unix}, start, "UTC"
+        return {"unix_time_second": unix}, *_start(path, unix[0].as_py(), warnings)
     if pa.types.is_timestamp(column.type):
         local = column.cast(pa.timestamp("us"))
-    else:
-        # only the start is parsed: per-row clock times are the start plus test_time_second
-        text = pc.utf8_trim_whitespace(column.cast(pa.string()))
-        start = parse_local_time(text[0].as_py(), US_DATE_FORMATS)
-        if start is None:
-            raise UnreadableFile(path, f"date column {name!r} has an unknown layout: {text[0].as_py()!r}")
-        return {"clock_text_local": text}, start, None
-    return {"date_time_local": local}, local[0].as_py(), None
+        return {"date_time_local": local}, local[0].as_py(), None
+    # only the start is parsed: per-row clock times are the start plus test_time_second
+    text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    return {"clock_text_local": text}, *_start(path, text[0].as_py(), warnings)
+
+
+def _start(path: Path, first: str | float, warnings: list[str]) -> tuple[datetime, str | None]:
+    """The start time (naive) and its timezone from the first row's date: Unix seconds (MITS 7,
+    so UTC) or US-style local clock text (zone unknown)."""
+    if isinstance(first, str) and _is_number_text(first):
+        first = float(first)
+    if isinstance(first, float):
+        warnings.append("Date column is Unix time, so rows are absolute (UTC); the local clock zone is unknown")
+        return datetime.fromtimestamp(first, tz=timezone.utc).replace(tzinfo=None), "UTC"
+    start = parse_local_time(first or "", US_DATE_FORMATS)
+    if start is None:
+        raise UnreadableFile(path, f"the date column has an unknown layout: {first!r}")
+    return start, None
 
 
 def canonical_sources(text_layout: TextLayout) -> set[str]:
-    """The Arbin CSV columns behind ``READER_COLUMNS``, matched on their words."""
-    keys = {key for candidates in _KEYS.values() for key in candidates}
+    """The Arbin CSV columns behind ``READER_COLUMNS``, matched on their words (not the date
+    column: the start time comes from the first data row, see ``layout``)."""
+    keys = {key for canonical, candidates in _KEYS.items() if canonical != "date_time" for key in candidates}
     return {name for name in text_layout.column_names if _key(name)[0] in keys}
 
 
@@ -240,9 +247,11 @@ def layout(path: Path, head: bytes) -> TextLayout:
                                    "it is read together with its data file <name>.csv")
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     names = [name.strip() for name in first_line.split(delimiter)]
-    return TextLayout(offset=line_offset(head, 1), column_names=names, delimiter=delimiter,
-                      text_columns=tuple(n for n in names if _key(n)[0] == "datetime"), encoding=encoding_of(head),
-                      header=_sidecar(path))
+    dates = tuple(n for n in names if _key(n)[0] == "datetime")
+    first_row = decode_text(head[line_offset(head, 1):]).split("\n", 1)[0].split(delimiter)
+    first_date = first_row[names.index(dates[0])].strip() if dates and len(first_row) == len(names) else None
+    return TextLayout(offset=line_offset(head, 1), column_names=names, delimiter=delimiter, text_columns=dates,
+                      encoding=encoding_of(head), header={"sidecar": _sidecar(path), "first_date": first_date})
 
 
 def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
@@ -251,8 +260,9 @@ def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) 
         if name in table.column_names and _numeric(table.column(name)):
             unix = pc.cast(pc.utf8_trim_whitespace(table.column(name)), pa.float64())
             table = table.set_column(table.column_names.index(name), name, unix)
-    extra = {"warnings": [f"{dropped} malformed row(s) skipped"] if dropped else [], **text_layout.header}
-    return _canonical(path, table, extra, kind="csv", source_columns=text_layout.column_names)
+    extra = {"warnings": [f"{dropped} malformed row(s) skipped"] if dropped else [], **text_layout.header["sidecar"]}
+    return _canonical(path, table, extra, kind="csv", source_columns=text_layout.column_names,
+                      first_date=text_layout.header["first_date"])
 
 
 def _sidecar(path: Path) -> dict:
@@ -270,8 +280,11 @@ def _sidecar(path: Path) -> dict:
 
 
 def _numeric(text: pa.ChunkedArray) -> bool:
-    sample = text[0].as_py() if len(text) else ""
-    return bool(re.fullmatch(r"[0-9.]+", (sample or "").strip()))
+    return _is_number_text((text[0].as_py() or "") if len(text) else "")
+
+
+def _is_number_text(text: str) -> bool:
+    return bool(re.fullmatch(r"[0-9.]+", text.strip()))
 
 
 def _is_arbin_workbook(path: Path) -> bool:

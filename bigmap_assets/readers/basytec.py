@@ -30,7 +30,7 @@ from .cycler_common import (
     TextLayout,
     encoding_of,
     line_offset,
-    read_delimited,
+    read_text_export,
     reader_table,
     renamed_extras,
 )
@@ -63,21 +63,14 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
-    return _read(path, canonical_only=False)
+    return read_text_export(path, layout, convert)
 
 
 def read_canonical(path: Path) -> tuple[pa.Table, dict]:
     """Like ``read``, parsing only the columns behind ``READER_COLUMNS``."""
-    return _read(path, canonical_only=True)
+    return read_text_export(path, layout, convert, canonical_sources)
 
 
-def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
-    data = Path(path).read_bytes()
-    text_layout = layout(path, data[:65536])
-    if canonical_only:
-        text_layout = text_layout.narrowed(canonical_sources(text_layout))
-    table, dropped = read_delimited(path, data, text_layout)
-    return convert(path, table, text_layout, dropped)
 
 
 def canonical_sources(text_layout: TextLayout) -> set[str]:

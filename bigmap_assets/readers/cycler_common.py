@@ -81,25 +81,49 @@ def block_index(*keys: np.ndarray) -> np.ndarray:
     return np.cumsum(change)
 
 
+def block_starts(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row, row count) of each block of a ``block_index`` result."""
+    starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]]) if blocks.size else np.zeros(0, dtype=np.int64)
+    return starts, np.diff(np.r_[starts, blocks.size])
+
+
+def zero_nan(values) -> np.ndarray:
+    """``values`` as float64 with NaN read as 0 (no copy when there is no NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    return np.where(missing, 0.0, values) if missing.any() else values
+
+
+def forward_filled(values) -> np.ndarray:
+    """``values`` as float64 with each NaN or infinity replaced by the last finite number before it
+    (0 at the start)."""
+    values = np.asarray(values, dtype=np.float64)
+    missing = ~np.isfinite(values)
+    if not missing.any():
+        return values
+    last = np.maximum.accumulate(np.where(missing, -1, np.arange(values.size)))
+    return np.where(last >= 0, values[np.maximum(last, 0)], 0.0)
+
+
 def increments_of_resetting(values: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
     """Per-row increments of a counter that the vendor resets to zero per step or cycle.
 
     Inside a group the increment is the difference to the previous row; at the start of a
     group, or where the counter falls (an unannounced reset), the counter restarted from
-    zero, so the increment is the value itself. NaN counts as no change.
+    zero, so the increment is the value itself. NaN or infinity counts as no change.
     """
-    values = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    values = forward_filled(values)
     increments = np.empty_like(values)
     if values.size == 0:
         return increments
     increments[0] = values[0]
-    increments[1:] = np.diff(values)
-    restart = np.zeros(values.size, dtype=bool)
-    restart[1:] = values[1:] < values[:-1]
+    np.subtract(values[1:], values[:-1], out=increments[1:])
+    restart = increments < 0
     if group is not None:
         group = np.asarray(group)
         restart[1:] |= group[1:] != group[:-1]
-    increments[restart] = values[restart]
+    restart[0] = True
+    np.copyto(increments, values, where=restart)
     return increments
 
 
@@ -109,14 +133,13 @@ def cumulative_by_direction(increments_ah: np.ndarray, current_ampere: np.ndarra
     A row with zero current takes the direction of the previous row with current (the first
     sample of a step often reads 0 A while the counter already moved).
     """
-    direction = np.sign(np.nan_to_num(np.asarray(current_ampere, dtype=np.float64)))
-    nonzero = direction != 0
-    last = np.maximum.accumulate(np.where(nonzero, np.arange(direction.size), 0))
-    direction = np.where(nonzero, direction, direction[last])
-    increments = np.abs(increments_ah)
-    charge = np.cumsum(np.where(direction > 0, increments, 0.0))
-    discharge = np.cumsum(np.where(direction < 0, increments, 0.0))
-    return charge, discharge
+    current = zero_nan(current_ampere)
+    still = current == 0
+    if still.any():
+        last_moving = np.maximum.accumulate(np.where(still, 0, np.arange(current.size)))
+        current = current[last_moving]
+    increments = np.abs(increments_ah)  # finite (``increments_of_resetting``): x * False is 0, 7x faster than where
+    return np.cumsum(increments * (current > 0)), np.cumsum(increments * (current < 0))
 
 
 def control_mode_array(codes: np.ndarray) -> pa.Array:
@@ -133,34 +156,33 @@ def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, ste
     rows lie within ``CC_CURRENT_SPREAD`` (relative) of the median |I| is CC; a step whose voltage stays within
     ``CV_VOLTAGE_SPREAD_VOLT`` while the current changes is CV; anything else is OTHER.
     """
-    current = np.abs(np.nan_to_num(np.asarray(current_ampere, dtype=np.float64)))
-    voltage = np.nan_to_num(np.asarray(voltage_volt, dtype=np.float64))
+    current = np.abs(zero_nan(current_ampere))
+    voltage = zero_nan(voltage_volt)
     if current.size == 0:
         return np.zeros(0, dtype=np.int8)
     blocks = block_index(np.asarray(step))
-    starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
+    starts, lengths = block_starts(blocks)
     moving = current > REST_CURRENT_FRACTION * max(current.max(), 1e-12)
-    moving_count = np.bincount(blocks, weights=moving, minlength=starts.size)
-    median = _block_median(current, blocks, moving, starts.size)
-    near_median = moving & (np.abs(current - median[blocks]) <= CC_CURRENT_SPREAD * median[blocks])
-    cc_share = np.bincount(blocks, weights=near_median, minlength=starts.size) / np.maximum(moving_count, 1)
+    moving_count = np.add.reduceat(moving.astype(np.int64), starts)
+    median = np.repeat(_block_median(current, blocks, moving, moving_count), lengths)
+    near_median = moving & (np.abs(current - median) <= CC_CURRENT_SPREAD * median)
+    cc_share = np.add.reduceat(near_median.astype(np.int64), starts) / np.maximum(moving_count, 1)
     voltage_range = (np.maximum.reduceat(np.where(moving, voltage, -np.inf), starts)
                      - np.minimum.reduceat(np.where(moving, voltage, np.inf), starts))
     block_mode = np.full(starts.size, OTHER, dtype=np.int8)
     block_mode[voltage_range <= CV_VOLTAGE_SPREAD_VOLT] = CV
     block_mode[cc_share >= CC_SHARE] = CC
     block_mode[moving_count == 0] = REST
-    return block_mode[blocks]
+    return np.repeat(block_mode, lengths)
 
 
-def _block_median(values: np.ndarray, blocks: np.ndarray, mask: np.ndarray, block_count: int) -> np.ndarray:
-    """Median (upper middle) of ``values[mask]`` per block; 0 for a block with no masked rows."""
+def _block_median(values: np.ndarray, blocks: np.ndarray, mask: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Median (upper middle) of ``values[mask]`` per block, given each block's ``counts`` of masked
+    rows; 0 for a block with none."""
     kept_blocks, kept_values = blocks[mask], values[mask]
-    order = np.lexsort((kept_values, kept_blocks))
-    sorted_blocks, sorted_values = kept_blocks[order], kept_values[order]
-    counts = np.bincount(sorted_blocks, minlength=block_count)
-    first = np.searchsorted(sorted_blocks, np.arange(block_count))
-    median = np.zeros(block_count)
+    sorted_values = kept_values[np.lexsort((kept_values, kept_blocks))]
+    first = np.cumsum(counts) - counts
+    median = np.zeros(counts.size)
     has = counts > 0
     median[has] = sorted_values[first[has] + counts[has] // 2]
     return median
@@ -264,7 +286,24 @@ def encoding_of(sample: bytes) -> str:
         return "latin-1"
 
 
-def read_delimited(path, data: bytes, layout: TextLayout, *, allow_empty: bool = False) -> tuple[pa.Table, int]:
+def read_text_export(path, layout, convert, canonical_sources=None) -> tuple[pa.Table, dict]:
+    """Read a delimited vendor export with a reader's ``layout`` and ``convert``; given the
+    reader's ``canonical_sources``, parse only those columns.
+
+    The file goes into one Arrow buffer: Arrow's memory pool keeps pages between files, while
+    ``bytes`` of more than 32 MiB are fresh pages on every read (about 5x slower).
+    """
+    with pa.OSFile(str(path)) as stream:
+        data = stream.read_buffer()
+    text_layout = layout(path, data[:65536].to_pybytes())
+    if canonical_sources is not None:
+        text_layout = text_layout.narrowed(canonical_sources(text_layout))
+    table, dropped = read_delimited(path, data, text_layout)
+    return convert(path, table, text_layout, dropped)
+
+
+def read_delimited(path, data: bytes | pa.Buffer, layout: TextLayout, *,
+                   allow_empty: bool = False) -> tuple[pa.Table, int]:
     """The data rows of a vendor file (all of ``data``) as Arrow, and how many rows were dropped.
 
     Rows with the wrong number of fields (a truncated last row, a padded footer) are dropped
@@ -280,9 +319,10 @@ def read_delimited(path, data: bytes, layout: TextLayout, *, allow_empty: bool =
 
     if layout.trailing_delimiter:
         end = layout.delimiter.encode()
-        body = pa.py_buffer(data[layout.offset:].replace(end + b"\r\n", b"\r\n").replace(end + b"\n", b"\n"))
+        rows = bytes(data[layout.offset:])
+        body = pa.py_buffer(rows.replace(end + b"\r\n", b"\r\n").replace(end + b"\n", b"\n"))
     else:
-        body = pa.py_buffer(data).slice(layout.offset)  # no copy
+        body = (data if isinstance(data, pa.Buffer) else pa.py_buffer(data)).slice(layout.offset)  # no copy
     if body.size < 1024 and not body.to_pybytes().strip():  # a column line and no rows
         if not allow_empty:
             raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
@@ -356,7 +396,7 @@ def reader_table(canonical: dict[str, object], extras: pa.Table | dict[str, obje
         elif isinstance(values, (pa.Array, pa.ChunkedArray)):
             array = values.cast(column.type)
         else:
-            array = pa.array(values, type=column.type, from_pandas=True)
+            array = arrow_of(values).cast(column.type)
         arrays.append(array)
         fields.append(pa.field(column.name, column.type, metadata={"unit": column.unit}))
     taken = {f.name for f in fields} | set(skip)
@@ -368,10 +408,19 @@ def reader_table(canonical: dict[str, object], extras: pa.Table | dict[str, obje
         if name in taken or values is None:
             continue
         taken.add(name)
-        array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, from_pandas=True)
+        array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else arrow_of(values)
         arrays.append(array)
         fields.append(pa.field(name, array.type))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def arrow_of(values) -> pa.Array:
+    """An Arrow array of numpy or list ``values``, NaN as null; a float array without NaN is not copied."""
+    values = np.asarray(values)
+    if values.dtype.kind != "f":
+        return pa.array(values, from_pandas=True)
+    missing = np.isnan(values)
+    return pa.array(values, mask=missing) if missing.any() else pa.array(values)
 
 
 def renamed_extras(table: pa.Table, used: set[str], known: dict[str, str] | None = None) -> pa.Table:

@@ -32,7 +32,7 @@ from .cycler_common import (
     TextLayout,
     encoding_of,
     line_offset,
-    read_delimited,
+    read_text_export,
     reader_table,
     renamed_extras,
     seconds_from_duration_text,
@@ -70,26 +70,27 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
-    return _read(path, canonical_only=False)
+    return read_text_export(path, layout, convert)
 
 
 def read_canonical(path: Path) -> tuple[pa.Table, dict]:
     """Like ``read``, parsing only the columns behind ``READER_COLUMNS``."""
-    return _read(path, canonical_only=True)
+    return read_text_export(path, layout, convert, canonical_sources)
 
 
-def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
-    data = Path(path).read_bytes()
-    text_layout = layout(path, data[:65536])
-    if canonical_only:
-        text_layout = text_layout.narrowed(canonical_sources(text_layout))
-    table, dropped = read_delimited(path, data, text_layout)
-    return convert(path, table, text_layout, dropped)
 
 
 def canonical_sources(text_layout: TextLayout) -> set[str]:
-    """The Maccor columns this reader maps (found in the column line by ``layout``)."""
-    return set(text_layout.header["columns"].values())
+    """The Maccor columns behind ``READER_COLUMNS`` (found in the column line by ``layout``).
+
+    The clock column is parsed only when the test time's unit must be checked against it;
+    otherwise the start time comes from the first data row (``layout``).
+    """
+    columns = text_layout.header["columns"]
+    needed = {key: name for key, name in columns.items() if name and key not in ("record", "energy", "clock")}
+    if _unit_from_clock(columns["test_time"], text_layout.text_columns):
+        needed["clock"] = columns["clock"]
+    return set(needed.values()) - {None}
 
 
 def layout(path: Path, head: bytes) -> TextLayout:
@@ -116,15 +117,16 @@ def layout(path: Path, head: bytes) -> TextLayout:
         offset=line_offset(head, header_index + 1), column_names=names, delimiter=delimiter,
         decimal_comma=decimal_comma, text_columns=tuple(n for n in (columns["state"], columns["clock"]) if n) + durations,
         trailing_delimiter=len(first_fields) > len(names), encoding=encoding_of(head),
-        header={"columns": columns, "preamble": _preamble(lines[:header_index])},
+        header={"columns": columns, "preamble": _preamble(lines[:header_index]),
+                "first_clock": first_fields[names.index(columns["clock"])] if columns["clock"] else None},
     )
 
 
 def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
     """The reader table and metadata from parsed Maccor data rows."""
     header = text_layout.header
-    return _canonical(table, header["columns"], header["preamble"], dropped, text_layout.decimal_comma,
-                      text_layout.column_names)
+    return _canonical(table, header["columns"], header["preamble"], header["first_clock"], dropped,
+                      text_layout.decimal_comma, text_layout.column_names)
 
 
 def _header_line(lines: list[str]) -> int | None:
@@ -156,8 +158,8 @@ def _preamble(lines: list[str]) -> dict[str, str]:
     return values
 
 
-def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, decimal_comma: bool,
-               source_columns: list[str]) -> tuple[pa.Table, dict]:
+def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str | None, dropped: int,
+               decimal_comma: bool, source_columns: list[str]) -> tuple[pa.Table, dict]:
     warnings, lacks = [], []
     if dropped:
         warnings.append(f"{dropped} malformed row(s) skipped (e.g. a truncated last row)")
@@ -178,7 +180,7 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, dec
     cycle = _int(table, columns["cycle"])
     if cycle is None:
         lacks.append("cycle column")
-    clock_text, start_local, end_local = _clock(table, columns["clock"], decimal_comma, warnings)
+    clock_text, start_local, end_local = _clock(table, columns["clock"], first_clock, decimal_comma, warnings)
     test_time, seconds_per_unit = _test_time(table, columns["test_time"], start_local, end_local, warnings)
     state_code = pc.dictionary_encode(state).combine_chunks().indices.to_numpy(zero_copy_only=False) if state is not None else None
     blocks = block_index(*(k for k in (step, cycle, state_code) if k is not None))
@@ -203,11 +205,12 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int, dec
         warnings.append("procedure or states show impedance (FRA/EIS) measurements, not cycling")
     used = {n for n in columns.values() if n} | {"StepTime", "Step Time (sec)"}
     extras = renamed_extras(table, used, _KNOWN_NAMES)
-    extra_columns = {"record_index": table.column(columns["record"])} if columns["record"] else {}
+    parsed = set(table.column_names)  # a canonical-only parse skips the record and energy columns
+    extra_columns = {"record_index": table.column(columns["record"])} if columns["record"] in parsed else {}
     extra_columns["step_time_second"] = _step_time(table, seconds_per_unit)
     if columns["capacity"]:
         extra_columns["step_capacity_ah"] = table.column(columns["capacity"]).cast(pa.float64())
-    if columns["energy"]:
+    if columns["energy"] in parsed:
         extra_columns["step_energy_wh"] = table.column(columns["energy"]).cast(pa.float64())
     extra_columns.update(zip(extras.column_names, extras.columns))
     if clock_text is not None:
@@ -245,16 +248,21 @@ def _modes(current: np.ndarray, voltage: np.ndarray, blocks: np.ndarray, chargin
     return modes
 
 
-def _clock(table: pa.Table, name: str | None, decimal_comma: bool, warnings: list[str]):
+def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_comma: bool, warnings: list[str]):
     """The DPT Time column as text, and its first and last clock times (naive, local).
 
     Only the ends are parsed: per-row clock times are the start plus ``test_time_second``,
-    and parsing half a million US-style dates would dominate the read time.
+    and parsing half a million US-style dates would dominate the read time. When the column
+    was not parsed (``canonical_sources``), the start is the file's ``first_clock`` and the
+    text and the last time are None.
     """
     if name is None:
         return None, None, None
-    text = pc.utf8_trim_whitespace(table.column(name))
-    sample = text[0].as_py() or ""
+    if name not in table.column_names:
+        text, sample = None, (first_clock or "").strip()
+    else:
+        text = pc.utf8_trim_whitespace(table.column(name))
+        sample = text[0].as_py() or ""
     fmt = next((f for f in _CLOCK_FORMATS if _parses(sample, f)), None)
     if fmt is None:
         warnings.append(f"clock column {name!r} has an unknown layout ({sample!r}); start time unknown")
@@ -262,7 +270,7 @@ def _clock(table: pa.Table, name: str | None, decimal_comma: bool, warnings: lis
     if fmt.startswith("%m/%d") and decimal_comma and "%p" not in fmt:
         fmt = fmt.replace("%m/%d", "%d/%m")
         warnings.append("dates like 06/05/2021 are ambiguous: read day first because the file uses decimal commas")
-    last = text[len(text) - 1].as_py() or ""
+    last = (text[len(text) - 1].as_py() or "") if text is not None else ""
     return text, datetime.strptime(sample, fmt), datetime.strptime(last, fmt) if _parses(last, fmt) else None
 
 
@@ -284,7 +292,7 @@ def _test_time(table: pa.Table, name: str, start: datetime | None, end: datetime
     if pa.types.is_string(column.type):
         return seconds_from_duration_text(column).to_numpy(zero_copy_only=False), 1.0
     values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    if "sec" in name.lower() or start is None or end is None or len(values) < 2:
+    if not _unit_from_clock(name, ()) or start is None or end is None or len(values) < 2:
         return values, 1.0
     clock_span = (end - start).total_seconds()
     value_span = values[-1] - values[0]
@@ -294,6 +302,12 @@ def _test_time(table: pa.Table, name: str, start: datetime | None, end: datetime
     if unit != "second":
         warnings.append(f"{name!r} is in {unit}s (checked against the clock column); converted to seconds")
     return values * _SECONDS_PER_UNIT[unit], _SECONDS_PER_UNIT[unit]
+
+
+def _unit_from_clock(test_time: str, text_columns: tuple[str, ...]) -> bool:
+    """Whether the unit of the test-time column must be told from the clock column: a plain
+    number whose name does not say seconds (duration text such as ``1d 02:03:04`` is clear)."""
+    return "sec" not in test_time.lower() and test_time not in text_columns
 
 
 def _step_time(table: pa.Table, seconds_per_unit: float) -> pa.Array | None:

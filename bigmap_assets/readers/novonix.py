@@ -31,7 +31,7 @@ from .cycler_common import (
     parse_local_time,
     TextLayout,
     encoding_of,
-    read_delimited,
+    read_text_export,
     reader_table,
     renamed_extras,
 )
@@ -53,21 +53,14 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
-    return _read(path, canonical_only=False)
+    return read_text_export(path, layout, convert)
 
 
 def read_canonical(path: Path) -> tuple[pa.Table, dict]:
     """Like ``read``, parsing only the columns behind ``READER_COLUMNS``."""
-    return _read(path, canonical_only=True)
+    return read_text_export(path, layout, convert, canonical_sources)
 
 
-def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
-    data = Path(path).read_bytes()
-    text_layout = layout(path, data[:65536])
-    if canonical_only:
-        text_layout = text_layout.narrowed(canonical_sources(text_layout))
-    table, dropped = read_delimited(path, data, text_layout)
-    return convert(path, table, text_layout, dropped)
 
 
 def canonical_sources(text_layout: TextLayout) -> set[str]:
@@ -118,6 +111,22 @@ def _protocol(preamble: str) -> dict | None:
         return None
 
 
+def _modes_of(step_type: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Mode code per row from the UHPC step type codes, and the codes present."""
+    small = step_type.max(initial=0) - step_type.min(initial=0) <= 4096
+    codes, rows = _small_codes(step_type) if small else np.unique(step_type, return_inverse=True)
+    lookup = np.array([MODE_BY_STEP_TYPE.get(int(code), OTHER) for code in codes], dtype=np.int8)
+    return lookup[rows], [int(code) for code in codes]
+
+
+def _small_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for integers within a small range, without sorting."""
+    low = values.min(initial=0)
+    present = np.bincount(values - low) > 0
+    index = np.cumsum(present) - 1
+    return np.flatnonzero(present) + low, index[values - low]
+
+
 def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: int,
                source_columns: list[str]) -> tuple[pa.Table, dict]:
     warnings = [f"{dropped} malformed row(s) skipped"] if dropped else []
@@ -129,11 +138,9 @@ def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: i
         modes, blocks = None, block_index(np.sign(current))
         lacks.append("step type")
     else:
-        codes = np.unique(step_type)
-        lookup = np.array([MODE_BY_STEP_TYPE.get(int(code), OTHER) for code in codes], dtype=np.int8)
-        modes = lookup[np.searchsorted(codes, step_type)]
+        modes, codes = _modes_of(step_type)
         blocks = block_index(*(k for k in (step, step_type) if k is not None))
-        unknown = sorted(int(code) for code in codes if int(code) not in MODE_BY_STEP_TYPE)
+        unknown = sorted(code for code in codes if code not in MODE_BY_STEP_TYPE)
         if unknown:
             warnings.append(f"step type code(s) {unknown} have no known control mode: OTHER")
     canonical = {

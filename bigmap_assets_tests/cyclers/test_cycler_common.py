@@ -34,6 +34,12 @@ def test_unannounced_reset_is_detected_by_the_fall():
     np.testing.assert_allclose(increments_of_resetting(np.array([0.0, 0.4, 0.5, 0.1])), [0.0, 0.4, 0.1, 0.1])
 
 
+def test_missing_counter_values_count_as_no_change():
+    # an empty (NaN) or "inf" cell inside a step is not a reset to zero
+    values = np.array([np.nan, 0.1, 0.2, np.nan, np.inf, 0.3])
+    np.testing.assert_allclose(increments_of_resetting(values, np.ones(6)), [0.0, 0.1, 0.1, 0.0, 0.0, 0.1])
+
+
 def test_cumulative_split_by_current_sign_and_zero_current_rows_follow_the_previous_sign():
     increments = np.array([0.0, 0.1, 0.1, 0.0, 0.2, 0.2])
     current = np.array([0.0, 1.0, 0.0, 0.0, -1.0, -1.0])
