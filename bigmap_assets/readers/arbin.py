@@ -38,6 +38,7 @@ from .cycler_common import (
     read_text_export,
     simple_layout,
     reader_table,
+    run_alongside,
     renamed_extras,
 )
 
@@ -142,19 +143,24 @@ def _canonical(path: Path, source: pa.Table, extra: dict, kind: str, source_colu
         "test_time_second": values["test_time_second"],
         "voltage_volt": values["voltage_volt"],
         "current_ampere": values["current_ampere"],
-        "step_id": step,
-        "vendor_cycle_number": cycle,
+        "step_id": None if step is None else _as_parsed(source, names["step_id"], step),
+        "vendor_cycle_number": None if cycle is None else _as_parsed(source, names["vendor_cycle_number"], cycle),
         "temperature_celsius": values.get("temperature_celsius"),
     }
     vendor_counters = {}  # Arbin's own counters, cumulative within a cycle
     for vendor, target in (("charge_capacity", "charging_capacity_ah"), ("discharge_capacity", "discharging_capacity_ah")):
-        column = values.get(vendor)
-        if column is None:
+        if values.get(vendor) is None:
             lacks.append(vendor.replace("_", " "))
-            continue
-        canonical[target] = np.cumsum(increments_of_resetting(column, cycle))
-        vendor_counters[f"cycle_{target}"] = column
-    canonical["control_mode"] = control_mode_array(_control_modes(values["current_ampere"], values["voltage_volt"], step, warnings))
+        else:
+            vendor_counters[f"cycle_{target}"] = values[vendor]
+
+    def counters_since_start():
+        return {name.removeprefix("cycle_"): np.cumsum(increments_of_resetting(column, cycle))
+                for name, column in vendor_counters.items()}
+
+    modes, counters = run_alongside(
+        lambda: _control_modes(values["current_ampere"], values["voltage_volt"], step, warnings), counters_since_start)
+    canonical.update(counters, control_mode=control_mode_array(modes))
     if "temperature_celsius" not in values:
         lacks.append("temperature")
 
@@ -167,6 +173,12 @@ def _canonical(path: Path, source: pa.Table, extra: dict, kind: str, source_colu
         timezone=zone, warnings=warnings, lacks=lacks, **extra,
     )
     return table, metadata
+
+
+def _as_parsed(source: pa.Table, name: str, values: np.ndarray) -> pa.ChunkedArray | np.ndarray:
+    """An index column as parsed when it is integer already (no float round trip), else ``values``."""
+    column = source.column(name)
+    return column if pa.types.is_integer(column.type) else values
 
 
 def _unit_named(name: str) -> str:

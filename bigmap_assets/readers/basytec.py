@@ -32,6 +32,8 @@ from .cycler_common import (
     line_offset,
     read_text_export,
     reader_table,
+    run_alongside,
+    zero_nan,
     renamed_extras,
 )
 
@@ -123,17 +125,22 @@ def _canonical(table: pa.Table, header: dict, dropped: int, source_columns: list
     command = (pc.dictionary_encode(table.column("Command")).combine_chunks() if "Command" in table.column_names else None)
     command_code = command.indices.to_numpy(zero_copy_only=False) if command is not None else None
     blocks = block_index(*(k for k in (step, command_code) if k is not None))
-    modes = infer_control_mode(current, voltage, blocks)
+
+    def capacities():
+        if "Ah-Step" in table.column_names:
+            increments = increments_of_resetting(np.abs(as_float(table, "Ah-Step")), blocks)
+        elif "Ah[Ah]" in table.column_names:
+            increments = np.diff(zero_nan(as_float(table, "Ah[Ah]")), prepend=0.0)
+        else:
+            return None, None
+        return cumulative_by_direction(increments, current)
+
+    modes, (charge, discharge) = run_alongside(lambda: infer_control_mode(current, voltage, blocks), capacities)
     if command is not None:
         pause = [i for i, name in enumerate(command.dictionary.to_pylist()) if (name or "").strip().lower() == "pause"]
         modes[np.isin(command_code, pause)] = REST
     warnings.append("BaSyTec records the command but not CC/CV: inferred per step from current and voltage")
-    if "Ah-Step" in table.column_names:
-        increments = increments_of_resetting(np.abs(as_float(table, "Ah-Step")), blocks)
-    elif "Ah[Ah]" in table.column_names:
-        increments = np.diff(np.nan_to_num(as_float(table, "Ah[Ah]")), prepend=0.0)
-    else:
-        increments = None
+    if charge is None:
         lacks.append("capacity")
     canonical = {
         "test_time_second": as_float(table, "Time[s]"),
@@ -142,9 +149,9 @@ def _canonical(table: pa.Table, header: dict, dropped: int, source_columns: list
         "step_id": step,
         "control_mode": control_mode_array(modes),
         "vendor_cycle_number": table.column("Cyc-Count") if "Cyc-Count" in table.column_names else None,
+        "charging_capacity_ah": charge,
+        "discharging_capacity_ah": discharge,
     }
-    if increments is not None:
-        canonical["charging_capacity_ah"], canonical["discharging_capacity_ah"] = cumulative_by_direction(increments, current)
     temperature = _temperature_column(table.column_names)
     canonical["temperature_celsius"] = as_float(table, temperature) if temperature else None
     for name, lack in (("Cyc-Count", "cycle column"), ("Line", "step column"), (temperature, "temperature")):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -134,10 +135,9 @@ def cumulative_by_direction(increments_ah: np.ndarray, current_ampere: np.ndarra
     sample of a step often reads 0 A while the counter already moved).
     """
     current = zero_nan(current_ampere)
-    still = current == 0
-    if still.any():
-        last_moving = np.maximum.accumulate(np.where(still, 0, np.arange(current.size)))
-        current = current[last_moving]
+    moving = current != 0
+    if not moving.all():
+        current = current[np.maximum.accumulate(np.arange(current.size) * moving)]  # the last moving row's
     increments = np.abs(increments_ah)  # finite (``increments_of_resetting``): x * False is 0, 7x faster than where
     return np.cumsum(increments * (current > 0)), np.cumsum(increments * (current < 0))
 
@@ -146,6 +146,15 @@ def control_mode_array(codes: np.ndarray) -> pa.Array:
     """The ``control_mode`` column (strings) from int8 mode codes."""
     indices = pa.array(np.asarray(codes, dtype=np.int8))
     return pa.DictionaryArray.from_arrays(indices, pa.array(CONTROL_MODES)).cast(pa.string())
+
+
+def run_alongside(background, foreground) -> tuple:
+    """``(background(), foreground())``, the first on a second thread. numpy releases the GIL in
+    its loops, so two column-sized computations take about as long as the longer one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:  # per call: a pool kept across calls would not survive fork
+        later = pool.submit(background)
+        now = foreground()
+        return later.result(), now
 
 
 def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, step: np.ndarray) -> np.ndarray:
@@ -167,13 +176,21 @@ def infer_control_mode(current_ampere: np.ndarray, voltage_volt: np.ndarray, ste
     median = np.repeat(_block_median(current, blocks, moving, moving_count), lengths)
     near_median = moving & (np.abs(current - median) <= CC_CURRENT_SPREAD * median)
     cc_share = np.add.reduceat(near_median.astype(np.int64), starts) / np.maximum(moving_count, 1)
-    voltage_range = (np.maximum.reduceat(np.where(moving, voltage, -np.inf), starts)
-                     - np.minimum.reduceat(np.where(moving, voltage, np.inf), starts))
     block_mode = np.full(starts.size, OTHER, dtype=np.int8)
-    block_mode[voltage_range <= CV_VOLTAGE_SPREAD_VOLT] = CV
     block_mode[cc_share >= CC_SHARE] = CC
     block_mode[moving_count == 0] = REST
+    undecided = np.flatnonzero(block_mode == OTHER)  # neither CC nor REST: CV if the voltage stays put
+    if undecided.size:
+        in_undecided = np.repeat(block_mode == OTHER, lengths) & moving
+        block_mode[undecided[_range_per_block(voltage[in_undecided], moving_count[undecided])
+                             <= CV_VOLTAGE_SPREAD_VOLT]] = CV
     return np.repeat(block_mode, lengths)
+
+
+def _range_per_block(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """max - min of consecutive runs of ``values``, run k being ``counts[k]`` (> 0) long."""
+    starts = np.cumsum(counts) - counts
+    return np.maximum.reduceat(values, starts) - np.minimum.reduceat(values, starts)
 
 
 def _block_median(values: np.ndarray, blocks: np.ndarray, mask: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ from .cycler_common import (
     line_offset,
     read_text_export,
     reader_table,
+    run_alongside,
     renamed_extras,
     seconds_from_duration_text,
 )
@@ -184,19 +185,25 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
     test_time, seconds_per_unit = _test_time(table, columns["test_time"], start_local, end_local, warnings)
     state_code = pc.dictionary_encode(state).combine_chunks().indices.to_numpy(zero_copy_only=False) if state is not None else None
     blocks = block_index(*(k for k in (step, cycle, state_code) if k is not None))
+    def capacities():
+        if not columns["capacity"]:
+            return None, None
+        return cumulative_by_direction(increments_of_resetting(_float(table, columns["capacity"]), blocks), current)
+
+    modes, (charge, discharge) = run_alongside(
+        lambda: _modes(current, voltage, blocks, charging, discharging, resting), capacities)
     canonical = {
         "test_time_second": test_time,
         "voltage_volt": voltage,
         "current_ampere": current,
         "step_id": step,
-        "control_mode": control_mode_array(_modes(current, voltage, blocks, charging, discharging, resting)),
+        "control_mode": control_mode_array(modes),
         "vendor_cycle_number": cycle,
         "temperature_celsius": _float(table, columns["temperature"]) if columns["temperature"] else None,
+        "charging_capacity_ah": charge,
+        "discharging_capacity_ah": discharge,
     }
-    if columns["capacity"]:
-        charge, discharge = cumulative_by_direction(increments_of_resetting(_float(table, columns["capacity"]), blocks), current)
-        canonical.update(charging_capacity_ah=charge, discharging_capacity_ah=discharge)
-    else:
+    if not columns["capacity"]:
         lacks.append("capacity")
     if columns["temperature"] is None:
         lacks.append("temperature")
