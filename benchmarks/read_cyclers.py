@@ -1,10 +1,13 @@
 """Rows per second and peak memory of our cycler readers, side by side with peer readers.
 
-    python benchmarks/read_cyclers.py [--repeat 3] [--target-rows 500000]
+    python benchmarks/read_cyclers.py [--repeat 3] [--rounds 3] [--target-rows 500000]
 
 Each measurement runs in a fresh process (so peak RSS belongs to that reader alone): the
 process imports the reader, notes its RSS, reads the file ``--repeat`` times and reports
-the best time and the peak RSS above that baseline. Small real files (../shared/realdata)
+the best time and the peak RSS above that baseline. Every reader of a file is measured
+``--rounds`` times, the readers taking turns, and keeps its best time (and its largest
+peak): on a shared machine the speed drifts by ±30 % over minutes, and taking turns lets
+each reader meet the same quiet spells. Small real files (../shared/realdata)
 are scaled up by repeating their data rows into a temporary folder, so that the figures
 measure parsing rather than start-up. Peers run in their own virtual environment, given by
 ``BIGMAP_PEER_PYTHON`` (default /tmp/bigmap-peers-venv/bin/python; make it with
@@ -31,6 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("BIGMAP_REALDATA", REPO.parent / "shared" / "realdata")) / "cycling"
+MIN_SECONDS = 1.0  # each worker reads for at least this long
 PEER_PYTHON = os.environ.get("BIGMAP_PEER_PYTHON", "/tmp/bigmap-peers-venv/bin/python")
 
 # (label, real file, data-start line or None for binary, our format, peers)
@@ -97,14 +101,17 @@ def _rss_mib() -> float:
 
 
 def worker(tool: str, path: str, repeat: int) -> None:
-    """Child process: import the reader, then time ``repeat`` reads; print one JSON line."""
+    """Child process: import the reader, then time ``repeat`` reads (more for a small file, until
+    ``MIN_SECONDS`` have passed, so that its best time is not one lucky or unlucky sample); print
+    one JSON line."""
     _import(tool)
     baseline = _rss_mib()
-    best, rows = float("inf"), 0
-    for _ in range(repeat):
+    best, rows, count, began = float("inf"), 0, 0, time.perf_counter()
+    while count < repeat or time.perf_counter() - began < MIN_SECONDS:
         start = time.perf_counter()
         rows = _read_with(tool, path)
         best = min(best, time.perf_counter() - start)
+        count += 1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rows": rows, "seconds": best, "peak_mib": max(peak - baseline, 0.0)}))
 
@@ -140,24 +147,41 @@ def scaled_copy(source: Path, data_line: int | None, target_rows: int, folder: P
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--target-rows", type=int, default=500_000)
     parser.add_argument("--worker", nargs=2, metavar=("TOOL", "PATH"))
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker, args.repeat)
         return
-    print(f"peers from {PEER_PYTHON}; best of {args.repeat}; peak = max RSS above the post-import baseline")
+    print(f"peers from {PEER_PYTHON}; best of {args.repeat} reads x {args.rounds} rounds; "
+          "peak = max RSS above the post-import baseline")
     print(f"{'format':31} {'reader':18} {'rows':>9} {'s':>8} {'rows/s':>11} {'peak MiB':>9}  vs ours")
     with tempfile.TemporaryDirectory() as folder:
         for label, name, data_line, peers in CASES:
             path = scaled_copy(REALDATA / name, data_line, args.target_rows, Path(folder))
-            ours = measure(sys.executable, "bigmap", path, args.repeat)
-            _print(label, "ours, all columns", ours, None)
-            canonical = measure(sys.executable, "bigmap_canonical", path, args.repeat)
-            _print("", "ours, canonical", canonical, None)
+            tools = {"bigmap": sys.executable, "bigmap_canonical": sys.executable,
+                     **{peer: sys.executable if peer == "fastnda" else PEER_PYTHON for peer in peers}}
+            best = measure_in_turns(tools, path, args.repeat, args.rounds)
+            _print(label, "ours, all columns", best["bigmap"], None)
+            _print("", "ours, canonical", best["bigmap_canonical"], None)
             for peer in peers:
-                python = sys.executable if peer == "fastnda" else PEER_PYTHON
-                _print("", peer, measure(python, peer, path, args.repeat), canonical)
+                _print("", peer, best[peer], best["bigmap_canonical"])
+
+
+def measure_in_turns(tools: dict[str, str], path: Path, repeat: int, rounds: int) -> dict[str, dict]:
+    """Per tool (name -> Python), the fastest of ``rounds`` measurements taken in turns, with the
+    largest peak seen; a tool that never ran gives its first error."""
+    runs = {tool: [] for tool in tools}
+    for _ in range(rounds):
+        for tool, python in tools.items():
+            runs[tool].append(measure(python, tool, path, repeat))
+    best = {}
+    for tool, results in runs.items():
+        good = [run for run in results if "error" not in run]
+        best[tool] = ({**min(good, key=lambda run: run["seconds"]), "peak_mib": max(run["peak_mib"] for run in good)}
+                      if good else results[0])
+    return best
 
 
 def _print(label: str, reader: str, figures: dict, ours: dict | None) -> None:
@@ -167,7 +191,9 @@ def _print(label: str, reader: str, figures: dict, ours: dict | None) -> None:
     rate = figures["rows"] / figures["seconds"]
     ratio = ""
     if ours and "error" not in ours:
-        ratio = f"ours (canonical) {figures['seconds'] / ours['seconds']:.1f}x faster"
+        speedup = figures["seconds"] / ours["seconds"]
+        ratio = (f"ours (canonical) {speedup:.2f}x faster" if speedup >= 1
+                 else f"ours (canonical) {1 / speedup:.2f}x slower")
     print(f"{label:31} {reader:18} {figures['rows']:>9} {figures['seconds']:>8.3f} {rate:>11,.0f} "
           f"{figures['peak_mib']:>9.1f}  {ratio}")
 

@@ -33,6 +33,7 @@ from .cycler_common import (
     encoding_of,
     read_text_export,
     reader_table,
+    run_alongside,
     renamed_extras,
 )
 
@@ -134,29 +135,38 @@ def _canonical(table: pa.Table, summary: dict, protocol: dict | None, dropped: i
     current = as_float(table, "Current (A)")
     step = table.column("Step Number").cast(pa.int64()).to_numpy(zero_copy_only=False) if "Step Number" in table.column_names else None
     step_type = table.column("Step Type").cast(pa.int64()).to_numpy(zero_copy_only=False) if "Step Type" in table.column_names else None
-    if step_type is None:
-        modes, blocks = None, block_index(np.sign(current))
-        lacks.append("step type")
-    else:
-        modes, codes = _modes_of(step_type)
-        blocks = block_index(*(k for k in (step, step_type) if k is not None))
-        unknown = sorted(code for code in codes if code not in MODE_BY_STEP_TYPE)
+    blocks = block_index(*(k for k in (step, step_type) if k is not None)) if step_type is not None else block_index(np.sign(current))
+
+    def capacities():
+        if "Capacity (Ah)" not in table.column_names:
+            return None, None
+        return cumulative_by_direction(increments_of_resetting(np.abs(as_float(table, "Capacity (Ah)")), blocks), current)
+
+    def modes():
+        if step_type is None:
+            return None
+        codes, present = _modes_of(step_type)
+        unknown = sorted(code for code in present if code not in MODE_BY_STEP_TYPE)
         if unknown:
             warnings.append(f"step type code(s) {unknown} have no known control mode: OTHER")
+        return control_mode_array(codes)
+
+    (charge, discharge), control_mode = run_alongside(capacities, modes)
+    if step_type is None:
+        lacks.append("step type")
+    if charge is None:
+        lacks.append("capacity")
     canonical = {
         "test_time_second": as_float(table, "Run Time (h)") * SECONDS_PER_HOUR,
         "voltage_volt": as_float(table, "Potential (V)"),
         "current_ampere": current,
         "step_id": step,
-        "control_mode": None if modes is None else control_mode_array(modes),
+        "control_mode": control_mode,
         "vendor_cycle_number": table.column("Cycle Number") if "Cycle Number" in table.column_names else None,
         "temperature_celsius": as_float(table, "Temperature (°C)") if "Temperature (°C)" in table.column_names else None,
+        "charging_capacity_ah": charge,
+        "discharging_capacity_ah": discharge,
     }
-    if "Capacity (Ah)" in table.column_names:
-        increments = increments_of_resetting(np.abs(as_float(table, "Capacity (Ah)")), blocks)
-        canonical["charging_capacity_ah"], canonical["discharging_capacity_ah"] = cumulative_by_direction(increments, current)
-    else:
-        lacks.append("capacity")
     extras = {"step_capacity_ah": table.column("Capacity (Ah)")} if "Capacity (Ah)" in table.column_names else {}
     if "Date and Time" in table.column_names:
         extras["date_time_local"] = pc.cast(table.column("Date and Time"), pa.timestamp("us"))  # ISO 8601, local
