@@ -42,7 +42,7 @@ CASES = (
     ("Neware .ndax (aux T)", "neware/20260302_IFE_BTS85_2_9_8_1.ndax", None, ("fastnda", "NewareNDA")),
     ("Neware .nda", "neware/navani_test.nda", None, ("fastnda", "NewareNDA")),
     ("Arbin .res", "arbin/navani_arbin_example.res", None, ("cellpy_arbin_res",)),
-    ("Arbin .xlsx", "arbin/bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx", None, ("pyprobe_arbin",)),
+    ("Arbin .xlsx", "arbin/bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx", None, ("pyprobe_arbin", "cellpy_arbin_xlsx")),
     ("Arbin CSV (MITS Pro)", "arbin/pyprobe_sample_data_arbin.csv", 1, ("pyprobe_arbin",)),
     ("Maccor CSV", "maccor/pyprobe_sample_data_maccor.csv", 3, ("pyprobe_maccor",)),
     ("Maccor text (KIT, dec. comma)", "maccor/cellpy_maccor_two.txt", 15, ("cellpy_maccor_two",)),
@@ -66,9 +66,10 @@ def _read_with(tool: str, path: str) -> int:
 
         return len(NewareNDA.read(path))
     if tool.startswith("cellpy_"):
-        from cellpy.readers.instruments import arbin_res, maccor_txt
+        from cellpy.readers.instruments import arbin_res, arbin_sql_xlsx, maccor_txt
 
-        loader = arbin_res.DataLoader() if tool == "cellpy_arbin_res" else maccor_txt.DataLoader(model="two")
+        loader = {"cellpy_arbin_res": arbin_res.DataLoader, "cellpy_arbin_xlsx": arbin_sql_xlsx.DataLoader,
+                  "cellpy_maccor_two": lambda: maccor_txt.DataLoader(model="two")}[tool]()
         return len(loader.loader_executor(path).raw)
     if tool.startswith("pyprobe_"):
         from pyprobe.cyclers import arbin, basytec, maccor, novonix
@@ -90,6 +91,7 @@ def _import(tool: str) -> None:
         "NewareNDA": ("NewareNDA",),
         "cellpy_arbin_res": ("cellpy.readers.instruments.arbin_res",),
         "cellpy_maccor_two": ("cellpy.readers.instruments.maccor_txt",),
+        "cellpy_arbin_xlsx": ("cellpy.readers.instruments.arbin_sql_xlsx",),
     }.get(tool, ("pyprobe.cyclers.arbin", "pyprobe.cyclers.maccor", "pyprobe.cyclers.basytec", "pyprobe.cyclers.novonix"))
     for module in modules:
         __import__(module)
