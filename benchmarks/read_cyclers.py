@@ -2,22 +2,28 @@
 
     python benchmarks/read_cyclers.py [--repeat 3] [--rounds 3] [--target-rows 500000]
 
-Each measurement runs in a fresh process (so peak RSS belongs to that reader alone): the
-process imports the reader, notes its RSS, reads the file ``--repeat`` times and reports
-the best time and the peak RSS above that baseline. Every reader of a file is measured
-``--rounds`` times, the readers taking turns, and keeps its best time (and its largest
-peak): on a shared machine the speed drifts by ±30 % over minutes, and taking turns lets
-each reader meet the same quiet spells. Small real files (../shared/realdata)
-are scaled up by repeating their data rows into a temporary folder, so that the figures
-measure parsing rather than start-up. Peers run in their own virtual environment, given by
-``BIGMAP_PEER_PYTHON`` (default /tmp/bigmap-peers-venv/bin/python; make it with
-``python -m venv /tmp/bigmap-peers-venv && /tmp/bigmap-peers-venv/bin/pip install cellpy
-pyprobe-data NewareNDA``), because their pins (pandas < 3, polars 1.x) clash with ours.
-A peer that is not installed or fails on a file is shown as such. Ours runs twice: keeping
-every column of the file (``bigmap read``; 25 in the MITS Pro CSV), and reading only the
-columns behind ``READER_COLUMNS`` (``read(path, canonical_only=True)``, what the pipeline
-does), which is like for like with PyProBE's 8 mapped columns; peers are compared with the
-latter. NewareNDA/fastnda skip capacity rebuilding and mode mapping.
+Files: the small real files of ../shared/realdata are scaled up into a temporary folder, so
+that the figures measure parsing rather than start-up: text exports by repeating their data
+rows, a BTS 7 ``.nda`` by repeating its 86-byte records with the record index renumbered
+(readers drop repeated indices). Other binary files are used as they are.
+
+Timing: each measurement runs in a fresh process (so peak RSS belongs to that reader alone):
+the process imports the reader, notes its RSS, reads the file ``--repeat`` times (more for a
+small file, for at least ``MIN_SECONDS``) and reports the best time and the peak RSS above
+that baseline. Every reader of a file is measured ``--rounds`` times, the readers taking
+turns, and keeps its best time (and its largest peak): on a shared machine the speed drifts
+by ±30 % over minutes, and taking turns lets each reader meet the same quiet spells.
+
+Readers: ours runs twice, keeping every column of the file (``bigmap read``; 25 in the MITS
+Pro CSV), and reading only the columns behind ``READER_COLUMNS`` (``read(path,
+canonical_only=True)``, what the pipeline does), which is like for like with PyProBE's 8
+mapped columns; peers are compared with the latter. NewareNDA/fastnda skip capacity
+rebuilding and mode mapping; fastnda is the decoder our Neware reader builds on. Peers run in
+their own virtual environment, given by ``BIGMAP_PEER_PYTHON`` (default
+/tmp/bigmap-peers-venv/bin/python; make it with ``python -m venv /tmp/bigmap-peers-venv &&
+/tmp/bigmap-peers-venv/bin/pip install cellpy pyprobe-data NewareNDA``), because their pins
+(pandas < 3, polars 1.x) clash with ours. A peer that is not installed or fails on a file is
+shown as such.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("BIGMAP_REALDATA", REPO.parent / "shared" / "realdata")) / "cycling"
@@ -131,7 +139,10 @@ def measure(python: str, tool: str, path: Path, repeat: int) -> dict:
 
 
 def scaled_copy(source: Path, data_line: int | None, target_rows: int, folder: Path) -> Path:
-    """``source`` with its data rows repeated to about ``target_rows`` rows (binary files unchanged)."""
+    """``source`` with its data rows repeated to about ``target_rows`` rows (binary files other
+    than ``.nda`` unchanged)."""
+    if source.suffix == ".nda":
+        return scaled_nda(source, target_rows, folder)
     if data_line is None:
         return source
     lines = source.read_bytes().splitlines(keepends=True)
@@ -143,6 +154,26 @@ def scaled_copy(source: Path, data_line: int | None, target_rows: int, folder: P
     copies = max(1, target_rows // len(body))
     scaled = folder / f"scaled_{source.name}"
     scaled.write_bytes(b"".join(header) + b"".join(body) * copies)
+    return scaled
+
+
+NDA_MARKER = b"\x55\x00\x01\x00\x00\x00"  # first bytes of a BTS 7 (.nda version 29) data record
+NDA_RECORD = np.dtype([("identifier", "u1"), ("_pad", "u1"), ("index", "<u4"), ("rest", "V80")])  # 86 bytes
+
+
+def scaled_nda(source: Path, target_rows: int, folder: Path) -> Path:
+    """A ``.nda`` (version 29) with its records repeated and renumbered (readers drop records whose
+    index repeats), or ``source`` itself when its records are not laid out that way."""
+    data = source.read_bytes()
+    start = data.find(NDA_MARKER)
+    if start < 0 or (len(data) - start) % NDA_RECORD.itemsize:
+        return source
+    records = np.frombuffer(data, NDA_RECORD, offset=start)
+    copies = max(1, target_rows // len(records))
+    repeated = np.tile(records, copies)
+    repeated["index"] += np.repeat(np.arange(copies, dtype=np.uint32) * records["index"].max(), len(records))
+    scaled = folder / f"scaled_{source.name}"
+    scaled.write_bytes(data[:start] + repeated.tobytes())
     return scaled
 
 

@@ -30,6 +30,7 @@ from .cycler_common import (
     increments_of_resetting,
     parse_local_time,
     reader_table,
+    run_alongside,
     split_cccv,
 )
 
@@ -56,6 +57,15 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path) -> tuple[pa.Table, dict]:
+    return _read(path, extras=True)
+
+
+def read_canonical(path: Path) -> tuple[pa.Table, dict]:
+    """Like ``read``, without the extra columns (record index, step time, aux channels...)."""
+    return _read(path, extras=False)
+
+
+def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
     try:
         import fastnda
     except ModuleNotFoundError as exc:
@@ -69,14 +79,14 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         raise UnreadableFile(path, "the Neware file holds no data records")
     source = frame.to_arrow()
     warnings: list[str] = []
-    table = _canonical(source, warnings)
+    table = _canonical(source, warnings, extras)
     has_temperature = table.column("temperature_celsius").null_count < table.num_rows
     metadata = _metadata(path, source, vendor_metadata, has_temperature)
     metadata["warnings"] += warnings
     return table, metadata
 
 
-def _canonical(source: pa.Table, warnings: list[str]) -> pa.Table:
+def _canonical(source: pa.Table, warnings: list[str], with_extras: bool = True) -> pa.Table:
     def column(name: str) -> np.ndarray:
         return source.column(name).to_numpy().astype(np.float64)
 
@@ -84,16 +94,16 @@ def _canonical(source: pa.Table, warnings: list[str]) -> pa.Table:
     voltage = column("voltage_V")
     step_count = source.column("step_count").to_numpy()
     step_capacity = column("capacity_mAh") / 1000.0  # signed, resets each step
-    charge_ah, discharge_ah = cumulative_by_direction(
-        increments_of_resetting(np.abs(step_capacity), step_count), np.sign(step_capacity)
-    )
-    step_types = pc.dictionary_encode(source.column("step_type").cast(pa.string())).combine_chunks()
-    lookup = np.array([_mode_of(step) for step in step_types.dictionary.to_pylist()] + [OTHER], dtype=np.int8)
-    modes = lookup[step_types.indices.fill_null(len(lookup) - 1).to_numpy()]
-    if (modes == CCCV).any():
-        modes = split_cccv(modes, voltage, current, step_count)
+
+    def capacities():
+        return cumulative_by_direction(increments_of_resetting(np.abs(step_capacity), step_count), step_capacity)
+
+    def modes():
+        codes = _mode_codes(source.column("step_type"))
+        return split_cccv(codes, voltage, current, step_count) if (codes == CCCV).any() else codes
+
+    (charge_ah, discharge_ah), modes = run_alongside(capacities, modes)
     aux = _aux_columns(source)
-    temperature = _cell_temperature(aux, warnings)
     canonical = {
         "test_time_second": source.column("total_time_s"),
         "voltage_volt": voltage,
@@ -103,8 +113,10 @@ def _canonical(source: pa.Table, warnings: list[str]) -> pa.Table:
         "vendor_cycle_number": source.column("cycle_count"),
         "charging_capacity_ah": charge_ah,
         "discharging_capacity_ah": discharge_ah,
-        "temperature_celsius": temperature,
+        "temperature_celsius": _cell_temperature(aux, warnings),
     }
+    if not with_extras:
+        return reader_table(canonical)
     extras = {
         "unix_time_second": source.column("unix_time_s"),
         "step_time_second": source.column("step_time_s"),
@@ -116,6 +128,15 @@ def _canonical(source: pa.Table, warnings: list[str]) -> pa.Table:
         **aux,
     }
     return reader_table(canonical, extras)
+
+
+def _mode_codes(step_type: pa.ChunkedArray) -> np.ndarray:
+    """Mode code per row from Neware's step type names (fastnda gives them dictionary-encoded)."""
+    encoded = step_type.combine_chunks()
+    if not pa.types.is_dictionary(encoded.type):
+        encoded = pc.dictionary_encode(encoded.cast(pa.string()))
+    lookup = np.array([_mode_of(name) for name in encoded.dictionary.to_pylist()] + [OTHER], dtype=np.int8)
+    return lookup[encoded.indices.fill_null(len(lookup) - 1).to_numpy()]
 
 
 def _cell_temperature(aux: dict[str, pa.ChunkedArray], warnings: list[str]) -> pa.ChunkedArray | None:
