@@ -33,7 +33,7 @@ from .cycler_common import (
     read_text_export,
     reader_table,
     run_alongside,
-    zero_nan,
+    forward_filled,
     renamed_extras,
 )
 
@@ -71,8 +71,6 @@ def read(path: Path) -> tuple[pa.Table, dict]:
 def read_canonical(path: Path) -> tuple[pa.Table, dict]:
     """Like ``read``, parsing only the columns behind ``READER_COLUMNS``."""
     return read_text_export(path, layout, convert, canonical_sources)
-
-
 
 
 def canonical_sources(text_layout: TextLayout) -> set[str]:
@@ -130,7 +128,7 @@ def _canonical(table: pa.Table, header: dict, dropped: int, source_columns: list
         if "Ah-Step" in table.column_names:
             increments = increments_of_resetting(np.abs(as_float(table, "Ah-Step")), blocks)
         elif "Ah[Ah]" in table.column_names:
-            increments = np.diff(zero_nan(as_float(table, "Ah[Ah]")), prepend=0.0)
+            increments = np.diff(forward_filled(as_float(table, "Ah[Ah]")), prepend=0.0)  # a running total
         else:
             return None, None
         return cumulative_by_direction(increments, current)

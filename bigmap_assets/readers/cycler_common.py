@@ -129,7 +129,7 @@ def increments_of_resetting(values: np.ndarray, group: np.ndarray | None = None)
 
 
 def cumulative_by_direction(increments_ah: np.ndarray, current_ampere: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative (charge, discharge) capacity in Ah from unsigned increments and the current sign.
+    """Cumulative (charge, discharge) capacity in Ah from finite increments (sign ignored) and the current sign.
 
     A row with zero current takes the direction of the previous row with current (the first
     sample of a step often reads 0 A while the counter already moved).
@@ -138,7 +138,7 @@ def cumulative_by_direction(increments_ah: np.ndarray, current_ampere: np.ndarra
     moving = current != 0
     if not moving.all():
         current = current[np.maximum.accumulate(np.arange(current.size) * moving)]  # the last moving row's
-    increments = np.abs(increments_ah)  # finite (``increments_of_resetting``): x * False is 0, 7x faster than where
+    increments = np.abs(increments_ah)  # finite (from ``forward_filled`` values): x * False is 0, 7x faster than where
     return np.cumsum(increments * (current > 0)), np.cumsum(increments * (current < 0))
 
 

@@ -79,8 +79,6 @@ def read_canonical(path: Path) -> tuple[pa.Table, dict]:
     return read_text_export(path, layout, convert, canonical_sources)
 
 
-
-
 def canonical_sources(text_layout: TextLayout) -> set[str]:
     """The Maccor columns behind ``READER_COLUMNS`` (found in the column line by ``layout``).
 
@@ -185,6 +183,7 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
     test_time, seconds_per_unit = _test_time(table, columns["test_time"], start_local, end_local, warnings)
     state_code = pc.dictionary_encode(state).combine_chunks().indices.to_numpy(zero_copy_only=False) if state is not None else None
     blocks = block_index(*(k for k in (step, cycle, state_code) if k is not None))
+
     def capacities():
         if not columns["capacity"]:
             return None, None

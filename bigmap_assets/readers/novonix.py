@@ -62,8 +62,6 @@ def read_canonical(path: Path) -> tuple[pa.Table, dict]:
     return read_text_export(path, layout, convert, canonical_sources)
 
 
-
-
 def canonical_sources(text_layout: TextLayout) -> set[str]:
     """The Novonix columns behind ``READER_COLUMNS`` (the start time is in the summary, not the rows)."""
     return (_MAPPED | {"Step Type"}) - {"Date and Time", "Step Time (h)"}
