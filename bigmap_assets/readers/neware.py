@@ -98,11 +98,11 @@ def _canonical(source: pa.Table, warnings: list[str], with_extras: bool = True) 
     def capacities():
         return cumulative_by_direction(increments_of_resetting(np.abs(step_capacity), step_count), step_capacity)
 
-    def modes():
+    def mode_codes():
         codes = _mode_codes(source.column("step_type"))
         return split_cccv(codes, voltage, current, step_count) if (codes == CCCV).any() else codes
 
-    (charge_ah, discharge_ah), modes = run_alongside(capacities, modes)
+    (charge_ah, discharge_ah), modes = run_alongside(capacities, mode_codes)
     aux = _aux_columns(source)
     canonical = {
         "test_time_second": source.column("total_time_s"),
