@@ -163,16 +163,16 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
     if dropped:
         warnings.append(f"{dropped} malformed row(s) skipped (e.g. a truncated last row)")
     voltage = _float(table, columns["voltage"])
-    magnitude = np.abs(_float(table, columns["current"]))
+    current = _float(table, columns["current"])
     if columns["state"]:
         state = pc.utf8_trim_whitespace(table.column(columns["state"]))
         charging = pc.equal(state, "C").fill_null(False).to_numpy(zero_copy_only=False)
         discharging = pc.equal(state, "D").fill_null(False).to_numpy(zero_copy_only=False)
         resting = pc.equal(state, "R").fill_null(False).to_numpy(zero_copy_only=False)
-        current = np.where(charging, magnitude, np.where(discharging, -magnitude, _float(table, columns["current"])))
+        magnitude = np.abs(current)
+        current = np.where(charging, magnitude, np.where(discharging, -magnitude, current))
     else:
         state = charging = discharging = resting = None
-        current = _float(table, columns["current"])
         lacks.append("state column")
         warnings.append("no state column: the current's sign is taken as written")
     step = _int(table, columns["step"])
