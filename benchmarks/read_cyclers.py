@@ -1,6 +1,6 @@
 """Rows per second and peak memory of our cycler readers, side by side with peer readers.
 
-    python benchmarks/read_cyclers.py [--repeat 3] [--rounds 3] [--target-rows 500000]
+    python benchmarks/read_cyclers.py [--repeat 3] [--rounds 3] [--target-rows 500000] [--only CSV]
 
 Files: the small real files of ../shared/realdata are scaled up into a temporary folder, so
 that the figures measure parsing rather than start-up: text exports by repeating their data
@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--target-rows", type=int, default=500_000)
+    parser.add_argument("--only", default="", help="run only the formats whose label contains this (e.g. CSV)")
     parser.add_argument("--worker", nargs=2, metavar=("TOOL", "PATH"))
     args = parser.parse_args()
     if args.worker:
@@ -192,6 +193,8 @@ def main() -> None:
     print(f"{'format':31} {'reader':18} {'rows':>9} {'s':>8} {'rows/s':>11} {'peak MiB':>9}  vs ours")
     with tempfile.TemporaryDirectory() as folder:
         for label, name, data_line, peers in CASES:
+            if args.only.lower() not in label.lower():
+                continue
             path = scaled_copy(REALDATA / name, data_line, args.target_rows, Path(folder))
             tools = {"bigmap": sys.executable, "bigmap_canonical": sys.executable,
                      **{peer: sys.executable if peer == "fastnda" else PEER_PYTHON for peer in peers}}
