@@ -14,6 +14,7 @@ from bigmap_assets.definitions import build_defs
 from bigmap_assets.defs.partitions import partition_key
 from bigmap_assets.defs.resources import WarehouseResource
 from bigmap_assets.warehouse.lake import Lake
+from bigmap_assets_tests.growing import growing_file, header_and_rows
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 CELL = "LNO-LTD-B-01"
@@ -64,29 +65,22 @@ def ingest_mode(result: dg.ExecuteInProcessResult) -> str:
 
 
 def test_sensor_and_job_append_a_growing_file_and_match_the_whole_file(whole_file, tmp_path):
-    lines = whole_file.read_bytes().splitlines(keepends=True)
-    header_count = int(lines[1].split(b":")[1])
-    header, rows = b"".join(lines[:header_count]), lines[header_count:]
+    header, rows = header_and_rows(whole_file)
     data_dir = new_data_dir(tmp_path / "growing")
     raw = data_dir / "raw" / "cycling" / CELL / whole_file.name
     thirds = [0, len(rows) // 3, 2 * len(rows) // 3, len(rows)]
     modes = []
     with dg.instance_for_test() as instance:
         cursor = tick(data_dir, instance, None).cursor  # the registry is seen before the cell's folder exists
-        raw.parent.mkdir(parents=True)
-        with open(raw, "wb") as fh:
-            fh.write(header)
-            for start, end in zip(thirds, thirds[1:]):
-                fh.writelines(rows[start:end])
-                fh.flush()
-                set_age(raw, -60.0)  # just written (mtime ahead of the clock even on a slow machine): no run yet
-                waiting = tick(data_dir, instance, cursor)
-                assert cell_runs(waiting) == []
-                set_age(raw, 2 * SETTLE_SECONDS)  # settled: one run for the cell
-                settled = tick(data_dir, instance, waiting.cursor or cursor)
-                assert cell_runs(settled) == [f"{CELL}|cycling"]
-                cursor = settled.cursor
-                modes.append(ingest_mode(run_cycling(data_dir, instance)))
+        for _ in growing_file(raw, header, rows, thirds):
+            set_age(raw, -60.0)  # just written (mtime ahead of the clock even on a slow machine): no run yet
+            waiting = tick(data_dir, instance, cursor)
+            assert cell_runs(waiting) == []
+            set_age(raw, 2 * SETTLE_SECONDS)  # settled: one run for the cell
+            settled = tick(data_dir, instance, waiting.cursor or cursor)
+            assert cell_runs(settled) == [f"{CELL}|cycling"]
+            cursor = settled.cursor
+            modes.append(ingest_mode(run_cycling(data_dir, instance)))
     assert modes == ["rewrite", "append", "append"]
 
     whole_dir = new_data_dir(tmp_path / "whole")

@@ -18,6 +18,7 @@ from bigmap_assets.science.soh import state_of_health
 from bigmap_assets.simulate.cycling import FIRST_START_LOCAL, make_cell, run_protocol, write_cell
 from bigmap_assets.simulate.samples import ageing_cells
 from bigmap_assets.warehouse.lake import APPEND_STATE, Lake
+from bigmap_assets_tests.growing import growing_file, header_and_rows
 
 SAMPLE = ageing_cells()[1]
 PARTITION = {"sample_id": SAMPLE.sample_id}
@@ -32,12 +33,6 @@ def whole_file(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("whole")
     files = write_cell(folder, cell, arrays, None, FIRST_START_LOCAL)
     return folder / files[0]["path"]
-
-
-def header_and_rows(path: Path) -> tuple[bytes, list[bytes]]:
-    lines = path.read_bytes().splitlines(keepends=True)
-    count = int(lines[1].split(b":")[1])
-    return b"".join(lines[:count]), lines[count:]
 
 
 def ingest(data_dir: Path, lake: Lake):
@@ -57,18 +52,13 @@ def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
 def test_a_file_grown_in_three_steps_gives_the_tables_of_the_whole_file(whole_file, tmp_path):
     header, rows = header_and_rows(whole_file)
     raw = tmp_path / "growing" / "raw" / "cycling" / SAMPLE.sample_id / whole_file.name
-    raw.parent.mkdir(parents=True)
     lake = Lake(tmp_path / "growing" / "lake")
     folder = lake.partition_dir("cycling_timeseries", PARTITION)
     thirds = [0, len(rows) // 3, 2 * len(rows) // 3, len(rows)]
     reports, snapshots = [], []
-    with open(raw, "wb") as fh:
-        fh.write(header)
-        for start, end in zip(thirds, thirds[1:]):
-            fh.writelines(rows[start:end])
-            fh.flush()
-            reports.append(ingest(raw.parents[3], lake))
-            snapshots.append(snapshot(folder))
+    for _ in growing_file(raw, header, rows, thirds):
+        reports.append(ingest(raw.parents[3], lake))
+        snapshots.append(snapshot(folder))
     assert [r.mode for r in reports] == ["rewrite", "append", "append"]
     assert reports[0].reason == "no append state for this partition"
     assert sorted(snapshots[-1]) == ["part-0.parquet", "part-1.parquet", "part-2.parquet", "part-3.parquet"]
@@ -97,18 +87,12 @@ def test_a_file_grown_many_times_is_compacted_into_one_part(whole_file, tmp_path
     monkeypatch.setattr(cycling_ingest, "MAX_PARTS", 4)
     header, rows = header_and_rows(whole_file)
     raw = tmp_path / "raw" / "cycling" / SAMPLE.sample_id / whole_file.name
-    raw.parent.mkdir(parents=True)
     lake = Lake(tmp_path / "lake")
     folder = lake.partition_dir("cycling_timeseries", PARTITION)
-    steps = np.linspace(0, len(rows), 6).astype(int)
     modes, part_counts = [], []
-    with open(raw, "wb") as fh:
-        fh.write(header)
-        for start, end in zip(steps, steps[1:]):
-            fh.writelines(rows[start:end])
-            fh.flush()
-            modes.append(ingest(tmp_path, lake).mode)
-            part_counts.append(len(list(folder.glob("part-*.parquet"))))
+    for _ in growing_file(raw, header, rows, np.linspace(0, len(rows), 6).astype(int)):
+        modes.append(ingest(tmp_path, lake).mode)
+        part_counts.append(len(list(folder.glob("part-*.parquet"))))
     # parts grow to MAX_PARTS, then the next growth rewrites them as final rows + tail
     assert modes == ["rewrite", "append", "append", "rewrite", "append"]
     assert part_counts == [2, 3, 4, 2, 3]
