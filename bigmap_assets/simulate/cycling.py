@@ -21,7 +21,6 @@ truth in ``ground_truth/cycling/<id>.json``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -31,6 +30,7 @@ from scipy.interpolate import PchipInterpolator
 
 from .eclab import write_mpt
 from .samples import Sample, ageing_cells
+from .truth import write_truth
 
 SPECIFIC_CAPACITY_1C_MAH_PER_G = 225.0
 V_MAX, V_MIN = 4.2, 2.5
@@ -340,7 +340,6 @@ def generate(data_dir: Path, *, seed: int = 0) -> dict:
         truth |= {"timezone": sample.timezone, "files": files,
                   "continuation_stop_hours": STOP_HOURS if split_s is not None else 0.0}
         out = data_dir / "ground_truth" / "cycling" / f"{sample.sample_id}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(truth, indent=1))
+        write_truth(out, truth)
         truths[sample.sample_id] = truth
     return truths

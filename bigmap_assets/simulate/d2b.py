@@ -18,7 +18,6 @@ lattice parameters, peak positions, widths and areas per measurement) goes to
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import h5py
@@ -27,6 +26,7 @@ import numpy as np
 from ..science.d2b_geometry import era_for, pixel_heights_metre, tube_angles_degree, two_theta_degree
 from .eclab import write_mpt
 from .samples import operando_cells
+from .truth import write_truth
 from .xas import cycling_profile
 
 SAMPLE_ID = "LNO-OPD2B-01"
@@ -186,7 +186,5 @@ def generate(data_dir: Path, *, seed: int = 0, steps_per_numor: int = EXAMPLE_ST
                     "background_per_monitor": BACKGROUND_PER_MONITOR, "steps_per_numor": steps_per_numor,
                     "numors_per_measurement": NUMORS_PER_MEASUREMENT, "timezone": sample.timezone,
                     "instrument_definition": era.idf_name, "measurements": truth}
-    path = data_dir / "ground_truth" / "d2b" / f"{SAMPLE_ID}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(ground_truth, indent=1))
+    write_truth(data_dir / "ground_truth" / "d2b" / f"{SAMPLE_ID}.json", ground_truth)
     return ground_truth

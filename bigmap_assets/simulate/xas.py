@@ -11,7 +11,6 @@ Ground truth (state of charge, edge shift and edge position of every scan) goes 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,6 +19,7 @@ import numpy as np
 from ..science.alignment import PRACTICAL_CAPACITY_AH_PER_G
 from .eclab import write_mpt
 from .samples import operando_cells
+from .truth import write_truth
 
 SAMPLE_ID = "LNO-OPXAS-01"
 START_LOCAL = dt.datetime(2024, 3, 12, 9, 0, 0)
@@ -154,6 +154,5 @@ def generate(data_dir: Path, *, seed: int = 0) -> dict:
         "scans": scans,
     }
     out = data_dir / "ground_truth" / "xas" / f"{SAMPLE_ID}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(truth, indent=1))
+    write_truth(out, truth)
     return truth
