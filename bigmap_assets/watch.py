@@ -3,11 +3,16 @@
 State is a JSON-able dict ``{relative path: [size, mtime_ns, sha256]}``. A file is hashed
 only when its size or mtime moved, and counted as changed only when its content did; a
 file modified within ``settle_seconds`` is still being written and is left for later.
+
+A file missing from the previous state is compared with what the warehouse recorded for it
+(``recorded``: its ``raw_files`` rows), so a first look over a built warehouse finds nothing
+new, and a file the warehouse already holds in this content and code version is not news.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +21,9 @@ from .warehouse.lake import check_partition_value
 from .warehouse.provenance import sha256_of
 
 WATCHED = ("raw", "registry")
+
+# (kind, sample_id or None) -> {relative path: (sha256, code_version)} as the warehouse recorded them
+Recorded = Callable[[str, str | None], dict[str, tuple[str, str | None]]]
 
 
 @dataclass
@@ -45,11 +53,20 @@ def classify(rel: str) -> tuple[str, str | None]:
 
 
 def scan(data_dir: str | Path, previous: dict[str, list], *, settle_seconds: float = 5.0,
-         now: float | None = None) -> Scan:
+         now: float | None = None, recorded: Recorded | None = None, code_version: str | None = None) -> Scan:
     data_dir = Path(data_dir)
     now = time.time() if now is None else now
     result = Scan(state={})
     seen: set[str] = set()
+    records: dict[tuple[str, str | None], dict] = {}
+
+    def recorded_as(rel: str, kind: str, sample_id: str | None) -> tuple[str, str | None] | None:
+        if recorded is None:
+            return None
+        if (kind, sample_id) not in records:
+            records[(kind, sample_id)] = recorded(kind, sample_id)
+        return records[(kind, sample_id)].get(rel)
+
     for top in WATCHED:
         for path in sorted((data_dir / top).rglob("*")) if (data_dir / top).is_dir() else []:
             if not is_raw_file(path):
@@ -78,12 +95,23 @@ def scan(data_dir: str | Path, previous: dict[str, list], *, settle_seconds: flo
                 continue
             digest = sha256_of(path)
             result.state[rel] = [stat.st_size, stat.st_mtime_ns, digest]
-            if not old or old[2] != digest:
+            if old:
+                if old[2] != digest:
+                    _mark(result, kind, sample_id)
+            elif not _same_as_recorded(recorded_as(rel, kind, sample_id), digest, code_version):
                 _mark(result, kind, sample_id)
     for rel in set(previous) - seen:  # removed files change their partition too
         kind, sample_id = classify(rel)
         _mark(result, kind, sample_id)
+    for (kind, sample_id), files in records.items():  # and so do files recorded but no longer there
+        if set(files) - seen:
+            _mark(result, kind, sample_id)
     return result
+
+
+def _same_as_recorded(record: tuple[str, str | None] | None, digest: str, code_version: str | None) -> bool:
+    """The warehouse holds this content, processed by this code version (a record without one: any)."""
+    return record is not None and record[0] == digest and record[1] in (None, "", code_version)
 
 
 def _mark(result: Scan, kind: str, sample_id: str | None) -> None:

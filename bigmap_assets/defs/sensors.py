@@ -8,8 +8,10 @@ import dagster as dg
 
 from .. import registry, watch
 from ..ingest import TECHNIQUES
+from ..warehouse.provenance import code_version
 from .partitions import partition_key, sample_partitions
 from .resources import WarehouseResource
+from .survey import PARTITION as SURVEY_PARTITION
 
 # A sample's assets of the key technique read the value techniques' tables.
 DEPENDENT_TECHNIQUES = {"cycling": ("xas", "d2b")}
@@ -20,16 +22,21 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
                description="Watches raw/ and registry/: requests runs for changed sample partitions only.")
     def raw_file_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
         previous = json.loads(context.cursor) if context.cursor else {}
-        found = watch.scan(warehouse.root, previous.get("files", {}), settle_seconds=warehouse.settle_seconds)
+        found = watch.scan(warehouse.root, previous.get("files", {}), settle_seconds=warehouse.settle_seconds,
+                           recorded=lambda kind, sample_id: _recorded(warehouse, kind, sample_id),
+                           code_version=code_version())
         for issue in found.refused:
             context.log.warning(f"{issue.path}: {issue.reason}")
         if found.unsettled:
             context.log.info(f"still being written, left for a later tick: {found.unsettled}")
-        sample_rows = _sample_row_hashes(warehouse) if found.changed_registry else previous.get("samples", {})
+        first_look = "samples" not in previous
+        sample_rows = (_sample_row_hashes(warehouse) if found.changed_registry or first_look
+                       else previous["samples"])
         partitions = set(found.changed_partitions)
         if found.changed_registry:  # a sample's registry row (mass, timezone...) feeds its partitions
-            changed = {s for s in sample_rows.keys() | previous.get("samples", {}).keys()
-                       if sample_rows.get(s) != previous.get("samples", {}).get(s)}
+            # On a first look the rows the warehouse was built with are unknown: every sample counts as changed.
+            before = {} if first_look else previous["samples"]
+            changed = {s for s in sample_rows.keys() | before.keys() if sample_rows.get(s) != before.get(s)}
             partitions |= {(t, s) for t in TECHNIQUES for s in changed if (warehouse.raw_dir / t / s).is_dir()}
         known = set(context.instance.get_dynamic_partitions(sample_partitions.name))
         new_samples = sorted({s for _, s in partitions} - known)
@@ -54,6 +61,21 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
         )
 
     return raw_file_sensor
+
+
+# The raw_files partition of the files that belong to no sample.
+RECORDED_PARTITIONS = {"registry": "registry", "survey": SURVEY_PARTITION}
+
+
+def _recorded(warehouse: WarehouseResource, kind: str, sample_id: str | None) -> dict[str, tuple[str, str | None]]:
+    """``{path: (sha256, code_version)}`` of one partition's ``raw_files`` rows (empty when never built)."""
+    partition = {"technique": kind, "sample_id": sample_id or RECORDED_PARTITIONS.get(kind, "")}
+    table = warehouse.lake.read("raw_files", partition, columns=["path", "sha256", "code_version"])
+    if table is None:
+        return {}
+    rows = zip(table.column("path").to_pylist(), table.column("sha256").to_pylist(),
+               table.column("code_version").to_pylist())
+    return {path: (sha256, version) for path, sha256, version in rows}
 
 
 def _sample_row_hashes(warehouse: WarehouseResource) -> dict[str, str]:

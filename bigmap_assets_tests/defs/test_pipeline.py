@@ -72,6 +72,23 @@ def test_sensor_requests_one_run_for_a_new_file_and_none_on_the_next_tick(data_d
         assert third.run_requests == [] and json.loads(third.cursor) == json.loads(second.cursor)
 
 
+def test_the_first_tick_over_a_built_warehouse_requests_nothing_and_a_new_file_only_its_partition(data_dir):
+    warehouse = WarehouseResource(data_dir=str(data_dir), settle_seconds=0)
+    _age(data_dir)
+    with dg.instance_for_test() as instance:
+        assert materialize_all(data_dir, instance=instance).succeeded
+        sensor = build_defs(str(data_dir)).resolve_sensor_def("raw_file_sensor")
+        first = sensor(dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
+        assert first.run_requests == [] and first.dynamic_partitions_requests == []
+
+        cell = data_dir / "raw" / "cycling" / CELLS[1]
+        original = sorted(cell.glob("*.mpt"))[0]
+        shutil.copy(original, cell / "repeat.mpt")
+        _age(cell)
+        second = sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"warehouse": warehouse}))
+        assert [(r.job_name, str(r.partition_key)) for r in second.run_requests] == [("cycling_job", f"{CELLS[1]}|cycling")]
+
+
 def test_a_changed_registry_row_reruns_only_that_sample_and_the_registry_tables(data_dir):
     defs = build_defs(str(data_dir))
     sensor = defs.resolve_sensor_def("raw_file_sensor")
