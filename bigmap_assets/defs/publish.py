@@ -91,9 +91,18 @@ def record_ingest(warehouse: WarehouseResource, files: PartitionFiles) -> dict:
 
 
 def log_issues(context: dg.AssetExecutionContext, files: PartitionFiles) -> None:
+    """Each issue at INFO level (the run's log in the UI), and one WARNING line counting them.
+
+    Every issue is in ``ingest_issues`` too; the count line points there.
+    """
     for issue in files.issues:
-        log = context.log.error if issue.severity == "error" else context.log.warning
-        log(f"{issue.path}: {issue.reason}")
+        context.log.info(f"{issue.severity}: {issue.path}: {issue.reason}")
+    errors = sum(issue.severity == "error" for issue in files.issues)
+    warnings = len(files.issues) - errors
+    if files.issues:
+        where = f"{files.technique} {files.sample_id}".strip()
+        context.log.warning(f"{where}: {errors} file(s) or row(s) not used, {warnings} used with an assumption: "
+                            "see `bigmap issues --all`")
 
 
 def plot_metadata(png: bytes, path: Path, label: str = "plot") -> dict:
