@@ -2,6 +2,10 @@
 
 Each topic module in this package defines ``register(subparsers)``, which adds its
 subcommand(s) with ``set_defaults(func=...)``; ``func(args)`` returns the exit code.
+
+Every error reaches the user as one line on stderr, ``bigmap: error: <what>: <why>``, with exit
+status 2; ``BIGMAP_DEBUG=1`` adds the traceback of unexpected errors. Python warnings of the
+libraries are not shown: what a user can act on is in the output or in ``ingest_issues``.
 """
 
 from __future__ import annotations
@@ -9,6 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
+import warnings
+
+import duckdb
 
 from ..errors import UnreadableFile
 from ..modules import import_if_present
@@ -16,8 +24,15 @@ from ..modules import import_if_present
 TOPICS = ("core", "d2b", "xas", "status")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: what is wrong and where help is."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="bigmap",
         description="Battery characterisation data (cycling, D2B, XAS, surveys) into a Parquet + DuckDB warehouse.",
     )
@@ -30,15 +45,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.simplefilter("ignore")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except UnreadableFile as exc:
-        print(f"bigmap: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"bigmap: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place where any error becomes a message
+        print(f"bigmap: error: {error_message(exc)}", file=sys.stderr)
+        if os.environ.get("BIGMAP_DEBUG") and not isinstance(exc, EXPECTED_ERRORS):
+            traceback.print_exc()
+        return 2
+
+
+EXPECTED_ERRORS = (UnreadableFile, ValueError, OSError, duckdb.Error)
+
+
+def error_message(exc: Exception) -> str:
+    """One line saying what failed and why; unexpected errors name their type."""
+    if isinstance(exc, duckdb.Error):
+        return "query failed: " + first_line(str(exc))
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or first_line(str(exc))}"
+    if isinstance(exc, EXPECTED_ERRORS):
+        return first_line(str(exc))
+    return f"unexpected {type(exc).__name__}: {first_line(str(exc))} (BIGMAP_DEBUG=1 shows where)"
+
+
+def first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "no reason given"

@@ -58,6 +58,8 @@ def data_dir_of(args) -> Path:
 
 
 def cmd_read(args) -> int:
+    if args.output is not None:
+        output_check(args.output, (".parquet", ".csv"))
     table = read(args.file, canonical_only=args.canonical_only)
     if args.output is None:
         meta = metadata_of(table)
@@ -65,21 +67,40 @@ def cmd_read(args) -> int:
         print("columns: " + ", ".join(table.column_names))
         print(json.dumps({k: v for k, v in meta.items() if k != "source_columns"}, indent=2, default=str))
         return 0
-    suffix = args.output.suffix.lower()
-    if suffix == ".parquet":
+    if args.output.suffix.lower() == ".parquet":
         pq.write_table(table, args.output)
-    elif suffix == ".csv":
-        pacsv.write_csv(table, args.output)
     else:
-        raise ValueError(f"{args.output}: output must end in .parquet or .csv")
+        pacsv.write_csv(table, args.output)
     print(f"wrote {table.num_rows} rows to {args.output}")
     return 0
+
+
+def output_check(path: Path, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output file before any work: a wrong suffix, a missing folder, a folder in its place."""
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{path}: output file must end in {' or '.join(suffixes)}")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: no folder {path.parent} to write into")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a file")
+
+
+def existing_data_folder(args) -> Path:
+    """The data folder of ``args``; refused (nothing created) unless it holds ``raw/`` or ``registry/``."""
+    data_dir = data_dir_of(args)
+    if not data_dir.exists():
+        raise ValueError(f"{data_dir}: no such data folder")
+    if not data_dir.is_dir():
+        raise ValueError(f"{data_dir}: is a file, not a data folder")
+    if not ((data_dir / "raw").is_dir() or (data_dir / "registry").is_dir()):
+        raise ValueError(f"{data_dir}: not a data folder (it holds neither raw/ nor registry/)")
+    return data_dir
 
 
 def cmd_materialize(args) -> int:
     from ..defs.materialize import materialize_all
 
-    report = materialize_all(data_dir_of(args), log=lambda line: print(line, flush=True))
+    report = materialize_all(existing_data_folder(args), log=lambda line: print(line, flush=True))
     return 0 if report.succeeded else 1
 
 

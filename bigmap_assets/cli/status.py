@@ -9,7 +9,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from ..warehouse import catalog
-from .core import data_dir_arg, data_dir_of
+from .core import data_dir_arg, existing_data_folder
 
 RECENT_RUNS = 10
 LISTED_ISSUES = 20
@@ -67,9 +67,7 @@ def _utc(seconds: float | None) -> str:
 def cmd_status(args) -> int:
     from ..defs.freshness import stale_tables
 
-    data_dir = data_dir_of(args)
-    if not data_dir.is_dir():
-        raise FileNotFoundError(f"no data folder at {data_dir}")
+    data_dir = existing_data_folder(args)
     home = dagster_home_of(data_dir)
     runs = recent_runs(home, args.runs)
     print(f"data folder: {data_dir}\nDagster instance: {home}")

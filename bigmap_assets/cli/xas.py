@@ -6,7 +6,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ..readers import read
+from ..errors import UnreadableFile
+from ..readers import metadata_of, read
 from ..science.xas import NormalisationSettings, build_scans
 from ..warehouse.provenance import sha256_of, stamp
 
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
 def cmd_normalise(args) -> int:
     settings = NormalisationSettings(e0_ev=args.e0, pre1_ev=args.pre[0], pre2_ev=args.pre[1], norm1_ev=args.norm[0],
                                      norm2_ev=args.norm[1], nnorm=args.nnorm, edge_level=args.level)
-    tables = [stamp(read(path), str(path), sha256_of(path)) for path in args.files]
+    tables = [stamp(read_xas(path), str(path), sha256_of(path)) for path in args.files]
     scans, _ = build_scans(tables, sample_id="cli", settings=settings)
     columns = ["source_file", "scan_name", "start_utc_time", "element", "normalised_by", "e0_ev", "edge_step", "edge_energy_ev",
                "inflection_energy_ev", "energy_shift_ev"]
@@ -39,6 +40,15 @@ def cmd_normalise(args) -> int:
     print(tabulate(rows, headers=["file", *(c.replace("_ev", " (eV)") for c in columns[1:])], tablefmt="simple",
                    disable_numparse=True))
     return 0
+
+
+def read_xas(path: Path):
+    """The file's table, or ``UnreadableFile`` when it is not an XAS file."""
+    table = read(path)
+    meta = metadata_of(table)
+    if meta.get("technique") != "xas":
+        raise UnreadableFile(path, f"not an XAS file: it reads as {meta.get('format')} ({meta.get('technique')})")
+    return table
 
 
 def _cell(value):

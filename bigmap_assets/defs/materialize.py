@@ -81,7 +81,7 @@ def _print_counts(warehouse: Path, log: Callable[[str], None]) -> None:
     path = catalog.refresh(warehouse)
     con = catalog.connect(warehouse)
     log(f"warehouse: {warehouse / 'lake'}")
-    log(f"catalog:   {path}  (query with: bigmap sql \"SELECT ...\" or duckdb {path})")
+    log(f"catalog:   {path}  (query with: bigmap sql \"SELECT ...\")")
     for table in SUMMARY_TABLES:
         try:
             n = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]

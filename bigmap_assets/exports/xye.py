@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,14 @@ def write_xye(path: Path, diffractogram: pa.Table, header: dict | None = None) -
 def read_xye(path: Path) -> pa.Table:
     """A ``.xye`` file (2 or 3 numeric columns, ``#`` comments) as ``two_theta_degree``, ``intensity``,
     ``intensity_error`` (sqrt of the intensity when the file has no error column)."""
-    values = np.loadtxt(path, comments="#", ndmin=2)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # numpy's "input contained no data"
+            values = np.loadtxt(path, comments="#", ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a numeric .xye file ({exc})") from None
+    if values.size == 0:
+        raise ValueError(f"{path}: no data rows")
     if values.shape[1] < 2:
         raise ValueError(f"{path}: expected 2theta, intensity[, error] columns, found {values.shape[1]}")
     error = values[:, 2] if values.shape[1] > 2 else np.sqrt(np.abs(values[:, 1]))

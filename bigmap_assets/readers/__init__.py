@@ -64,7 +64,9 @@ def find_reader(path: str | Path) -> ModuleType:
     path = Path(path)
     try:
         head = read_head(path)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except IsADirectoryError:
+        raise UnreadableFile(path, "is a folder, not a file") from None
+    except (FileNotFoundError, NotADirectoryError):
         raise UnreadableFile(path, "no such file") from None
     if not head:
         raise UnreadableFile(path, "file is empty")
