@@ -45,8 +45,8 @@ def register(subparsers) -> None:
                    help="tubes at the measured angles and heights of the run's era (Mantid's AlignTubes) or not; "
                         "default: the workflow's (current off, 2018 on). Alone it does not reproduce the 2018 "
                         "workflow, which also masks pixels and rows")
-    p.add_argument("--mask-tubes", type=_numbers, default=[], metavar="LIST", help="tubes left out, e.g. 1,2,120-128")
-    p.add_argument("--mask-pixels", type=_pixel_mask, action="append", default=[], metavar="TUBES:PIXELS",
+    p.add_argument("--mask-tubes", default="", metavar="LIST", help="tubes left out, e.g. 1,2,120-128")
+    p.add_argument("--mask-pixels", action="append", default=[], metavar="TUBES:PIXELS",
                    help="pixels left out (1-based, pixel 1 at the bottom), e.g. 1-128:1-20 or 5:60-70; repeatable")
     p.add_argument("--mask-angles", type=float, nargs=2, action="append", default=[], metavar=("MIN", "MAX"),
                    help="leave out entries whose angle (2theta; tube angle for 2DTubes) lies in MIN..MAX degrees; "
@@ -62,7 +62,7 @@ def register(subparsers) -> None:
     c.set_defaults(func=cmd_compare)
 
 
-def _numbers(text: str) -> list[int]:
+def _numbers(text: str, option: str) -> list[int]:
     """``1,2,10-12`` -> [1, 2, 10, 11, 12]."""
     numbers = []
     try:
@@ -70,17 +70,31 @@ def _numbers(text: str) -> list[int]:
             first, _, last = part.strip().partition("-")
             numbers.extend(range(int(first), int(last or first) + 1))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers and ranges like 1,2,10-12, got {text!r}") from None
+        raise ValueError(f"{option} expects numbers and ranges like 1,2,10-12, not {text!r}") from None
     return numbers
 
 
-def _pixel_mask(text: str) -> list[tuple[int, int, int]]:
-    """``TUBES:PIXELS`` -> (tube, first pixel, last pixel) for every tube."""
-    tubes, sep, pixels = text.partition(":")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected TUBES:PIXELS like 1-128:1-20, got {text!r}")
-    wanted = _numbers(pixels)
-    return [(tube, min(wanted), max(wanted)) for tube in _numbers(tubes)]
+def _pixel_masks(texts: list[str]) -> list[tuple[int, int, int]]:
+    """``TUBES:PIXELS`` -> (tube, first pixel, last pixel) for every tube of every text."""
+    masks = []
+    for text in texts:
+        tubes, sep, pixels = text.partition(":")
+        if not sep:
+            raise ValueError(f"--mask-pixels expects TUBES:PIXELS like 1-128:1-20, not {text!r}")
+        for first, last in _runs(_numbers(pixels, "--mask-pixels")):
+            masks += [(tube, first, last) for tube in _numbers(tubes, "--mask-pixels")]
+    return masks
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted ``numbers`` as (first, last) pairs."""
+    runs = []
+    for number in sorted(set(numbers)):
+        if runs and number == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    return runs
 
 
 def cmd_reduce(args) -> int:
@@ -94,7 +108,8 @@ def cmd_reduce(args) -> int:
                               height_axis=args.height_axis, workflow=args.mantid_workflow,
                               crop_negative=not args.no_crop, calibration=calibration,
                               normalise_to_monitor=not args.no_monitor, align_tubes=args.align_tubes,
-                              masked_tubes=args.mask_tubes, masked_pixels=[m for ms in args.mask_pixels for m in ms],
+                              masked_tubes=_numbers(args.mask_tubes, "--mask-tubes") if args.mask_tubes else [],
+                              masked_pixels=_pixel_masks(args.mask_pixels),
                               masked_angles_degree=args.mask_angles)
     facts = reduction_facts(reduced[0])
     runs = facts["run_numbers"]

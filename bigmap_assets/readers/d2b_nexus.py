@@ -69,7 +69,8 @@ def read_numor(path: Path, *, block: str = "auto") -> tuple[pa.Table, dict]:
     step_starts = _step_starts(start_local, variables["duration_second"], metadata["timezone"], counts.shape[0])
     era = era_for(start_local)
     metadata.update({
-        "counts_block": block_read, "raw_only_numor": raw_only, "scan_steps": int(counts.shape[0]), "start_utc_time": step_starts[0].isoformat(),
+        "counts_block": block_read, "raw_only_numor": raw_only, "scan_steps": int(counts.shape[0]),
+        "start_utc_time": step_starts[0].isoformat(),
         "instrument_definition": era.idf_name, "pixel_pitch_metre": era.pixel_pitch_metre,
         "first_pixel_height_metre": era.first_pixel_height_metre, "tube_radius_metre": TUBE_RADIUS_METRE,
         "end_utc_time": (step_starts[-1] + dt.timedelta(seconds=float(variables["duration_second"][-1]))).isoformat()

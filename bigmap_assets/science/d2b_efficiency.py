@@ -26,7 +26,8 @@ class EfficiencyMap:
     def __post_init__(self):
         for name in ("values", "errors", "masked"):
             if np.shape(getattr(self, name)) != (PIXELS_PER_TUBE, TUBES):
-                raise ValueError(f"efficiency {name} must be (128 pixels, 128 tubes), not {np.shape(getattr(self, name))}")
+                shape = np.shape(getattr(self, name))
+                raise ValueError(f"efficiency {name} must be (128 pixels, 128 tubes), not {shape}")
 
     def usable(self) -> np.ndarray:
         """[tube, pixel] True where the pixel is neither flagged nor zero."""
