@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from ..exports.xye import read_xye, write_xye
+from ..exports.xye import MONITOR_UNIT, read_xye, write_xye
 from ..readers import attach_metadata
 from ..readers.d2b_nexus import read_calibration, read_numor
 from ..science.d2b_workflows import DEFAULT_WORKFLOW, WORKFLOWS
@@ -118,7 +118,8 @@ def cmd_reduce(args) -> int:
         for table in reduced:
             path = args.out if table is reduced[0] else _window_path(args.out, reduction_facts(table))
             write_xye(path, table, {"run_numbers": " ".join(map(str, runs)), "start_utc_time": facts["start_utc_time"],
-                                    "mantid_workflow": facts["mantid_workflow"]})
+                                    "mantid_workflow": facts["mantid_workflow"]},
+                      "counts (no monitor normalisation)" if args.no_monitor else MONITOR_UNIT)
             print(_summary(read_xye(path), path, reduction_facts(table)))
         return 0
     written = pa.concat_tables(reduced)

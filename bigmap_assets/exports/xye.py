@@ -12,26 +12,30 @@ import pyarrow.compute as pc
 
 from ..warehouse.provenance import code_version
 
+MONITOR_UNIT = "counts per 1e6 monitor counts"
 
-def xye_text(diffractogram: pa.Table, header: dict | None = None) -> str:
+
+def xye_text(diffractogram: pa.Table, header: dict | None = None,
+             intensity_unit: str = MONITOR_UNIT) -> str:
     """The ``.xye`` text of one 1D diffractogram (``two_theta_degree``, ``intensity``, ``intensity_error``);
     ``header`` items become ``# key: value`` lines."""
     diffractogram = diffractogram.sort_by("two_theta_degree")
     columns = [diffractogram.column(n).to_numpy(zero_copy_only=False).astype(float)
                for n in ("two_theta_degree", "intensity", "intensity_error")]
-    lines = [f"# bigmap-assets {code_version()}: D2B diffractogram, intensity in counts per 1e6 monitor counts"]
+    lines = [f"# bigmap-assets {code_version()}: D2B diffractogram, intensity in {intensity_unit}"]
     lines += [f"# {key}: {value}" for key, value in (header or {}).items() if value is not None]
     lines.append("# 2theta_degree intensity error")
     lines += [f"{x:.4f} {y:.6g} {e:.6g}" for x, y, e in zip(*columns)]
     return "\n".join(lines) + "\n"
 
 
-def write_xye(path: Path, diffractogram: pa.Table, header: dict | None = None) -> Path:
+def write_xye(path: Path, diffractogram: pa.Table, header: dict | None = None,
+              intensity_unit: str = MONITOR_UNIT) -> Path:
     """Write ``xye_text`` to ``path`` atomically; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(xye_text(diffractogram, header))
+    tmp.write_text(xye_text(diffractogram, header, intensity_unit))
     tmp.replace(path)
     return path
 

@@ -194,6 +194,9 @@ def reduce_workflow(numors: Sequence[pa.Table | Numor], *, outputs: Sequence[str
         raise ValueError(f"the {flow.name} workflow takes at most {flow.max_height_ranges} height range "
                          f"(its HeightRange held one pair), got {len(ranges)}")
     windows = ([None] if flow.full_height_beside_ranges or not ranges else []) + ranges
+    if height_axis is not None and None not in windows:
+        raise ValueError(f"a height axis shapes the full-height output, which the {flow.name} workflow does not "
+                         f"make beside a height range")
     return [reduce_measurement(numors, output=output, height_range=window, workflow=flow,
                                height_axis=height_axis if window is None else None, **options)
             for output in outputs for window in windows]

@@ -123,6 +123,8 @@ def test_cli_masks_height_axis_and_no_monitor(tmp_path, capsys):
     assert np.unique(table.column("height_metre").to_numpy()).size == 8
     # tubes 4..127 (124), pixels 37..83 of the axis, minus 8 tubes in 100..110 degree, two steps
     assert table.column("pixel_count").to_numpy().sum() == 2 * (124 - 8) * 47
+    assert main(["d2b", "reduce", str(path), "--no-monitor", "-o", str(tmp_path / "raw.xye")]) == 0
+    assert "intensity in counts (no monitor normalisation)" in (tmp_path / "raw.xye").read_text()
     assert main(["d2b", "reduce", str(path), "--mask-pixels", "4", "-o", str(tmp_path / "x.parquet")]) == 2
     assert "--mask-pixels expects TUBES:PIXELS like 1-128:1-20, not '4'" in capsys.readouterr().err
     assert main(["d2b", "reduce", str(path), "--mask-pixels", "4:0-3", "-o", str(tmp_path / "x.parquet")]) == 2

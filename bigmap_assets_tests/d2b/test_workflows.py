@@ -13,9 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from bigmap_assets.cli import main
+from bigmap_assets.exports.xye import export_diffractograms
+from bigmap_assets.readers import read
 from bigmap_assets.science.d2b_alignment import TUBE_CENTRES_2018_03
 from bigmap_assets.science.d2b_workflows import WORKFLOWS, mantid_workflow
-from bigmap_assets.science.diffraction import numor_from_table, reduce_measurement, reduce_workflow, reduction_facts
+from bigmap_assets.science.diffraction import compare_consecutive, main_1d, numor_from_table, reduce_measurement, \
+    reduce_sample, reduce_workflow, reduction_facts
+from bigmap_assets.simulate import d2b as sim
 
 from .helpers import MANTID_508093_ANGLES, ramp_counts, write_counts_numor
 
@@ -33,7 +37,7 @@ def numor_535401(tmp_path_factory):
 @pytest.fixture(scope="module")
 def numor_508093(tmp_path_factory):
     path = tmp_path_factory.mktemp("n") / "508093.nxs"
-    return write_counts_numor(path, np.ones((3, 128, 128), np.int32), MANTID_508093_ANGLES[:3])
+    return write_counts_numor(path, np.ones((25, 128, 128), np.int32), MANTID_508093_ANGLES)
 
 
 def test_presets_hold_the_documented_options():
@@ -101,6 +105,7 @@ def test_pre_2018_numor_under_2018_keeps_the_grid_and_tube_1_heights(numor_50809
     window = reduce_measurement([numor_508093], output="1D", height_range=(-0.05, 0.05), workflow="2018")
     facts = reduction_facts(window)
     assert facts["height_axis_metre"] is None and facts["aligned_tubes"] is True
+    assert facts["bins"] == 2975  # SumOverlappingTubes-v1.rst: 508093, 1D, cropped, HeightAxis -0.05, 0.05
     full_2d = reduce_measurement([numor_508093], output="2D", workflow="2018")
     rows = full_2d.column("pixel_count").to_numpy().reshape(128, -1).sum(axis=1)
     # InitialMask empties rows 0..19 and 108..127, FinalMask rows 0..30 and 98..127: rows 31..97 remain
@@ -118,6 +123,8 @@ def test_height_ranges_beside_the_full_height_today_and_alone_in_2018(numor_5080
     assert old[0].column("height_range_min_metre")[0].as_py() == -0.05
     with pytest.raises(ValueError, match="the 2018 workflow takes at most 1 height range"):
         reduce_workflow([numor_508093], height_ranges=ranges, workflow="2018")
+    with pytest.raises(ValueError, match="which the 2018 workflow does not make beside a height range"):
+        reduce_workflow([numor_508093], height_ranges=ranges[:1], height_axis=(-0.1, 0.01, 0.1), workflow="2018")
 
 
 def test_cli_workflow_flag_and_table_record(numor_535401, tmp_path, capsys):
@@ -134,3 +141,22 @@ def test_cli_workflow_flag_and_table_record(numor_535401, tmp_path, capsys):
     assert main(["d2b", "reduce", str(path), "--mantid-workflow", "2018", "--height-range", "-0.05", "0.05",
                  "--height-range", "0", "0.1", "-o", str(tmp_path / "y.parquet")]) == 2
     assert "the 2018 workflow takes at most 1 height range" in capsys.readouterr().err
+
+
+def test_sample_tables_record_the_workflow_and_exports_name_each_height_range(tmp_path):
+    sim.generate(tmp_path, steps_per_numor=2, measurements=2)
+    tables = [read(p) for p in sorted((tmp_path / "raw" / "d2b" / sim.SAMPLE_ID).glob("*.nxs"))]
+    _, current = reduce_sample(tables, sim.SAMPLE_ID, height_ranges=[(-0.05, 0.05)])
+    assert set(zip(current.column("mantid_workflow").to_pylist(), current.column("height_range_min_metre").to_pylist())) \
+        == {("current", None), ("current", -0.05)}
+    names = sorted(p.name for p in export_diffractograms(current, tmp_path / "xye"))
+    assert names == ["LNO-OPD2B-01_612001-612010.xye", "LNO-OPD2B-01_612001-612010_h-0.05_0.05.xye",
+                     "LNO-OPD2B-01_612011-612020.xye", "LNO-OPD2B-01_612011-612020_h-0.05_0.05.xye"]
+    assert "# height_range_metre: -0.05 0.05" in (tmp_path / "xye" / names[1]).read_text()
+    # comparisons take the full height; the 2018 workflow's single window stands in for it
+    assert compare_consecutive(current).num_rows == 1
+    assert main_1d(current).column("height_range_min_metre").null_count == main_1d(current).num_rows
+    _, old = reduce_sample(tables, sim.SAMPLE_ID, height_ranges=[(-0.05, 0.05)], workflow="2018")
+    assert set(old.column("mantid_workflow").to_pylist()) == {"2018"} and set(old.column("aligned_tubes").to_pylist()) == {True}
+    assert set(main_1d(old).column("height_range_min_metre").to_pylist()) == {-0.05}
+    assert compare_consecutive(old).column("bins_compared")[0].as_py() > 0
