@@ -83,6 +83,14 @@ def test_foreign_file_and_bad_output_name_exit_with_a_reason(realdata, numor_fil
     assert "must end in one of .parquet, .xye, .csv" in capsys.readouterr().err
 
 
+def test_cli_refuses_a_numor_given_twice(numor_files, tmp_path, capsys):
+    assert main(["d2b", "reduce", str(numor_files[0]), str(numor_files[1]), str(numor_files[0]),
+                 "-o", str(tmp_path / "d.xye")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"run 508093 given twice ({numor_files[0]}, {numor_files[0]})" in err
+    assert not (tmp_path / "d.xye").exists()
+
+
 def test_comparison_statistics_by_hand():
     x = np.array([10.025, 10.075, 10.125, 10.175])
     earlier = pa.table({"two_theta_degree": x, "intensity": [10.0, 20.0, 0.0, 40.0], "intensity_error": [1.0, 2.0, 1.0, 2.0]})
