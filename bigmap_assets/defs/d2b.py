@@ -5,10 +5,12 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from ..exports.xye import export_diffractograms
-from ..ingest import read_partition
+from ..ingest import Issue, read_partition
 from ..plots.d2b import comparison, series_heatmap
 from ..readers.d2b_nexus import read_calibration
-from ..science.diffraction import DEFAULT_THRESHOLD, compare_diffractograms, compare_consecutive, reduce_sample
+from ..science.d2b_workflows import DEFAULT_WORKFLOW
+from ..science.diffraction import DEFAULT_THRESHOLD, compare_consecutive, compare_diffractograms, duplicate_runs, \
+    main_1d, reduce_sample
 from .cycling import cycling_timeseries
 from .partitions import partitions_for, same_sample_from, sample_of
 from .publish import log_issues, plot_metadata, publish, read_sample_table, record_ingest
@@ -22,9 +24,9 @@ GROUP = "d2b"
 class ReductionConfig(dg.Config):
     max_gap_second: float = 3600.0  # a longer pause between numors starts a new measurement
     calibration_file: str = ""  # vanadium efficiency map (Mantid processed NeXus), relative to the data folder
-    height_min_metre: float | None = None  # pixel heights kept, as PowderILLDetectorScan's HeightRange
-    height_max_metre: float | None = None
-    align_tubes: bool = False  # measured tube angles and heights of the run's era (Mantid 2018-2022 default)
+    mantid_workflow: str = DEFAULT_WORKFLOW  # "current" (today's Mantid) or "2018" (Mantid of 2018-2022)
+    height_ranges_metre: list[float] = []  # min, max pairs (flattened): PowderILLDetectorScan's HeightRange
+    align_tubes: bool | None = None  # override the workflow's AlignTubes (current: off, 2018: on)
 
 
 class ComparisonConfig(dg.Config):
@@ -41,19 +43,23 @@ class ComparisonConfig(dg.Config):
                                  "and the measurement (numors measured together) it belongs to."),
         dg.AssetSpec("d2b_diffractograms", kinds={"parquet"},
                      description="Each measurement reduced as Mantid's PowderILLDetectorScan does (1D, cone-corrected "
-                                 "2theta, 0.05 degree bins, counts per 1e6 monitor)."),
+                                 "2theta, 0.05 degree bins, counts per 1e6 monitor), with the current or the 2018 "
+                                 "Mantid workflow (recorded in mantid_workflow)."),
     ],
 )
 def d2b_ingest(context: dg.AssetExecutionContext, config: ReductionConfig, warehouse: WarehouseResource):
     sample_id = sample_of(context)
     files = read_partition(warehouse.root, TECHNIQUE, sample_id)
+    _refuse_duplicate_runs(files)
     log_issues(context, files)
     ingest = record_ingest(warehouse, files)
     calibration = read_calibration(warehouse.root / config.calibration_file) if config.calibration_file else None
-    height_range = (None if config.height_min_metre is None or config.height_max_metre is None
-                    else (config.height_min_metre, config.height_max_metre))
+    ranges = config.height_ranges_metre
+    if len(ranges) % 2:
+        raise dg.Failure(f"height_ranges_metre holds min, max pairs: {len(ranges)} values given")
     numors, diffractograms = reduce_sample([f.table for f in files.files], sample_id, calibration=calibration,
-                                           max_gap_second=config.max_gap_second, height_range=height_range,
+                                           max_gap_second=config.max_gap_second, workflow=config.mantid_workflow,
+                                           height_ranges=list(zip(ranges[::2], ranges[1::2])),
                                            align_tubes=config.align_tubes)
     if not files.files:
         context.log.warning(f"no usable D2B numor for {sample_id}")
@@ -67,6 +73,18 @@ def d2b_ingest(context: dg.AssetExecutionContext, config: ReductionConfig, wareh
         meta["xye_exports"] = dg.MetadataValue.path(str(exported[0].parent))
         meta["xye_files"] = len(exported)
     yield dg.MaterializeResult(asset_key="d2b_diffractograms", metadata=meta)
+
+
+def _refuse_duplicate_runs(files) -> None:
+    """A run number read from a second file is not used (Mantid would count it twice): an ingest issue."""
+    by_table = {id(f.table): f for f in files.files}
+    refused = set()
+    for later, first in duplicate_runs([f.table for f in files.files]):
+        dropped, kept = by_table[id(later)], by_table[id(first)]
+        refused.add(id(later))
+        files.issues.append(Issue(dropped.path, TECHNIQUE, f"not used: run {dropped.metadata['run_number']} is "
+                                  f"already read from {kept.path}", files.sample_id, sha256=dropped.sha256))
+    files.files = [f for f in files.files if id(f.table) not in refused]
 
 
 @dg.asset(
@@ -87,8 +105,8 @@ def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig,
     if comparisons.num_rows:
         metadata["significant_changes"] = sum(bool(v) for v in comparisons.column("significant").to_pylist())
         last = comparisons.slice(comparisons.num_rows - 1).to_pylist()[0]
-        later, earlier = (diffractograms.filter(pc.and_(pc.equal(diffractograms.column("measurement_index"), index),
-                                                        pc.equal(diffractograms.column("output_type"), "1D")))
+        one_d = main_1d(diffractograms)
+        later, earlier = (one_d.filter(pc.equal(one_d.column("measurement_index"), index))
                           for index in (last["measurement_index"], last["previous_measurement_index"]))
         png = comparison(later, earlier, compare_diffractograms(later, earlier),
                          labels=(last["measurement_id"], last["previous_measurement_id"]),

@@ -1,5 +1,6 @@
 """``.xye`` files (2theta, intensity, error; ``#`` comment header) that Rietveld programs load directly
-(FullProf, GSAS-II, TOPAS, Jana). Empty bins (no pixel) are left out."""
+(FullProf, GSAS-II, TOPAS, Jana). Every bin is written, as Mantid's SaveFocusedXYE writes every bin of
+the workspace: an empty or masked bin as intensity 0 with error 0 (SumOverlappingTubes leaves both 0)."""
 
 from __future__ import annotations
 
@@ -12,28 +13,30 @@ import pyarrow.compute as pc
 
 from ..warehouse.provenance import code_version
 
+MONITOR_UNIT = "counts per 1e6 monitor counts"
 
-def xye_text(diffractogram: pa.Table, header: dict | None = None) -> str:
+
+def xye_text(diffractogram: pa.Table, header: dict | None = None,
+             intensity_unit: str = MONITOR_UNIT) -> str:
     """The ``.xye`` text of one 1D diffractogram (``two_theta_degree``, ``intensity``, ``intensity_error``);
     ``header`` items become ``# key: value`` lines."""
-    if "pixel_count" in diffractogram.column_names:
-        diffractogram = diffractogram.filter(pc.greater(diffractogram.column("pixel_count"), 0))
     diffractogram = diffractogram.sort_by("two_theta_degree")
     columns = [diffractogram.column(n).to_numpy(zero_copy_only=False).astype(float)
                for n in ("two_theta_degree", "intensity", "intensity_error")]
-    lines = [f"# bigmap-assets {code_version()}: D2B diffractogram, intensity in counts per 1e6 monitor counts"]
+    lines = [f"# bigmap-assets {code_version()}: D2B diffractogram, intensity in {intensity_unit}"]
     lines += [f"# {key}: {value}" for key, value in (header or {}).items() if value is not None]
     lines.append("# 2theta_degree intensity error")
     lines += [f"{x:.4f} {y:.6g} {e:.6g}" for x, y, e in zip(*columns)]
     return "\n".join(lines) + "\n"
 
 
-def write_xye(path: Path, diffractogram: pa.Table, header: dict | None = None) -> Path:
+def write_xye(path: Path, diffractogram: pa.Table, header: dict | None = None,
+              intensity_unit: str = MONITOR_UNIT) -> Path:
     """Write ``xye_text`` to ``path`` atomically; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(xye_text(diffractogram, header))
+    tmp.write_text(xye_text(diffractogram, header, intensity_unit))
     tmp.replace(path)
     return path
 
@@ -56,14 +59,26 @@ def read_xye(path: Path) -> pa.Table:
 
 
 def export_diffractograms(diffractograms: pa.Table, folder: Path) -> list[Path]:
-    """One ``<sample>_<measurement_id>.xye`` per 1D diffractogram of ``d2b_diffractograms`` rows."""
+    """One ``<sample>_<measurement_id>.xye`` per 1D diffractogram of ``d2b_diffractograms`` rows; a height-range
+    output gets ``_h<min>_<max>`` (metres) before the suffix."""
     one_d = diffractograms.filter(pc.equal(diffractograms.column("output_type"), "1D"))
+    keys = ("sample_id", "measurement_index", "height_range_min_metre", "height_range_max_metre")
+    combos = set(zip(*(one_d.column(k).to_pylist() for k in keys)))
     paths = []
-    for key in sorted(set(zip(one_d.column("sample_id").to_pylist(), one_d.column("measurement_index").to_pylist()))):
-        rows = one_d.filter(pc.and_(pc.equal(one_d.column("sample_id"), key[0]),
-                                    pc.equal(one_d.column("measurement_index"), key[1])))
+    for combo in sorted(combos, key=lambda c: tuple((v is not None, v) for v in c)):
+        rows = one_d.filter(np.all([_matches(one_d.column(k), v) for k, v in zip(keys, combo)], axis=0))
         first = rows.slice(0, 1).to_pylist()[0]
+        window = "" if combo[2] is None else f"_h{combo[2]:g}_{combo[3]:g}"
         header = {"sample_id": first["sample_id"], "measurement_id": first["measurement_id"],
+                  "mantid_workflow": first["mantid_workflow"],
+                  "height_range_metre": None if combo[2] is None else f"{combo[2]:g} {combo[3]:g}",
                   "start_utc_time": first["start_utc_time"], "end_utc_time": first["end_utc_time"]}
-        paths.append(write_xye(Path(folder) / f"{first['sample_id']}_{first['measurement_id']}.xye", rows, header))
+        path = Path(folder) / f"{first['sample_id']}_{first['measurement_id']}{window}.xye"
+        paths.append(write_xye(path, rows, header))
     return paths
+
+
+def _matches(column: pa.ChunkedArray, value) -> np.ndarray:
+    if value is None:
+        return pc.is_null(column).to_numpy(zero_copy_only=False)
+    return pc.fill_null(pc.equal(column, value), False).to_numpy(zero_copy_only=False)

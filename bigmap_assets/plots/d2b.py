@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
-from ..science.diffraction import measured_points  # noqa: E402
+from ..science.diffraction import main_1d, measured_points  # noqa: E402
 
 
 def comparison(later: pa.Table, earlier: pa.Table, stats: dict, *, labels: tuple[str, str] = ("later", "earlier"),
@@ -51,7 +51,7 @@ def series_heatmap(diffractograms: pa.Table, timeseries: pa.Table | None = None)
     """PNG bytes: the sample's 1D diffractograms as a colour map (2theta x hours since the first
     measurement, log intensity) and, when the cell's ``cycling_timeseries`` is given, its potential
     on the same time axis."""
-    one_d = diffractograms.filter(pc.equal(diffractograms.column("output_type"), "1D"))
+    one_d = main_1d(diffractograms)
     indices = sorted(set(one_d.column("measurement_index").to_pylist()))
     patterns, times = [], []
     for index in indices:

@@ -21,6 +21,7 @@ import pyarrow as pa
 from ..errors import UnreadableFile
 from ..schemas import Column, utc_timestamp
 from ..schemas.d2b import PIXELS, READER_COLUMNS
+from ..science.d2b_efficiency import EfficiencyMap
 from ..science.d2b_geometry import ILL_TIMEZONE, PIXELS_PER_TUBE, TUBE_RADIUS_METRE, TUBES, era_for
 
 NAME = "d2b_nexus"
@@ -48,7 +49,9 @@ def read(path: Path) -> tuple[pa.Table, dict]:
 
 def read_numor(path: Path, *, block: str = "auto") -> tuple[pa.Table, dict]:
     """Read a numor; ``block`` picks the counts: ``auto`` (calibrated ``data`` when ``raw_data`` exists,
-    as Mantid 2018-2022 and today), ``data`` or ``raw_data``. Raw counts are un-flipped from the U-shape."""
+    as Mantid 2018-2022 and today), ``data`` or ``raw_data``. Raw counts are un-flipped from the U-shape
+    (as Mantid 2018-2022; metadata ``raw_only_numor`` says when ``data`` itself was raw, which today's
+    Mantid leaves U-shaped: ``diffraction.numor_from_table`` re-flips those for the ``current`` workflow)."""
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {BLOCKS}, not {block!r}")
     path = Path(path)
@@ -59,14 +62,15 @@ def read_numor(path: Path, *, block: str = "auto") -> tuple[pa.Table, dict]:
     with h5:
         entry = _entry(path, h5)
         warnings: list[str] = []
-        counts, block_read = _counts(path, entry, block)
+        counts, block_read, raw_only = _counts(path, entry, block)
         variables = _scanned_variables(path, entry, counts.shape[0], warnings)
         metadata = _metadata(path, entry, warnings)
     start_local = metadata.pop("_start_local")
     step_starts = _step_starts(start_local, variables["duration_second"], metadata["timezone"], counts.shape[0])
     era = era_for(start_local)
     metadata.update({
-        "counts_block": block_read, "scan_steps": int(counts.shape[0]), "start_utc_time": step_starts[0].isoformat(),
+        "counts_block": block_read, "raw_only_numor": raw_only, "scan_steps": int(counts.shape[0]),
+        "start_utc_time": step_starts[0].isoformat(),
         "instrument_definition": era.idf_name, "pixel_pitch_metre": era.pixel_pitch_metre,
         "first_pixel_height_metre": era.first_pixel_height_metre, "tube_radius_metre": TUBE_RADIUS_METRE,
         "end_utc_time": (step_starts[-1] + dt.timedelta(seconds=float(variables["duration_second"][-1]))).isoformat()
@@ -86,21 +90,41 @@ def read_numor(path: Path, *, block: str = "auto") -> tuple[pa.Table, dict]:
     return pa.Table.from_pydict(columns, schema=schema), metadata
 
 
-def read_calibration(path: Path) -> np.ndarray:
-    """Efficiency constants K[pixel, tube] (128 x 128) from a PowderILLEfficiency output saved by
-    SaveNexusProcessed (``/mantid_workspace_1/workspace/values``); K = 0 marks a masked pixel."""
+def read_calibration(path: Path) -> EfficiencyMap:
+    """Efficiency constants K[pixel, tube] (128 x 128), their errors and mask flags from a PowderILLEfficiency
+    output saved by SaveNexusProcessed: ``/mantid_workspace_1/workspace/values`` and ``errors``, and the
+    masked bins (``masked_spectra`` rows of [spectrum, offset into ``masked_bins``], ``masked_bins``)."""
     path = Path(path)
     try:
         with h5py.File(path, "r") as h5:
             if "mantid_workspace_1/workspace/values" not in h5:
                 raise UnreadableFile(path, "not a Mantid processed NeXus calibration: no "
                                            "/mantid_workspace_1/workspace/values dataset")
-            values = np.asarray(h5["mantid_workspace_1/workspace/values"][()], float)
+            workspace = h5["mantid_workspace_1/workspace"]
+            values = np.asarray(workspace["values"][()], float)
+            errors = np.asarray(workspace["errors"][()], float) if "errors" in workspace else np.zeros_like(values)
+            masked = _masked_bins(path, workspace, values.shape)
     except OSError as exc:
         raise UnreadableFile(path, f"not a readable HDF5/NeXus file ({exc})") from exc
-    if values.shape != (PIXELS_PER_TUBE, TUBES):
-        raise UnreadableFile(path, f"calibration has shape {values.shape}, expected (128 pixels, 128 tubes)")
-    return values
+    if values.shape != (PIXELS_PER_TUBE, TUBES) or errors.shape != values.shape:
+        raise UnreadableFile(path, f"calibration has shape {values.shape} (errors {errors.shape}), "
+                                   f"expected (128 pixels, 128 tubes)")
+    return EfficiencyMap(values, errors, masked)
+
+
+def _masked_bins(path: Path, workspace: h5py.Group, shape: tuple) -> np.ndarray:
+    masked = np.zeros(shape, bool)
+    if "masked_spectra" not in workspace:
+        return masked
+    spectra = np.asarray(workspace["masked_spectra"][()], int).reshape(-1, 2)
+    bins = np.asarray(workspace["masked_bins"][()], int).reshape(-1)
+    ends = np.append(spectra[1:, 1], bins.size)
+    for (spectrum, start), end in zip(spectra, ends):
+        chosen = bins[start:end]
+        if not (0 <= spectrum < shape[0]) or np.any((chosen < 0) | (chosen >= shape[1])):
+            raise UnreadableFile(path, f"masked bin outside the {shape[0]} x {shape[1]} map (spectrum {spectrum})")
+        masked[spectrum, chosen] = True
+    return masked
 
 
 def _field(column: Column) -> pa.Field:
@@ -132,7 +156,7 @@ def _entry(path: Path, h5: h5py.File) -> h5py.Group:
     return entry
 
 
-def _counts(path: Path, entry: h5py.Group, block: str) -> tuple[np.ndarray, str]:
+def _counts(path: Path, entry: h5py.Group, block: str) -> tuple[np.ndarray, str, bool]:
     detector = entry["data_scan/detector_data"]
     has_raw = "raw_data" in detector
     if block == "raw_data" and not has_raw:
@@ -145,7 +169,7 @@ def _counts(path: Path, entry: h5py.Group, block: str) -> tuple[np.ndarray, str]
     is_raw = name == "raw_data" or not has_raw
     if is_raw:  # the DAQ reads odd tubes top to bottom
         counts[:, 1::2, :] = counts[:, 1::2, ::-1]
-    return counts, name
+    return counts, name, not has_raw
 
 
 def _names(group: h5py.Group, key: str) -> list[str]:

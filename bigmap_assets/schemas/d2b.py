@@ -64,7 +64,11 @@ D2B_DIFFRACTOGRAMS = register(Table(
                nullable=False),
         Column("intensity", pa.float64(), "counts/1e6 monitor", "mean monitor-normalised counts of the bin's pixels"),
         Column("intensity_error", pa.float64(), "counts/1e6 monitor", "propagated 1-sigma error of the mean"),
-        Column("pixel_count", pa.int64(), "", "pixel x step x numor entries averaged in the bin (0 = empty)"),
+        Column("pixel_count", pa.int64(), "", "pixel x step x numor entries averaged in the bin (0 = empty or masked)"),
+        Column("height_range_min_metre", pa.float64(), "m", "HeightRange pair of this output (null: full height)"),
+        Column("height_range_max_metre", pa.float64(), "m", "HeightRange pair of this output (null: full height)"),
+        Column("mantid_workflow", pa.string(), "", "Mantid workflow preset reduced with: current or 2018"),
+        Column("aligned_tubes", pa.bool_(), "", "tubes at their measured angles and heights (Mantid's AlignTubes)"),
         Column("start_utc_time", utc_timestamp(), "UTC", "start of the measurement's first numor"),
         Column("end_utc_time", utc_timestamp(), "UTC", "end of its last numor"),
         *PROVENANCE,
@@ -73,7 +77,12 @@ D2B_DIFFRACTOGRAMS = register(Table(
     notes={"intensity": "Y = sum(y_i)/N, error = sqrt(sum(e_i^2))/N over the N entries in the bin; "
                         "y_i = 1e6 C/M, e_i = 1e6 sqrt(C + C^2/M)/M for pixel counts C and step monitor M.",
            "binning": "0.05 deg bins from min(tube angle) - 0.025 to max + 0.025, negative angles cropped "
-                      "keeping the bin that straddles 0; bin k holds floor((angle - start)/0.05) = k."},
+                      "keeping the bin that straddles 0; bin k holds floor((angle - start)/0.05) = k.",
+           "workflow": "current: today's Mantid PowderILLDetectorScan (no alignment, no pixel masks, full height beside "
+                       "every HeightRange pair); 2018: Mantid of 2018-2022 (AlignTubes, InitialMask 20 pixels, "
+                       "FinalMask 30 rows, -MaxHeight..MaxHeight height axis, raw-only numors un-flipped).",
+           "efficiency": "y K with error sqrt((e K)^2 + (y sigma_K)^2); pixels whose map bin is masked (or K = 0) "
+                         "are left out."},
 ))
 
 D2B_COMPARISONS = register(Table(

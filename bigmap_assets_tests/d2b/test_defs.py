@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+import shutil
 import time
 
 import dagster as dg
@@ -22,7 +23,9 @@ def warehouse(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("data")
     simulate_registry.generate(data_dir)
     truth = simulate_d2b.generate(data_dir, steps_per_numor=3, measurements=3)
-    (data_dir / "raw" / "d2b" / simulate_d2b.SAMPLE_ID / "not_a_numor.nxs").write_bytes(b"\x89HDF\r\n\x1a\nbroken")
+    folder = data_dir / "raw" / "d2b" / simulate_d2b.SAMPLE_ID
+    (folder / "not_a_numor.nxs").write_bytes(b"\x89HDF\r\n\x1a\nbroken")
+    shutil.copyfile(folder / "612003.nxs", folder / "rerun_612003.nxs")  # the same run number twice
     report = materialize_all(data_dir, instance=dg.DagsterInstance.ephemeral())
     assert report.succeeded, report.runs
     return data_dir, truth
@@ -42,6 +45,10 @@ def test_tables_are_published(warehouse):
     issues = dict(con.execute("SELECT path, reason FROM ingest_issues WHERE technique = 'd2b'").fetchall())
     assert issues["raw/d2b/LNO-OPD2B-01/not_a_numor.nxs"].startswith("no reader recognises this file")
     assert "read as ILL local time (Europe/Paris)" in issues["raw/d2b/LNO-OPD2B-01/612001.nxs"]
+    assert issues["raw/d2b/LNO-OPD2B-01/rerun_612003.nxs"] == \
+        "not used: run 612003 is already read from raw/d2b/LNO-OPD2B-01/612003.nxs"
+    assert con.execute("SELECT DISTINCT mantid_workflow, aligned_tubes, height_range_min_metre "
+                       "FROM d2b_diffractograms").fetchall() == [("current", False, None)]
 
 
 def test_plots_and_xye_exports_are_written(warehouse):

@@ -1,6 +1,7 @@
 """CLI, .xye export, comparison statistics."""
 
 import datetime as dt
+import re
 
 import h5py
 import numpy as np
@@ -39,16 +40,39 @@ def test_reduce_to_each_format_and_compare(numor_files, tmp_path, capsys):
                  "-o", str(tmp_path / "tubes.csv")]) == 0
     xye = read_xye(tmp_path / "a.xye")
     parquet = pq.read_table(tmp_path / "a.parquet")
-    filled = parquet.filter(parquet.column("pixel_count").to_numpy() > 0)
-    assert xye.num_rows == filled.num_rows
-    np.testing.assert_allclose(xye.column("intensity").to_numpy(), filled.column("intensity").to_numpy(), rtol=1e-5)
+    # every bin is written, empty ones as 0 0 (SaveFocusedXYE writes the whole workspace)
+    assert xye.num_rows == parquet.num_rows
+    np.testing.assert_allclose(xye.column("intensity").to_numpy(), parquet.column("intensity").to_numpy(), rtol=1e-5)
+    empty = parquet.column("pixel_count").to_numpy() == 0
+    assert empty.any() and np.all(xye.column("intensity").to_numpy()[empty] == 0)
+    assert np.all(xye.column("intensity_error").to_numpy()[empty] == 0)
     tubes = (tmp_path / "tubes.csv").read_text().splitlines()
-    # 42 rows in +-0.05 m; tube angles -11.254 .. 147.886: floor((147.911 + 11.279) / 0.05) = 3183 bins
-    assert len(tubes) - 1 == 42 * 3183
+    # the full height (128 rows) and the +-0.05 m window (42 rows) beside it, as today's PowderILLDetectorScan;
+    # tube angles -11.254 .. 147.886: floor((147.911 + 11.279) / 0.05) = 3183 bins
+    assert len(tubes) - 1 == (128 + 42) * 3183
     capsys.readouterr()
     assert main(["d2b", "compare", str(tmp_path / "a.xye"), str(tmp_path / "a.xye")]) == 0
     out = capsys.readouterr().out
     assert "mean 1.0000  std 0.0000" in out and "reduced 0.000" in out and "significant change no" in out
+
+
+def test_printed_summary_describes_the_written_file(numor_files, tmp_path, capsys):
+    # the summary once said "2976 bins from -0.023 deg" for a file of 2975 bins from 0.0525: it now reads the file back
+    out = tmp_path / "s.xye"
+    assert main(["d2b", "reduce", *map(str, numor_files), "-o", str(out)]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    match = re.fullmatch(rf"{re.escape(str(out))}: 1 x (\d+) bins \(full height\), 2theta bin centres "
+                         r"(-?[\d.]+) to (-?[\d.]+) deg every 0.0500", line)
+    assert match, line
+    x = read_xye(out).column("two_theta_degree").to_numpy()
+    assert int(match[1]) == x.size
+    assert (float(match[2]), float(match[3])) == (x[0], x[-1])
+    assert main(["d2b", "reduce", *map(str, numor_files), "--height-range", "-0.05", "0.05",
+                 "--height-range", "0", "0.1", "-o", str(tmp_path / "w.xye")]) == 0
+    printed = capsys.readouterr().out.splitlines()[1:]
+    written = [tmp_path / "w.xye", tmp_path / "w_h-0.05_0.05.xye", tmp_path / "w_h0_0.1.xye"]
+    assert [line.split(":")[0] for line in printed] == [str(p) for p in written]
+    assert "heights 0..0.1 m" in printed[2] and "# mantid_workflow: current" in written[2].read_text()
 
 
 def test_foreign_file_and_bad_output_name_exit_with_a_reason(realdata, numor_files, tmp_path, capsys):
@@ -57,6 +81,14 @@ def test_foreign_file_and_bad_output_name_exit_with_a_reason(realdata, numor_fil
     assert "not an ILL numor: no /entry0 group" in capsys.readouterr().err
     assert main(["d2b", "reduce", str(numor_files[0]), "-o", str(tmp_path / "x.txt")]) == 2
     assert "must end in one of .parquet, .xye, .csv" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_numor_given_twice(numor_files, tmp_path, capsys):
+    assert main(["d2b", "reduce", str(numor_files[0]), str(numor_files[1]), str(numor_files[0]),
+                 "-o", str(tmp_path / "d.xye")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"run 508093 given twice ({numor_files[0]}, {numor_files[0]})" in err
+    assert not (tmp_path / "d.xye").exists()
 
 
 def test_comparison_statistics_by_hand():
@@ -96,8 +128,10 @@ def test_xye_round_trip(tmp_path):
                       "pixel_count": [3, 0]})
     write_xye(tmp_path / "p.xye", table, {"sample_id": "S"})
     text = (tmp_path / "p.xye").read_text()
-    assert "# sample_id: S" in text and text.strip().splitlines()[-1] == "1.0250 3.5 0.5"
-    assert read_xye(tmp_path / "p.xye").to_pylist() == [{"two_theta_degree": 1.025, "intensity": 3.5, "intensity_error": 0.5}]
+    assert "# sample_id: S" in text and text.strip().splitlines()[-2:] == ["1.0250 3.5 0.5", "1.0750 4.25 0.25"]
+    assert read_xye(tmp_path / "p.xye").to_pylist() == [
+        {"two_theta_degree": 1.025, "intensity": 3.5, "intensity_error": 0.5},
+        {"two_theta_degree": 1.075, "intensity": 4.25, "intensity_error": 0.25}]
 
 
 def test_plots_are_png(numor_files):
