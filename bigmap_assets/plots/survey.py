@@ -38,8 +38,10 @@ def survey_grid(answers: pa.Table) -> bytes:
                 aspect="auto", interpolation="nearest")
     axis.set_yticks(range(len(labels)), labels, fontsize=7)
     axis.set_xticks(range(len(points)), [p.replace("/", " ") for p in points], rotation=90, fontsize=6)
-    for j in range(1, len(POINTS_OF_INTEREST)):  # between comparison x material groups
-        if POINTS_OF_INTEREST[j][:2] != POINTS_OF_INTEREST[j - 1][:2]:
+    groups = [prop if prop in ("difference", "manipulation") else (comparison, material)
+              for comparison, material, prop in POINTS_OF_INTEREST]
+    for j in range(1, len(groups)):  # between the groups of Figure 34
+        if groups[j] != groups[j - 1]:
             axis.axvline(j - 0.5, color="black", lw=0.8)
     axis.set_xticks(np.arange(-0.5, len(points)), minor=True)
     axis.set_yticks(np.arange(-0.5, len(labels)), minor=True)

@@ -46,7 +46,7 @@ def test_a_malformed_answer_is_an_issue_with_its_cell(generated):
     assert metadata_of(table)["issues"] == [{
         "location": expected["location"], "reason": "answer 'probably' is not yes, no, unsure or n.a. (left unanswered)"}]
     [row] = [r for r in table.to_pylist() if r["raw_text"] == "probably"]
-    assert row["answer"] is None and f"{row['sheet']}!{row['cell']}" == expected["location"] == "Survey!C5"
+    assert row["answer"] is None and f"{row['sheet']}!{row['cell']}" == expected["location"] == "Survey!C8"
 
 
 def test_every_property_of_the_schema_has_a_label():
