@@ -356,7 +356,12 @@ class _Block:
             return self._material_header(cells)
         if kind == "additional_information":
             return self._additional(r, col, value, right)
-        self._issue(r, col, f"unrecognised row label {text!r} (row ignored)")
+        return self._ignore_row(r, cells, f"unrecognised row label {text!r}")
+
+    def _ignore_row(self, r: int, cells: list[tuple[int, str]], reason: str) -> set[int]:
+        """One issue at the row's first cell naming the other cells it leaves unread."""
+        unread = ", ".join(_cell_ref(r, c) for c, _ in cells[1:])
+        self._issue(r, cells[0][0], f"{reason} (row ignored{f': {unread} not read' if unread else ''})")
         return {c for c, _ in cells}
 
     def _header(self, r: int, col: int, kind: str, value: str, right: list[tuple[int, str]]) -> set[int]:
@@ -394,9 +399,8 @@ class _Block:
         col, text = cells[0]
         prop = _kind(_normalise_label(text), self.part).partition(":")[2]
         if self.section is None:
-            self._issue(r, col, f"property row {text!r} before any 'If between ...' or 'which properties differ' "
-                                "heading")
-            return {c for c, _ in cells}
+            return self._ignore_row(r, cells, f"property row {text!r} before any 'If between ...' or 'which "
+                                              "properties differ' heading")
         if prop == "other" and self.section in self.other_answered:  # our earlier layout: a row of notes
             columns = self._answer_columns(col)
             for material, c in columns.items():
