@@ -84,8 +84,6 @@ HEADINGS = {  # label rows that only open a part of the form
     "experimental outputs": "outputs",
     "are there differences between": "overview",
     "if there are differences where are they": "where",
-    "material": "materials",
-    "materials": "materials",
 }
 INLINE_KINDS = ("partner", "technique", "additional_information")  # labels whose value may follow a colon
 FILLER = re.compile(r"^[\s:;\-–]*(?:\(?\s*(?:please\s+specify|optional)\s*\)?)?[\s:;\-–]*", re.IGNORECASE)
@@ -242,8 +240,9 @@ def _comparison_of(label: str) -> str | None:
 
 
 def _kind(label: str, part: str = "") -> str:
-    """What a normalised label opens: partner, technique, heading:<part>, difference:<comparison>,
-    section:<comparison>, manipulation, additional_information, material:<name>, property:<name> or ''.
+    """What a normalised label opens: partner, technique, heading:<part>, materials (the answer columns' header),
+    difference:<comparison>, section:<comparison>, manipulation, additional_information, material:<name>,
+    property:<name> or ''.
     ``part`` is the form part the block is in ('overview' or 'where' after their headings)."""
     if label.startswith("partner") or label in ("institution", "site"):
         return "partner"
@@ -251,6 +250,8 @@ def _kind(label: str, part: str = "") -> str:
         return "technique"
     if label in HEADINGS:
         return f"heading:{HEADINGS[label]}"
+    if label in ("material", "materials"):
+        return "materials"
     if "manipulat" in label or "handling" in label:
         return "manipulation"
     if label.startswith(("additional", "comment", "remark")):
@@ -341,7 +342,9 @@ class _Block:
             return self._header(r, col, kind, value, right)
         if kind == "heading":
             self.part = name
-            return {col} | (self._material_header(right) if name == "materials" else set())
+            return {col}
+        if kind == "materials":
+            return {col} | self._material_header(right)
         if kind in ("difference", "manipulation"):
             self.question = (name, "difference") if kind == "difference" else ("handling", "manipulation")
             return {col} | self._question(r, col, right)

@@ -72,8 +72,8 @@ SURVEY_ANSWERS = register(Table(
 
 SURVEY_METAVIEW = register(Table(
     name="survey_metaview",
-    description="Per point of interest (the 38 columns of Figure 34, in its order): answer counts across "
-                "techniques and a verdict.",
+    description="Per point of interest (the 38 columns of Figure 34, in its order): answer counts across techniques "
+                "and a verdict.",
     columns=(
         Column("point_number", pa.int64(), "", "column of Figure 34 (1-38)", nullable=False),
         Column("point_id", pa.string(), "", "comparison/material/property", nullable=False),

@@ -28,7 +28,8 @@ PROPERTY_ROWS = dict(zip((*PROPERTIES, "other"), (
 TYPED = {"yes": ("yes", "Yes", "YES", "y", " yes "), "no": ("no", "No", "N", "NO "),
          "unsure": ("unsure", "Unsure", "unsure "), "n.a.": ("n.a.", "N/A", "na", "n/a"), None: ("",)}
 OTHER_ROW = {"litdi": 19, "ageing": 28}  # 1-based rows of "Other (please specify)"
-LABEL_CELLS = [(r, 0) for r in (1, 2, 3, 4, 5, 7, 9, 10, 11, 20, 29, 31)] + [(r, 1) for r in (*range(5, 9), *range(11, 31))]
+LABEL_CELLS = [(r, 0) for r in (1, 2, 3, 4, 5, 7, 9, 10, 11, 20, 29, 31)] \
+    + [(r, 1) for r in (*range(5, 9), *range(11, 31))]  # (1-based row, column) of every label
 
 
 def _answers(rng: random.Random) -> dict[tuple[str, str, str], str | None]:
@@ -48,7 +49,8 @@ def printed_form(partner: str, technique: str, answers: dict, rng: random.Random
     rows = [["Partner name", partner], ["Experimental technique", technique], ["Experimental outputs:"],
             ["Are there differences between:"]]
     for comparison, label in OVERVIEW.items():
-        rows += [[label, "LNO", typed(comparison, "LNO", "difference")], ["", "Gr", typed(comparison, "Gr", "difference")]]
+        rows += [[label, "LNO", typed(comparison, "LNO", "difference")],
+                 ["", "Gr", typed(comparison, "Gr", "difference")]]
     rows += [["If there are differences, where are they?"], ["Material:", "", "LNO", "Gr"]]
     for comparison, label in SECTIONS.items():
         for i, (prop, text) in enumerate(PROPERTY_ROWS.items()):
