@@ -33,7 +33,8 @@ label in its cell or sit right of the answers. Blocks follow one another in a sh
 at a "Partner" or "Technique" label its block already has) or sit one per sheet. Answers accept the
 spellings people type (Yes, y, N/A, na, "unsure "; blank = not answered). Anything else, and every
 non-empty cell of a block that is not read, is listed in the metadata's ``issues`` with its sheet and
-cell, never guessed.
+cell, never guessed; a block in the report's layout that lacks rows of the form gets a warning naming
+the answers it has no row for.
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ HEADINGS = {  # label rows that only open a part of the form
     "are there differences between": "overview",
     "if there are differences where are they": "where",
 }
+FORM_PROPERTIES = tuple(dict.fromkeys(PROPERTY_LABELS.values()))  # morphology ... electronic_structure, other
+FORM_POSITIONS = (  # (comparison, material, property) of the 42 answers of the report's form, in its order
+    *((c, m, "difference") for c in ("litdi", "ageing") for m in FORM_MATERIALS),
+    *((c, m, p) for c in ("litdi", "ageing") for p in FORM_PROPERTIES for m in FORM_MATERIALS),
+    *(("handling", m, "manipulation") for m in FORM_MATERIALS),
+)
 INLINE_KINDS = ("partner", "technique", "additional_information")  # labels whose value may follow a colon
 FILLER = re.compile(r"^[\s:;\-–]*(?:\(?\s*(?:please\s+specify|optional)\s*\)?)?[\s:;\-–]*", re.IGNORECASE)
 
@@ -305,6 +312,7 @@ class _Block:
         self.section: str | None = None  # comparison whose property rows follow
         self.materials: dict[str, int] | None = None  # answer column of each material
         self.other_answered: set[str] = set()  # sections whose "Other" answers were read
+        self.printed = False  # the block follows the report's layout (its headings, a material beside a question)
         self.answers: list[dict] = []
         self.issues: list[dict] = []
 
@@ -320,14 +328,25 @@ class _Block:
         if not self.header.get("partner") or not self.header.get("technique"):
             self._issue(first, 0, "form block without both a partner and a technique name (block ignored)")
             return [], None
+        if self.printed:
+            self._missing_positions(first)
         partner, technique = self.header["partner"], self.header["technique"]
         rows = [{"partner": partner, "technique": technique, **a} for a in self.answers]
         form = {"partner": partner, "technique": technique, "sheet": self.sheet, "cell": _cell_ref(first, 0),
                 "answers": len(rows)}
         return rows, form
 
-    def _issue(self, r: int, c: int, reason: str) -> None:
-        self.issues.append({"location": f"{self.sheet}!{_cell_ref(r, c)}", "reason": reason})
+    def _issue(self, r: int, c: int, reason: str, **extra) -> None:
+        self.issues.append({"location": f"{self.sheet}!{_cell_ref(r, c)}", "reason": reason, **extra})
+
+    def _missing_positions(self, first: int) -> None:
+        """A warning naming the answer positions of the report's form that the block has no row for."""
+        read = {(a["comparison"], a["material"], a["property"]) for a in self.answers}
+        missing = ["/".join(key) for key in FORM_POSITIONS if key not in read]
+        if missing:
+            self._issue(first, _label(self.grid.cells[first])[0],
+                        f"the form has no row for {len(missing)} of its {len(FORM_POSITIONS)} answers: "
+                        f"{', '.join(missing)}", severity="warning")
 
     def _row(self, r: int, cells: list[tuple[int, str]]) -> set[int]:
         """Read one row; returns the columns it used."""
@@ -341,7 +360,7 @@ class _Block:
         if kind in ("partner", "technique"):
             return self._header(r, col, kind, value, right)
         if kind == "heading":
-            self.part = name
+            self.part, self.printed = name, True
             return {col}
         if kind == "materials":
             return {col} | self._material_header(right)
@@ -393,6 +412,7 @@ class _Block:
         return self._answers(r, col, comparison, prop)
 
     def _single_answer(self, r: int, material_col: int, material: str) -> set[int]:
+        self.printed = True
         comparison, prop = self.question
         self._answer(r, material_col + 1, comparison, material, prop)
         return {material_col, material_col + 1}

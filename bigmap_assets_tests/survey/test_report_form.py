@@ -213,6 +213,8 @@ def test_unreadable_answer_positions_are_issues_with_sheet_and_cell(tmp_path):
         {"location": "ILL!D7", "reason": "'see SEM images' is not where the form has an answer (not read)"},
         {"location": "ILL!D13", "reason": "answer 'probably' is not yes, no, unsure or n.a. (left unanswered)"},
         {"location": "ILL!B16", "reason": "unrecognised row label 'Porosity' (row ignored: C16, D16 not read)"},
+        {"location": "ILL!A1", "reason": "the form has no row for 2 of its 42 answers: litdi/LNO/homogeneity, "
+                                         "litdi/Gr/homogeneity", "severity": "warning"},
     ]
     got = recovered(table)
     assert got.pop(("ILL", "neutron diffraction", "litdi", "LNO", "difference")) == (None, None)
@@ -236,3 +238,17 @@ def test_the_metaview_columns_follow_figure_34(tmp_path):
                      *(f"D{r}" for r in range(11, 19)), *(f"D{r}" for r in range(20, 28)), "C29", "C30"]
     assert view[12]["description"] == "ageing-induced changes in LNO: morphology"
     assert [r["point_id"] for r in view] == ["/".join(p) for p in POINTS_OF_INTEREST]
+
+
+def test_rows_missing_from_a_printed_form_are_named(tmp_path):
+    rows, truth = _form(seed=50)
+    del rows[28:30]  # rows 29-30: the manipulation question for LNO and Gr
+    del rows[13]  # row 14: phase transformation with and without LiTDI
+    table = read(_save(tmp_path / "form.xlsx", {"Form": [["Result form, filled 2023-05-02"], [], *rows]}))
+    assert metadata_of(table)["issues"] == [{
+        "location": "Form!A3", "severity": "warning",
+        "reason": "the form has no row for 4 of its 42 answers: litdi/LNO/phase_transformation, "
+                  "litdi/Gr/phase_transformation, handling/LNO/manipulation, handling/Gr/manipulation"}]
+    missing = {(c, m, p) for c, p in (("litdi", "phase_transformation"), ("handling", "manipulation"))
+               for m in ("LNO", "Gr")}
+    assert recovered(table) == {k: v for k, v in truth.items() if k[2:] not in missing}
