@@ -251,10 +251,10 @@ def _kind(label: str, part: str = "") -> str:
     difference:<comparison>, section:<comparison>, manipulation, additional_information, material:<name>,
     property:<name> or ''.
     ``part`` is the form part the block is in ('overview' or 'where' after their headings)."""
-    if label.startswith("partner") or label in ("institution", "site"):
-        return "partner"
-    if label.startswith(("technique", "experimental technique")):
-        return "technique"
+    if re.match(r"(?:\w+ ){0,2}partners?\b", label) or label in ("institution", "site"):
+        return "partner"  # Partner, Partner name, Name of partner, Project partner
+    if re.match(r"(?:\w+ ){0,2}techniques?\b", label):
+        return "technique"  # Technique, Experimental technique, Exp. technique
     if label in HEADINGS:
         return f"heading:{HEADINGS[label]}"
     if label in ("material", "materials"):
@@ -461,6 +461,11 @@ class _Block:
 
     def _answer(self, r: int, c: int, comparison: str, material: str, prop: str) -> None:
         raw = self._answer_text(r, c)
+        earlier = [a["cell"] for a in self.answers if (a["comparison"], a["material"], a["property"])
+                   == (comparison, material, prop)]
+        if earlier:
+            self._issue(r, c, f"second answer for {comparison}/{material}/{prop} in this form, first at "
+                              f"{earlier[0]}: the meta-view uses this later one", severity="warning")
         try:
             value = normalise_answer(raw)
         except KeyError:

@@ -252,3 +252,15 @@ def test_rows_missing_from_a_printed_form_are_named(tmp_path):
     missing = {(c, m, p) for c, p in (("litdi", "phase_transformation"), ("handling", "manipulation"))
                for m in ("LNO", "Gr")}
     assert recovered(table) == {k: v for k, v in truth.items() if k[2:] not in missing}
+
+
+def test_a_row_typed_twice_in_a_form_is_a_warning(tmp_path):
+    rows, truth = _form(seed=60)
+    rows.insert(12, ["", "Crystal structure", "yes", "yes"])  # row 13, under row 12's crystal structure
+    table = read(_save(tmp_path / "form.xlsx", {"Form": rows}))
+    assert metadata_of(table)["issues"] == [
+        {"location": f"Form!{c}13", "severity": "warning",
+         "reason": f"second answer for litdi/{m}/crystal_structure in this form, first at {c}12: "
+                   "the meta-view uses this later one"} for c, m in (("C", "LNO"), ("D", "Gr"))]
+    view = {r["point_id"]: r for r in survey_metaview(table).to_pylist()}
+    assert view["litdi/Gr/crystal_structure"]["yes_count"] == 1
