@@ -16,7 +16,8 @@ import csv
 import json
 import re
 import zipfile
-from itertools import groupby
+from collections.abc import Callable
+from itertools import count, groupby
 from pathlib import Path
 
 import numpy as np
@@ -171,8 +172,9 @@ def _row(comparison: str, material: str, prop: str, answer: str | None) -> dict:
             "raw_text": None}
 
 
-def _typist(rng: np.random.Generator, answers: list[dict]):
-    """typed(comparison, property) -> the LNO and Gr cells as someone typed them."""
+def _typist(rng: np.random.Generator, answers: list[dict]
+            ) -> tuple[dict[tuple, dict], Callable[[str, str], list[str]]]:
+    """(answers by key, typed): typed(comparison, property) gives the LNO and Gr cells as someone typed them."""
     by_key = {(a["comparison"], a["material"], a["property"]): a for a in answers}
 
     def typed(comparison: str, prop: str) -> list[str]:
@@ -190,7 +192,7 @@ def _report_rows(rng: np.random.Generator, partner: str, technique: str, answers
                  other_in_e: bool) -> tuple[list[list[str]], list[Merge]]:
     """The form as annex 5.3 prints it (rows, merged ranges), in one of the ``STYLES``."""
     by_key, typed = _typist(rng, answers)
-    retyped = iter(range(1_000))
+    retyped = count()
 
     def label(text: str) -> str:
         return RETYPED[next(retyped) % len(RETYPED)](text) if style == "typed" else text
