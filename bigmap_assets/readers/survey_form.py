@@ -28,13 +28,15 @@ and an "Other: please specify" row of notes.
 Labels are matched loosely (case, punctuation, trailing colons and spaces, small typos); a value sits
 right of its label or in the same cell after a colon (``Partner name: ILL``). A blank label cell
 (one left empty or covered by a merged cell) continues the question above it; an answer cell merged
-over several answer positions answers each of them. The "Other (please specify)" text may follow the
-label in its cell or sit right of the answers. Blocks follow one another in a sheet (a new block starts
-at a "Partner" or "Technique" label its block already has) or sit one per sheet. Answers accept the
-spellings people type (Yes, y, N/A, na, "unsure "; blank = not answered). Anything else, and every
-non-empty cell of a block that is not read, is listed in the metadata's ``issues`` with its sheet and
-cell, never guessed; a block in the report's layout that lacks rows of the form gets a warning naming
-the answers it has no row for.
+over several answer positions answers each of them (.xlsx; other formats keep only its top-left
+value). The "Other (please specify)" text may follow the label in its cell or sit right of the
+answers; the additional information may go on in the rows below its label. Blocks follow one
+another in a sheet (a new block starts at a "Partner" or "Technique" label its block already has)
+or sit one per sheet. Answers accept the spellings people type (Yes, y, N/A, na, "unsure "; blank =
+not answered). Anything else, and every non-empty cell of a block that is not read, is listed in the
+metadata's ``issues`` with its sheet and cell, never guessed; a block in the report's layout that
+lacks rows of the form gets a warning naming the answers it has no row for, and an answer typed
+twice in a block a warning naming both cells.
 """
 
 from __future__ import annotations
@@ -313,6 +315,7 @@ class _Block:
         self.materials: dict[str, int] | None = None  # answer column of each material
         self.other_answered: set[str] = set()  # sections whose "Other" answers were read
         self.printed = False  # the block follows the report's layout (its headings, a material beside a question)
+        self.additional: dict | None = None  # the additional-information row, once read
         self.answers: list[dict] = []
         self.issues: list[dict] = []
 
@@ -378,6 +381,10 @@ class _Block:
             return self._material_header(cells)
         if kind == "additional_information":
             return self._additional(r, col, value, right)
+        if not kind and self.additional is not None:  # the free text goes on below its label
+            self.additional["note"] = self.additional["raw_text"] = "\n".join(
+                filter(None, [self.additional["note"], *(t for _, t in cells)]))
+            return {c for c, _ in cells}
         return self._ignore_row(r, cells, f"unrecognised row label {text!r}")
 
     def _ignore_row(self, r: int, cells: list[tuple[int, str]], reason: str) -> set[int]:
@@ -442,9 +449,10 @@ class _Block:
     def _additional(self, r: int, col: int, value: str, right: list[tuple[int, str]]) -> set[int]:
         text = " ".join(filter(None, [value, *(t for _, t in right)]))
         cell = col if value else right[0][0] if right else col + 1
-        self.answers.append({"comparison": "general", "material": None, "property": "additional_information",
-                             "answer": None, "raw_text": text or None, "note": text or None, "sheet": self.sheet,
-                             "cell": _cell_ref(r, cell)})
+        self.additional = {"comparison": "general", "material": None, "property": "additional_information",
+                           "answer": None, "raw_text": text or None, "note": text or None, "sheet": self.sheet,
+                           "cell": _cell_ref(r, cell)}
+        self.answers.append(self.additional)
         return {col} | {c for c, _ in right}
 
     def _answer_columns(self, label_col: int) -> dict[str, int]:

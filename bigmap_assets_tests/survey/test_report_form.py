@@ -264,3 +264,12 @@ def test_a_row_typed_twice_in_a_form_is_a_warning(tmp_path):
                    "the meta-view uses this later one"} for c, m in (("C", "LNO"), ("D", "Gr"))]
     view = {r["point_id"]: r for r in survey_metaview(table).to_pylist()}
     assert view["litdi/Gr/crystal_structure"]["yes_count"] == 1
+
+
+def test_additional_information_going_on_below_its_label(tmp_path):
+    rows, truth = _form(seed=70)
+    rows += [["", "second line of the notes"], ["third line, in column A"]]
+    table = read(_save(tmp_path / "form.xlsx", {"Form": rows}))
+    assert metadata_of(table)["issues"] == []
+    key = ("ILL", "neutron diffraction", "general", None, "additional_information")
+    assert recovered(table)[key] == (None, f"{truth[key][1]}\nsecond line of the notes\nthird line, in column A")
