@@ -30,13 +30,14 @@ right of its label or in the same cell after a colon (``Partner name: ILL``). A 
 (one left empty or covered by a merged cell) continues the question above it; an answer cell merged
 over several answer positions answers each of them (.xlsx; other formats keep only its top-left
 value). The "Other (please specify)" text may follow the label in its cell or sit right of the
-answers; the additional information may go on in the rows below its label. Blocks follow one
+answers; the additional information may go on in the rows right below its label. Blocks follow one
 another in a sheet (a new block starts at a "Partner" or "Technique" label its block already has)
 or sit one per sheet. Answers accept the spellings people type (Yes, y, N/A, na, "unsure "; blank =
 not answered). Anything else, and every non-empty cell of a block that is not read, is listed in the
-metadata's ``issues`` with its sheet and cell, never guessed; a block in the report's layout that
-lacks rows of the form gets a warning naming the answers it has no row for, and an answer typed
-twice in a block a warning naming both cells.
+metadata's ``issues`` with its sheet and cell, never guessed. Warnings (``severity``) go to a block
+in the report's layout that lacks rows of the form (naming the answers it has no row for), to an
+answer typed twice in a block (naming both cells) and to a block pasted without its "Partner name"
+row, which takes the partner of the form above it in the file.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     for sheet, grid in grids.items():
         for first, end in _blocks(grid.cells):
             block = _Block(sheet, grid)
-            form_rows, form = block.read(first, end)
+            form_rows, form = block.read(first, end, forms[-1] if forms else None)
             rows += form_rows
             issues += block.issues
             if form:
@@ -315,12 +316,15 @@ class _Block:
         self.materials: dict[str, int] | None = None  # answer column of each material
         self.other_answered: set[str] = set()  # sections whose "Other" answers were read
         self.printed = False  # the block follows the report's layout (its headings, a material beside a question)
-        self.additional: dict | None = None  # the additional-information row, once read
+        self.additional: dict | None = None  # the additional-information answer, once read
+        self.additional_until = -1  # last row of its text (it goes on in the rows right below)
         self.answers: list[dict] = []
         self.issues: list[dict] = []
 
-    def read(self, first: int, end: int) -> tuple[list[dict], dict | None]:
-        """(answer rows, form summary) of rows first..end-1; the summary is None without partner and technique."""
+    def read(self, first: int, end: int, above: dict | None) -> tuple[list[dict], dict | None]:
+        """(answer rows, form summary) of rows first..end-1; the summary is None without partner and technique.
+        A block without a partner label (pasted without its first row) takes the partner of the form ``above``
+        in the file, with a warning."""
         for r in range(first, end):
             cells = _cells(self.grid.cells[r])
             if cells:
@@ -328,6 +332,10 @@ class _Block:
                 for c, text in cells:
                     if c not in used:
                         self._issue(r, c, f"{text!r} is not where the form has an answer (not read)")
+        if "partner" not in self.header and self.header.get("technique") and above:
+            self.header["partner"] = above["partner"]
+            self._issue(first, _label(self.grid.cells[first])[0], f"no partner name: the partner of the form "
+                        f"above ({above['partner']}, {above['sheet']}!{above['cell']}) is used", severity="warning")
         if not self.header.get("partner") or not self.header.get("technique"):
             self._issue(first, 0, "form block without both a partner and a technique name (block ignored)")
             return [], None
@@ -381,9 +389,10 @@ class _Block:
             return self._material_header(cells)
         if kind == "additional_information":
             return self._additional(r, col, value, right)
-        if not kind and self.additional is not None:  # the free text goes on below its label
+        if not kind and self.additional is not None and r == self.additional_until + 1:
             self.additional["note"] = self.additional["raw_text"] = "\n".join(
                 filter(None, [self.additional["note"], *(t for _, t in cells)]))
+            self.additional_until = r
             return {c for c, _ in cells}
         return self._ignore_row(r, cells, f"unrecognised row label {text!r}")
 
@@ -453,6 +462,7 @@ class _Block:
                            "answer": None, "raw_text": text or None, "note": text or None, "sheet": self.sheet,
                            "cell": _cell_ref(r, cell)}
         self.answers.append(self.additional)
+        self.additional_until = r
         return {col} | {c for c, _ in right}
 
     def _answer_columns(self, label_col: int) -> dict[str, int]:

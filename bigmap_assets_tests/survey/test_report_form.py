@@ -268,8 +268,18 @@ def test_a_row_typed_twice_in_a_form_is_a_warning(tmp_path):
 
 def test_additional_information_going_on_below_its_label(tmp_path):
     rows, truth = _form(seed=70)
-    rows += [["", "second line of the notes"], ["third line, in column A"]]
+    rows += [["", "second line of the notes"], ["third line, in column A"], [], ["Checked by: A. N. Other"]]
     table = read(_save(tmp_path / "form.xlsx", {"Form": rows}))
-    assert metadata_of(table)["issues"] == []
+    assert metadata_of(table)["issues"] == [  # after a blank row, text is no longer the notes
+        {"location": "Form!A35", "reason": "unrecognised row label 'Checked by: A. N. Other' (row ignored)"}]
     key = ("ILL", "neutron diffraction", "general", None, "additional_information")
     assert recovered(table)[key] == (None, f"{truth[key][1]}\nsecond line of the notes\nthird line, in column A")
+
+
+def test_a_block_pasted_without_its_partner_row_takes_the_partner_above(tmp_path):
+    (first, truth), (second, second_truth) = _form(seed=80, technique="XPS"), _form(seed=81, technique="HAXPES")
+    table = read(_save(tmp_path / "form.xlsx", {"Survey": [*first, [], *second[1:]]}))
+    assert metadata_of(table)["issues"] == [{"location": "Survey!A33", "severity": "warning",
+                                             "reason": "no partner name: the partner of the form above "
+                                                       "(ILL, Survey!A1) is used"}]
+    assert recovered(table) == truth | second_truth
