@@ -28,9 +28,9 @@ and an "Other: please specify" row of notes.
 Labels are matched loosely (case, punctuation, trailing colons and spaces, small typos); a value sits
 right of its label or in the same cell after a colon (``Partner name: ILL``). A blank label cell
 (one left empty or covered by a merged cell) continues the question above it; an answer cell merged
-over several answer positions answers each of them (.xlsx; other formats keep only its top-left
-value). The "Other (please specify)" text may follow the label in its cell or sit right of the
-answers; the additional information may go on in the rows right below its label. Blocks follow one
+over several answer positions answers each of them. The "Other (please specify)" text may follow
+the label in its cell or sit right of the answers; the additional information may go on in the rows
+right below its label. Blocks follow one
 another in a sheet (a new block starts at a "Partner" or "Technique" label its block already has)
 or sit one per sheet. Answers accept the spellings people type (Yes, y, N/A, na, "unsure "; blank =
 not answered). Anything else, and every non-empty cell of a block that is not read, is listed in the
@@ -52,6 +52,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import UnreadableFile
+from .ods_merges import merged_ranges
 
 NAME = "survey_form"
 TECHNIQUE = "survey"
@@ -167,20 +168,24 @@ class _Grid:
 
 
 def _sheets(path: Path, nrows: int | None = None) -> dict[str, _Grid]:
+    """Every sheet's cells; with ``nrows`` (sniffing) only its first rows and no merged ranges."""
     from python_calamine import CalamineWorkbook
 
     book = CalamineWorkbook.from_path(str(path))
+    ods = path.suffix.lower() == ".ods"
+    ods_ranges = merged_ranges(path) if ods and nrows is None else {}
     grids = {}
     for name in book.sheet_names:
         sheet = book.get_sheet_by_name(name)
-        grids[name] = _Grid(sheet.to_python(skip_empty_area=False, nrows=nrows), _merged_cells(sheet))
+        ranges = [] if nrows is not None else ods_ranges.get(name, []) if ods else sheet.merged_cell_ranges or []
+        grids[name] = _Grid(sheet.to_python(skip_empty_area=False, nrows=nrows), _covered_cells(ranges))
     return grids
 
 
-def _merged_cells(sheet) -> dict[tuple[int, int], tuple[int, int]]:
-    """{covered cell: top-left cell} of the sheet's merged ranges (none where the format keeps no such list)."""
+def _covered_cells(ranges: list[tuple[tuple[int, int], tuple[int, int]]]) -> dict[tuple[int, int], tuple[int, int]]:
+    """{covered cell: top-left cell} of merged ranges ((top, left), (bottom, right))."""
     covered = {}
-    for (top, left), (bottom, right) in sheet.merged_cell_ranges or ():
+    for (top, left), (bottom, right) in ranges:
         for r in range(top, bottom + 1):
             for c in range(left, right + 1):
                 if (r, c) != (top, left):

@@ -163,6 +163,18 @@ def test_merged_label_and_text_cells(tmp_path):
     assert recovered(table) == truth
 
 
+def test_merged_cells_in_an_ods_form(tmp_path):
+    rows, truth = _form(seed=9)
+    rows[11][2:4] = ["no", ""]  # C12:D12 merged: crystal structure, both materials
+    for material in ("LNO", "Gr"):
+        truth["ILL", "neutron diffraction", "litdi", material, "crystal_structure"] = ("no", None)
+    merges = [(0, 1, 0, 3), (4, 0, 5, 0), (10, 0, 18, 0), (11, 2, 11, 3), (30, 1, 30, 3)]
+    write_ods(tmp_path / "merged.ods", {"Form": rows}, {"Form": merges})
+    table = read(tmp_path / "merged.ods")
+    assert metadata_of(table)["issues"] == []
+    assert recovered(table) == truth
+
+
 def test_an_answer_merged_over_both_materials_answers_both(tmp_path):
     rows, truth = _form(seed=8)
     rows[11][2:4] = ["no", ""]  # row 12: crystal structure, C12:D12 merged
