@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 from openpyxl import Workbook
 
+from bigmap_assets.defs.survey import read_forms
 from bigmap_assets.readers import metadata_of, read, survey_form
 from bigmap_assets.schemas.survey import POINTS_OF_INTEREST, PROPERTIES
 from bigmap_assets.science.survey import survey_metaview
@@ -295,3 +296,19 @@ def test_a_block_pasted_without_its_partner_row_takes_the_partner_above(tmp_path
                                              "reason": "no partner name: the partner of the form above "
                                                        "(ILL, Survey!A1) is used"}]
     assert recovered(table) == truth | second_truth
+
+
+def test_unread_positions_reach_ingest_issues_with_file_sheet_cell_and_severity(tmp_path):
+    rows, _ = _form(seed=90)
+    rows[20][3] = "probably"  # D21
+    del rows[26]  # row 27: electronic structure, pristine vs aged
+    folder = tmp_path / "raw" / "survey"
+    folder.mkdir(parents=True)
+    _save(folder / "ILL.xlsx", {"D2B": rows})
+    found = read_forms(tmp_path)
+    assert [(i.path, i.location, i.severity, i.reason) for i in found.issues] == [
+        ("raw/survey/ILL.xlsx", "D2B!D21", "error", "answer 'probably' is not yes, no, unsure or n.a. (left unanswered)"),
+        ("raw/survey/ILL.xlsx", "D2B!A1", "warning", "the form has no row for 2 of its 42 answers: "
+                                                     "ageing/LNO/electronic_structure, ageing/Gr/electronic_structure"),
+    ]
+    assert [r["status"] for r in found.inventory] == ["ok"]
