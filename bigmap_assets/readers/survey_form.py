@@ -31,12 +31,12 @@ right of its label or in the same cell after a colon (``Partner name: ILL``). A 
 over several answer positions answers each of them. The "Other (please specify)" text may follow
 the label in its cell or sit right of the answers; the additional information may go on in the rows
 right below its label. Blocks follow one another in a sheet (a new block starts at a "Partner" or
-"Technique" label its block already has) or sit one per sheet. Answers accept the spellings people type (Yes, y, N/A, na, "unsure "; blank =
-not answered). Anything else, and every non-empty cell of a block that is not read, is listed in the
-metadata's ``issues`` with its sheet and cell, never guessed. Warnings (``severity``) go to a block
-in the report's layout that lacks rows of the form (naming the answers it has no row for), to an
-answer typed twice in a block (naming both cells) and to a block pasted without its "Partner name"
-row, which takes the partner of the form above it in the file.
+"Technique" label its block already has) or sit one per sheet. Answers accept the spellings people
+type (Yes, y, N/A, na, "unsure "; blank = not answered). Anything else, and every non-empty cell of
+a block that is not read, is listed in the metadata's ``issues`` with its sheet and cell, never
+guessed. Warnings (``severity``) go to a block in the report's layout that lacks rows of the form
+(naming the answers it has no row for), to an answer typed twice in a block (naming both cells) and
+to a block pasted without its "Partner name" row, which takes the partner of the form above it.
 """
 
 from __future__ import annotations
