@@ -45,8 +45,8 @@ def read_forms(data_dir: Path) -> PartitionFiles:
                                                        f"({meta.get('format')}) in the survey folder", sha256=digest))
             result.inventory.append({**entry, "status": "issue"})
             continue
-        result.issues += [Issue(rel, TECHNIQUE, i["reason"], location=i["location"], sha256=digest)
-                          for i in meta.get("issues", [])]
+        result.issues += [Issue(rel, TECHNIQUE, i["reason"], location=i["location"],
+                                severity=i.get("severity", "error"), sha256=digest) for i in meta.get("issues", [])]
         result.issues += [Issue(rel, TECHNIQUE, warning, severity="warning", sha256=digest)
                           for warning in meta.get("warnings", [])]
         result.files.append(ReadFile(rel, digest, stamp(table, rel, digest)))

@@ -37,9 +37,12 @@ def survey_grid(answers: pa.Table) -> bytes:
                 cmap=ListedColormap(list(ANSWER_COLOURS.values())), vmin=0, vmax=len(ANSWER_COLOURS) - 1,
                 aspect="auto", interpolation="nearest")
     axis.set_yticks(range(len(labels)), labels, fontsize=7)
-    axis.set_xticks(range(len(points)), [p.replace("/", " ") for p in points], rotation=90, fontsize=6)
-    for j in range(1, len(POINTS_OF_INTEREST)):  # between comparison x material groups
-        if POINTS_OF_INTEREST[j][:2] != POINTS_OF_INTEREST[j - 1][:2]:
+    axis.set_xticks(range(len(points)), [f"{n} {p.replace('/', ' ')}" for n, p in enumerate(points, start=1)],
+                    rotation=90, fontsize=6)  # numbered as the columns of Figure 34
+    groups = [prop if prop in ("difference", "manipulation") else (comparison, material)
+              for comparison, material, prop in POINTS_OF_INTEREST]
+    for j in range(1, len(groups)):  # between the groups of Figure 34
+        if groups[j] != groups[j - 1]:
             axis.axvline(j - 0.5, color="black", lw=0.8)
     axis.set_xticks(np.arange(-0.5, len(points)), minor=True)
     axis.set_yticks(np.arange(-0.5, len(labels)), minor=True)

@@ -14,20 +14,37 @@ PROPERTIES = (
     "morphology", "crystal_structure", "li_distribution", "phase_transformation", "reaction_dynamic",
     "homogeneity", "sei_and_interfaces", "electronic_structure",
 )
+PROPERTY_WORDS = {  # as the form prints them
+    "morphology": "morphology", "crystal_structure": "crystal structure", "li_distribution": "Li distribution",
+    "phase_transformation": "phase transformation", "reaction_dynamic": "reaction dynamic",
+    "homogeneity": "homogeneity", "sei_and_interfaces": "SEI and interfaces",
+    "electronic_structure": "electronic structure",
+}
 ANSWERS = ("yes", "no", "unsure", "n.a.")
 
-# Points of interest of the meta-view (Figure 34 has 38 columns). The form asks, for each of
-# the 2 comparisons and 2 materials, the yes/no "is there a difference" question and 9
-# properties (8 named ones plus "other" with free text): 2 x 2 x 10 = 40 answers. "Other"
-# names a different property in every form, so it cannot be one column across techniques:
-# minus 4 (its answers and texts stay in survey_answers). The form adds the "notable
-# difference in manipulating aged samples" question for LNO and Gr: plus 2. 40 - 4 + 2 = 38.
-POINTS_OF_INTEREST = tuple(
-    (comparison, material, prop)
-    for comparison in COMPARISONS
-    for material in MATERIALS
-    for prop in ("difference", *PROPERTIES)
-) + tuple(("handling", material, "manipulation") for material in MATERIALS)
+# Points of interest of the meta-view: the 38 columns of the report's Figure 34, in its order.
+# The form asks, for each of the 2 comparisons and 2 materials, whether there is a difference
+# (columns 1-4) and which of 9 properties differ (8 named ones plus "other" with free text).
+# "Other" names a different property in every form, so it is not a column (its answers and texts
+# stay in survey_answers): 5-12 LiTDI-induced and 13-20 ageing-induced changes in LNO, 21-28 and
+# 29-36 the same in Gr; 37-38 the "notable difference in manipulating aged samples" for LNO and Gr.
+POINTS_OF_INTEREST = (
+    tuple((comparison, material, "difference") for comparison in COMPARISONS for material in MATERIALS)
+    + tuple((comparison, material, prop) for material in MATERIALS for comparison in COMPARISONS
+            for prop in PROPERTIES)
+    + tuple(("handling", material, "manipulation") for material in MATERIALS)
+)
+_CHANGES = {"litdi": "LiTDI-induced", "ageing": "ageing-induced"}
+
+
+def describe_point(comparison: str, material: str, prop: str) -> str:
+    """The report's wording of a point of interest, e.g. 'ageing-induced changes in LNO: crystal structure'."""
+    if prop == "difference":
+        return f"differences {COMPARISONS[comparison]} in {material}"
+    if prop == "manipulation":
+        return f"ageing-induced changes in handling {material} electrodes"
+    return f"{_CHANGES[comparison]} changes in {material}: {PROPERTY_WORDS[prop]}"
+
 
 VERDICTS = ("clear difference", "clear no difference", "uncertain", "divergent")
 
@@ -55,9 +72,12 @@ SURVEY_ANSWERS = register(Table(
 
 SURVEY_METAVIEW = register(Table(
     name="survey_metaview",
-    description="Per point of interest (38, Figure 34): answer counts across techniques and a verdict.",
+    description="Per point of interest (the 38 columns of Figure 34, in its order): answer counts across techniques "
+                "and a verdict.",
     columns=(
+        Column("point_number", pa.int64(), "", "column of Figure 34 (1-38)", nullable=False),
         Column("point_id", pa.string(), "", "comparison/material/property", nullable=False),
+        Column("description", pa.string(), "", "the point in the report's words", nullable=False),
         Column("comparison", pa.string(), "", "litdi, ageing or handling", nullable=False),
         Column("material", pa.string(), "", "LNO or Gr", nullable=False),
         Column("property", pa.string(), "", "difference, a property name or manipulation", nullable=False),
@@ -72,9 +92,10 @@ SURVEY_METAVIEW = register(Table(
         Column("techniques_unsure", pa.list_(pa.string()), "", "'technique (partner)' answering unsure"),
     ),
     notes={
-        "points_of_interest": "2 comparisons x 2 materials x (difference + 9 properties) = 40, minus the 4 'other' "
-                              "(free text, a different property per form), plus 'manipulation of aged samples' "
-                              "for LNO and Gr = 38",
+        "points_of_interest": "1-4 the differences (LiTDI in LNO, LiTDI in Gr, ageing in LNO, ageing in Gr); "
+                              "5-12 LiTDI-induced and 13-20 ageing-induced changes in LNO over the 8 properties; "
+                              "21-28 and 29-36 the same in Gr; 37-38 handling aged LNO and Gr electrodes. 'Other' "
+                              "(free text, a different property per form) is not a point",
         "verdict": "divergent: both yes and no; clear difference: yes, no 'no', more yes than unsure; clear no "
                    "difference: no, no 'yes', more no than unsure; uncertain: anything else",
     },

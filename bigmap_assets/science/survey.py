@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ..schemas.survey import POINTS_OF_INTEREST, SURVEY_METAVIEW
+from ..schemas.survey import POINTS_OF_INTEREST, SURVEY_METAVIEW, describe_point
 
 
 def verdict(yes_count: int, no_count: int, unsure_count: int) -> str:
@@ -20,7 +20,7 @@ def verdict(yes_count: int, no_count: int, unsure_count: int) -> str:
 
 
 def survey_metaview(answers: pa.Table) -> pa.Table:
-    """One ``survey_metaview`` row per point of interest (38), in ``POINTS_OF_INTEREST`` order.
+    """One ``survey_metaview`` row per point of interest, numbered 1-38 in the order of the report's Figure 34.
 
     Every form (partner, technique) in ``answers`` counts once per point: a point its form
     lacks or leaves blank counts as unanswered.
@@ -30,13 +30,14 @@ def survey_metaview(answers: pa.Table) -> pa.Table:
              for r in answers.select(["technique", "partner", "comparison", "material", "property", "answer"])
              .to_pylist()}
     rows = []
-    for comparison, material, prop in POINTS_OF_INTEREST:
+    for number, (comparison, material, prop) in enumerate(POINTS_OF_INTEREST, start=1):
         by_answer: dict[str | None, list[str]] = {"yes": [], "no": [], "unsure": [], "n.a.": [], None: []}
         for technique, partner in forms:
             by_answer[given.get((technique, partner, comparison, material, prop))].append(f"{technique} ({partner})")
         counts = {k: len(v) for k, v in by_answer.items()}
         rows.append({
-            "point_id": f"{comparison}/{material}/{prop}", "comparison": comparison, "material": material,
+            "point_number": number, "point_id": f"{comparison}/{material}/{prop}",
+            "description": describe_point(comparison, material, prop), "comparison": comparison, "material": material,
             "property": prop, "yes_count": counts["yes"], "no_count": counts["no"],
             "unsure_count": counts["unsure"], "na_count": counts["n.a."], "unanswered_count": counts[None],
             "verdict": verdict(counts["yes"], counts["no"], counts["unsure"]),

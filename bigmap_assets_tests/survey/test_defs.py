@@ -26,6 +26,12 @@ def test_tables_are_published_with_provenance(data_dir):
     con = catalog.connect(data_dir / "warehouse")
     assert con.execute("SELECT count(*), count(DISTINCT technique) FROM survey_answers").fetchone() == (860, 20)
     assert con.execute("SELECT count(*) FROM survey_metaview").fetchone()[0] == 38
+    ids = [r[0] for r in con.execute("SELECT point_id FROM survey_metaview ORDER BY point_number").fetchall()]
+    assert ids[:5] == ["litdi/LNO/difference", "litdi/Gr/difference", "ageing/LNO/difference", "ageing/Gr/difference",
+                       "litdi/LNO/morphology"]
+    assert (ids[12], ids[20], ids[28], ids[36:]) == ("ageing/LNO/morphology", "litdi/Gr/morphology",
+                                                     "ageing/Gr/morphology",
+                                                     ["handling/LNO/manipulation", "handling/Gr/manipulation"])
     assert con.execute("SELECT DISTINCT source_file FROM experiments").fetchall() == [("registry/experiments.csv",)]
     mean, count = con.execute("SELECT value, (SELECT value FROM logistics_metrics WHERE metric = 'shipping_time' "
                               "AND statistic = 'count') FROM logistics_metrics WHERE metric = 'shipping_time' "

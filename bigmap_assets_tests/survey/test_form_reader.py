@@ -1,9 +1,7 @@
 import csv
 import json
 import shutil
-import zipfile
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pyarrow as pa
 import pytest
@@ -15,6 +13,7 @@ from bigmap_assets.readers import metadata_of, read, survey_form
 from bigmap_assets.schemas.survey import PROPERTIES
 from bigmap_assets.science.survey import survey_metaview
 from bigmap_assets.simulate import survey as survey_sim
+from bigmap_assets_tests.survey.spreadsheets import write_ods
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,7 @@ def test_a_malformed_answer_is_an_issue_with_its_cell(generated):
     assert metadata_of(table)["issues"] == [{
         "location": expected["location"], "reason": "answer 'probably' is not yes, no, unsure or n.a. (left unanswered)"}]
     [row] = [r for r in table.to_pylist() if r["raw_text"] == "probably"]
-    assert row["answer"] is None and f"{row['sheet']}!{row['cell']}" == expected["location"] == "Survey!C5"
+    assert row["answer"] is None and f"{row['sheet']}!{row['cell']}" == expected["location"] == "Survey!C8"
 
 
 def test_every_property_of_the_schema_has_a_label():
@@ -173,36 +172,10 @@ def test_material_headers_in_words_people_use_and_notes_that_name_a_material(tmp
     assert metadata_of(table)["issues"] == []
 
 
-def _write_ods(path: Path, sheets: dict[str, list[list[str]]]) -> None:
-    """A minimal OpenDocument spreadsheet (text cells only), as LibreOffice would save it."""
-    def cell(value: str) -> str:
-        return (f'<table:table-cell office:value-type="string"><text:p>{escape(value)}</text:p></table:table-cell>'
-                if value else "<table:table-cell/>")
-
-    tables = "".join(f'<table:table table:name="{escape(name)}">' + "".join(
-        "<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>" for row in rows) + "</table:table>"
-        for name, rows in sheets.items())
-    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content office:version="1.2" '
-               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0">'
-               f"<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>")
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest manifest:version="1.2" '
-                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
-                '<manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                "</manifest:manifest>")
-    with zipfile.ZipFile(path, "w") as ods:
-        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
-        ods.writestr("META-INF/manifest.xml", manifest)
-        ods.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
-
-
 def test_an_ods_form_with_one_technique_per_sheet(tmp_path):
     form = [["", "LNO", "Gr"], ["Is there a difference with vs without LiTDI?", "YES", "na"]]
     path = tmp_path / "forms.ods"
-    _write_ods(path, {"XPS": [["Partner", "Lab-02"], ["Technique", "XPS"], *form],
+    write_ods(path, {"XPS": [["Partner", "Lab-02"], ["Technique", "XPS"], *form],
                       "HAXPES": [["Technique", "HAXPES"], ["Partner", "Lab-02"], *form]})
     table = read(path)
     rows = [(r["technique"], r["material"], r["answer"], r["sheet"], r["cell"]) for r in table.to_pylist()]
