@@ -123,3 +123,19 @@ def test_not_a_regular_file_names_what_it_is(tmp_path):
     assert not_a_regular_file(tmp_path / "loop") == "a symbolic link loop"
     assert not_a_regular_file(tmp_path / "missing") == "no such file"
     assert not_a_regular_file(tmp_path / "file") is None
+
+
+def test_the_survey_folder_refuses_links_out_fifos_and_lock_files(tmp_path):
+    from bigmap_assets.defs.survey import read_forms
+
+    data = tmp_path / "data"
+    secret = _file(tmp_path, "elsewhere/passwords.csv", "user,password\n")
+    _file(data, "raw/survey/~$form.xlsx", "lock")
+    os.symlink(secret, data / "raw/survey/form.csv")
+    os.mkfifo(data / "raw/survey/pipe.xlsx")
+    files = read_forms(data)
+    assert files.inventory == [] and files.files == []
+    assert {(i.path, i.severity, i.reason) for i in files.issues} == {
+        ("raw/survey/~$form.xlsx", "warning", "not read: an office lock file (name starts with '~$')"),
+        ("raw/survey/form.csv", "error", f"a symbolic link to {secret.resolve()}, outside the data folder: not followed"),
+        ("raw/survey/pipe.xlsx", "error", "not read: a FIFO (named pipe), not a regular file")}
