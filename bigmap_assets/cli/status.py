@@ -18,7 +18,7 @@ LISTED_ISSUES = 20
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("status", help="last runs, stale partitions and open ingest issues",
+    p = subparsers.add_parser("status", help="last runs, stale partitions, open ingest issues, unaccounted raw files",
                               description="Health of a data folder: the Dagster instance's last runs, the sample "
                                           "partitions whose raw files are newer than their tables, the files "
                                           "that could not be used, the raw files neither ingested nor explained "
