@@ -97,7 +97,11 @@ def sample_folders(data_dir: Path, technique: str) -> tuple[list[str], list[Issu
     if problem or not stat.S_ISDIR(mode):
         return [], [Issue(relative(data_dir, base), technique, problem or "not a folder: nothing in it is read")]
     ids, issues = [], []
-    for entry in sorted(os.scandir(base), key=lambda e: e.name):
+    try:
+        entries = sorted(os.scandir(base), key=lambda e: e.name)
+    except OSError as exc:
+        return [], [Issue(relative(data_dir, base), technique, f"folder cannot be listed: {exc.strerror}")]
+    for entry in entries:
         path = Path(entry.path)
         rel = relative(data_dir, path)
         mode, problem = entry_problem(path, inside)
@@ -127,7 +131,11 @@ def layout_issues(data_dir: Path) -> dict[str, list[Issue]]:
     raw = data_dir / "raw"
     found = {"raw": [], **{technique: sample_folders(data_dir, technique)[1] for technique in TECHNIQUES}}
     inside = containment(data_dir)
-    for entry in sorted(os.scandir(raw), key=lambda e: e.name) if raw.is_dir() else []:
+    try:
+        entries = sorted(os.scandir(raw), key=lambda e: e.name) if raw.is_dir() else []
+    except OSError as exc:
+        return {**found, "raw": [Issue("raw", "raw", f"folder cannot be listed: {exc.strerror}")]}
+    for entry in entries:
         if entry.name in RAW_FOLDERS:
             continue  # the technique folders above, raw/survey/ by the survey reader
         path = Path(entry.path)

@@ -1,8 +1,8 @@
 """Walking a folder of raw files without leaving the data folder, refusing what is not data. No Dagster.
 
 A symbolic link is followed only when its target lies inside the data folder (or inside its
-``raw/``, which may itself be a link to a disk elsewhere); a link out, a broken link or a link
-loop is refused. Only regular files are data: a FIFO, socket or device is refused (opening a
+``raw/`` or ``registry/``, either of which may itself be a link to a disk elsewhere); a link
+out, a broken link or a link loop is refused. Only regular files are data: a FIFO, socket or device is refused (opening a
 FIFO would wait forever for a writer). Hidden files, office lock files, editor backups and
 temporary files are not data either. Every refusal says why; nothing is skipped in silence.
 """
@@ -34,9 +34,9 @@ class Listing:
 
 
 def containment(data_dir: str | Path) -> tuple[Path, ...]:
-    """The resolved folders a link may point into: the data folder and its ``raw/``."""
+    """The resolved folders a link may point into: the data folder, its ``raw/`` and its ``registry/``."""
     data_dir = Path(data_dir)
-    return tuple(dict.fromkeys(Path(os.path.realpath(p)) for p in (data_dir, data_dir / "raw")))
+    return tuple(dict.fromkeys(Path(os.path.realpath(data_dir / p)) for p in ("", "raw", "registry")))
 
 
 def kind_of(mode: int) -> str:

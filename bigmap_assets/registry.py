@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import UnreadableFile
 from .ingest import Issue
+from .raw_tree import containment, entry_problem, kind_of
 from .schemas import TABLES
 from .warehouse.lake import SAFE_VALUE
 
@@ -100,7 +103,11 @@ def read_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
 
 
 def _opened(path: Path) -> tuple[list[dict[str, str]] | None, list[Issue]]:
-    """``read_rows`` with its problems as issues: (None, [error]) when the file cannot be opened."""
+    """``read_rows`` with its problems as issues: (None, [error]) when the file cannot be opened, or is a
+    link out of the data folder (``registry/``'s parent)."""
+    problem = file_problem(path)
+    if problem:
+        return None, [Issue(str(path), "registry", problem)]
     try:
         rows, warnings = read_rows(path)
     except UnreadableFile as exc:
@@ -114,10 +121,16 @@ def _text(value) -> str:
     return "" if value is None else str(value).strip()
 
 
+def file_problem(path: Path) -> str | None:
+    """Why a registry file is not opened (a link out of the data folder, a FIFO...), or None."""
+    mode, problem = entry_problem(path, containment(Path(path).parent.parent))
+    return problem or (None if stat.S_ISREG(mode) else f"not read: {kind_of(mode)}, not a regular file")
+
+
 def registry_file(registry_dir: Path, name: str) -> Path | None:
     """``<name>.csv`` (or .xlsx, .xls, .ods) in ``registry_dir``, whichever exists (CSV first)."""
     for suffix in (".csv", *SPREADSHEET_SUFFIXES):
-        if (Path(registry_dir) / f"{name}{suffix}").is_file():
+        if os.path.lexists(Path(registry_dir) / f"{name}{suffix}"):
             return Path(registry_dir) / f"{name}{suffix}"
     return None
 

@@ -53,3 +53,25 @@ def test_a_missing_column_or_file_is_reported(tmp_path):
     samples, issues = load_samples(tmp_path)
     assert samples == {} and "missing column(s): batch" in issues[0].reason
     assert "no samples.csv" in load_samples(tmp_path / "nowhere")[1][0].reason
+
+
+def test_a_registry_file_linked_from_outside_the_data_folder_or_a_fifo_is_not_opened(tmp_path):
+    import os
+
+    registry = tmp_path / "data" / "registry"
+    registry.mkdir(parents=True)
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text(HEADER + "C1,P,B,no LiTDI,LNO,10.0,UTC\n")
+    os.symlink(outside, registry / "samples.csv")
+    samples, issues = load_samples(registry)
+    assert samples == {} and [i.reason for i in issues] == [
+        f"a symbolic link to {outside.resolve()}, outside the data folder: not followed"]
+
+    (registry / "samples.csv").unlink()
+    (tmp_path / "data" / "shared.csv").write_text(outside.read_text())
+    os.symlink("../shared.csv", registry / "samples.csv")  # inside the data folder: read
+    assert set(load_samples(registry)[0]) == {"C1"}
+
+    (registry / "samples.csv").unlink()
+    os.mkfifo(registry / "samples.csv")
+    assert [i.reason for i in load_samples(registry)[1]] == ["not read: a FIFO (named pipe), not a regular file"]
