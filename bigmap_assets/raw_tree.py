@@ -2,9 +2,10 @@
 
 A symbolic link is followed only when its target lies inside the data folder (or inside its
 ``raw/`` or ``registry/``, either of which may itself be a link to a disk elsewhere); a link
-out, a broken link or a link loop is refused. Only regular files are data: a FIFO, socket or device is refused (opening a
-FIFO would wait forever for a writer). Hidden files, office lock files, editor backups and
-temporary files are not data either. Every refusal says why; nothing is skipped in silence.
+out, a broken link or a link loop is refused. Only regular files are data: a FIFO, socket or
+device is refused (opening a FIFO would wait forever for a writer). Hidden files, office lock
+files, editor backups and temporary files are not data either. Every refusal says why;
+nothing is skipped in silence.
 """
 
 from __future__ import annotations
