@@ -100,14 +100,15 @@ def test_spreadsheet_safe_quotes_every_formula_start_and_no_number():
     assert [spreadsheet_safe(v) for v in (-2.5, 3, "+1", "-1.5e-3", ".5")] == [-2.5, 3, "+1", "-1.5e-3", ".5"]
 
 
-def test_read_refuses_a_fifo_a_folder_and_a_link_loop_in_one_line_without_waiting(tmp_path):
+def test_read_refuses_a_fifo_a_folder_and_a_link_loop_in_one_line_without_waiting(tmp_path, capsys):
     import os
 
     os.mkfifo(tmp_path / "pipe.mpt")  # nobody writes: opening it to read would wait forever
     os.symlink("loop.mpt", tmp_path / "loop.mpt")
-    for target, reason in (("pipe.mpt", "not a regular file: a FIFO (named pipe)"), (".", "not a regular file: a folder"),
-                           ("loop.mpt", "a symbolic link loop")):
-        out = subprocess.run([sys.executable, "-m", "bigmap_assets.cli", "read", str(tmp_path / target)],
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 2 and out.stdout == ""
-        assert out.stderr == f"bigmap: error: {tmp_path / target}: {reason}\n"
+    out = subprocess.run([sys.executable, "-m", "bigmap_assets.cli", "read", str(tmp_path / "pipe.mpt")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == f"bigmap: error: {tmp_path / 'pipe.mpt'}: not a regular file: a FIFO (named pipe)\n"
+    for target, reason in ((".", "not a regular file: a folder"), ("loop.mpt", "a symbolic link loop")):
+        assert main(["read", str(tmp_path / target)]) == 2
+        assert capsys.readouterr().err == f"bigmap: error: {tmp_path / target}: {reason}\n"
