@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from .errors import UnreadableFile
-from .ingest import Accept, PartitionFiles, admit_files
+from .ingest import Accept, Issue, PartitionFiles, admit_files
 from .readers import attach_metadata, metadata_of, read, streaming
 from .schemas.cycling import CYCLING_TIMESERIES
 from .science.cycling import _order_by_start
@@ -86,6 +86,13 @@ def read_sources(data_dir: str | Path, sample_id: str, *, large_file_bytes: int 
     admitted, files = admit_files(data_dir, TECHNIQUE, sample_id, accept=accept,
                                   open_file=lambda path: _open(path, path.stat().st_size > large_file_bytes))
     return [CyclingSource(a.rel, a.path, a.size_byte, a.sha256, a.metadata, a.table) for a in admitted], files
+
+
+def unregistered_issues(sources: list[CyclingSource], sample_id: str) -> list[Issue]:
+    """A warning per file of a cell that has no registry row: the timezone its clock times were read in."""
+    return [Issue(s.rel, TECHNIQUE, "not in the registry: " + (
+        f"the file's own timezone ({s.metadata['timezone']}) used" if s.metadata.get("timezone")
+        else "timezone assumed UTC"), sample_id, severity="warning", sha256=s.sha256) for s in sources]
 
 
 def _open(path: Path, large: bool) -> tuple[pa.Table | None, dict]:

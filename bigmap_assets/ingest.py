@@ -2,12 +2,15 @@
 
 Every file under ``<data-dir>/raw/<technique>/<sample_id>/`` is hashed and read; a file
 that cannot be used becomes an ``Issue`` (never an exception past this module), and
-the inventory of what was seen becomes ``raw_files`` rows.
+the inventory of what was seen becomes ``raw_files`` rows. What is not read at all (a
+refused folder name, a file outside a sample folder, a link out of the data folder, a
+FIFO; see ``raw_tree``) is an ``Issue`` too, so every entry under ``raw/`` is accounted for.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,11 +20,16 @@ import pyarrow as pa
 
 from . import schemas
 from .errors import UnreadableFile
+from .raw_tree import WARNING, containment, entry_problem, files_below, kind_of, not_data, walk
 from .readers import metadata_of, read
-from .warehouse.lake import check_partition_value
+from .warehouse.lake import SAFE_VALUE
 from .warehouse.provenance import code_version, sha256_of, stamp
 
 TECHNIQUES = ("cycling", "d2b", "xas")
+RAW_FOLDERS = (*TECHNIQUES, "survey")
+# The ingest_issues partition of what lies outside any sample folder: a name no sample folder may take,
+# which DuckDB reads back as a NULL sample_id.
+NO_SAMPLE = "__HIVE_DEFAULT_PARTITION__"
 
 
 def default_data_dir() -> str:
@@ -62,29 +70,115 @@ class PartitionFiles:
     inventory: list[dict] = field(default_factory=list)
 
 
-def is_raw_file(path: Path) -> bool:
-    """Data files only: hidden files, editor backups and temp files are not raw data."""
-    name = path.name
-    return path.is_file() and not name.startswith((".", "~$")) and not name.endswith(("~", ".tmp", ".part"))
+def relative(data_dir: Path, path: Path) -> str:
+    return str(Path(path).relative_to(data_dir))
 
 
-def raw_files_of(data_dir: Path, technique: str, sample_id: str) -> list[Path]:
-    folder = Path(data_dir) / "raw" / technique / sample_id
-    return sorted(p for p in folder.rglob("*") if is_raw_file(p)) if folder.is_dir() else []
+def sample_name_problem(name: str) -> str | None:
+    """Why a folder under ``raw/<technique>/`` cannot be a sample ID, or None."""
+    if name.startswith("."):
+        return f"{name!r} is a hidden folder (name starts with '.')"
+    if name == NO_SAMPLE:
+        return f"{name!r} is a reserved name"
+    if not SAFE_VALUE.match(name):
+        return f"{name!r} is not a sample ID: use letters, digits, '.', '_' and '-' only"
+    return None
 
 
 def sample_folders(data_dir: Path, technique: str) -> tuple[list[str], list[Issue]]:
-    """Sample IDs that have a folder under ``raw/<technique>/``; unsafe names become issues."""
-    base = Path(data_dir) / "raw" / technique
+    """Sample IDs that have a folder under ``raw/<technique>/``, and an issue for everything else there
+    (refused folder names, files outside a sample folder, links out of the data folder, FIFOs...)."""
+    data_dir = Path(data_dir)
+    base = data_dir / "raw" / technique
+    if not os.path.lexists(base):
+        return [], []
+    inside = containment(data_dir)
+    mode, problem = entry_problem(base, inside)
+    if problem or not stat.S_ISDIR(mode):
+        return [], [Issue(relative(data_dir, base), technique, problem or "not a folder: nothing in it is read")]
     ids, issues = [], []
-    for folder in sorted(base.iterdir()) if base.is_dir() else []:
-        if not folder.is_dir() or folder.name.startswith("."):
-            continue
-        try:
-            ids.append(check_partition_value(folder.name))
-        except ValueError as exc:
-            issues.append(Issue(str(folder.relative_to(data_dir)), technique, f"sample folder refused: {exc}"))
+    try:
+        entries = sorted(os.scandir(base), key=lambda e: e.name)
+    except OSError as exc:
+        return [], [Issue(relative(data_dir, base), technique, f"folder cannot be listed: {exc.strerror}")]
+    for entry in entries:
+        path = Path(entry.path)
+        rel = relative(data_dir, path)
+        mode, problem = entry_problem(path, inside)
+        if problem:
+            issues.append(Issue(rel, technique, problem))
+        elif stat.S_ISDIR(mode):
+            refused = sample_name_problem(entry.name)
+            if refused:
+                issues.append(Issue(rel, technique, f"sample folder refused: {refused}; "
+                                                    f"its {files_below(path)} file(s) are not read"))
+            else:
+                ids.append(entry.name)
+        elif not_data(entry.name):
+            issues.append(Issue(rel, technique, f"not read: {not_data(entry.name)}", severity=WARNING))
+        elif stat.S_ISREG(mode):
+            issues.append(Issue(rel, technique, f"not in a sample folder: not read (put it in "
+                                                f"raw/{technique}/<sample_id>/)"))
+        else:
+            issues.append(Issue(rel, technique, f"not read: {kind_of(mode)}, not a regular file"))
     return ids, issues
+
+
+def layout_issues(data_dir: Path) -> dict[str, list[Issue]]:
+    """Issues of everything under ``raw/`` outside the sample folders and ``raw/survey/``, by technique
+    folder (``raw``: entries directly under ``raw/`` that are not a technique folder)."""
+    data_dir = Path(data_dir)
+    raw = data_dir / "raw"
+    found = {"raw": [], **{technique: sample_folders(data_dir, technique)[1] for technique in TECHNIQUES}}
+    inside = containment(data_dir)
+    try:
+        entries = sorted(os.scandir(raw), key=lambda e: e.name) if raw.is_dir() else []
+    except OSError as exc:
+        return {**found, "raw": [Issue("raw", "raw", f"folder cannot be listed: {exc.strerror}")]}
+    for entry in entries:
+        if entry.name in RAW_FOLDERS:
+            continue  # the technique folders above, raw/survey/ by the survey reader
+        path = Path(entry.path)
+        rel = relative(data_dir, path)
+        mode, problem = entry_problem(path, inside)
+        if problem:
+            found["raw"].append(Issue(rel, "raw", problem))
+        elif not_data(entry.name):
+            what = "folder" if stat.S_ISDIR(mode) else "file"
+            found["raw"].append(Issue(rel, "raw", f"not read: {not_data(entry.name, what)}", severity=WARNING))
+        elif stat.S_ISDIR(mode):
+            found["raw"].append(Issue(rel, "raw", f"not a technique folder ({', '.join(RAW_FOLDERS)}): "
+                                                  f"its {files_below(path)} file(s) are not read"))
+        elif stat.S_ISREG(mode):
+            found["raw"].append(Issue(rel, "raw", "not in a technique folder: not read (put it in "
+                                                  "raw/<technique>/<sample_id>/ or raw/survey/)"))
+        else:
+            found["raw"].append(Issue(rel, "raw", f"not read: {kind_of(mode)}, not a regular file"))
+    return found
+
+
+def files_in(data_dir: Path, folder: Path, technique: str, sample_id: str | None) -> tuple[list[Path], list[Issue]]:
+    """The raw data files under ``folder`` (see ``raw_tree.walk``) and an issue for each entry refused there."""
+    data_dir = Path(data_dir)
+    if not os.path.lexists(folder):
+        return [], []
+    inside = containment(data_dir)
+    mode, problem = entry_problem(folder, inside)
+    if problem or not stat.S_ISDIR(mode):
+        return [], [Issue(relative(data_dir, folder), technique, problem or "not a folder: not read", sample_id)]
+    listing = walk(folder, inside)
+    issues = [Issue(relative(data_dir, r.path), technique, r.reason, sample_id, severity=r.severity)
+              for r in listing.refused]
+    return listing.files, issues
+
+
+def sample_files(data_dir: Path, technique: str, sample_id: str) -> tuple[list[Path], list[Issue]]:
+    """The raw files of one sample folder, and what is refused in it (links out, FIFOs, hidden files...)."""
+    return files_in(data_dir, Path(data_dir) / "raw" / technique / sample_id, technique, sample_id)
+
+
+def raw_files_of(data_dir: Path, technique: str, sample_id: str) -> list[Path]:
+    return sample_files(data_dir, technique, sample_id)[0]
 
 
 Accept = Callable[[dict], str | None]
@@ -118,7 +212,8 @@ def admit_files(data_dir: str | Path, technique: str, sample_id: str, *, open_fi
     data_dir = Path(data_dir)
     result = PartitionFiles(technique, sample_id)
     admitted = []
-    for path in raw_files_of(data_dir, technique, sample_id):
+    paths, result.issues = sample_files(data_dir, technique, sample_id)
+    for path in paths:
         rel = str(path.relative_to(data_dir))
         stat = path.stat()
         digest = sha256_of(path)

@@ -3,13 +3,19 @@
 ``samples``, ``electrodes``, ``shipments``, ``experiments`` and ``archive_records``.
 Problems never raise: each becomes an ``Issue`` naming the file, the row and the reason.
 A row that cannot be used (bad or duplicate ID, unreadable or backwards dates) is left
-out (severity error); a row naming an unknown sample is kept (severity warning).
+out (severity error); a row naming an unknown sample is kept (severity warning). Every
+numeric field must be a finite number in its physical range (``NUMBER_BOUNDS``): a bad one
+(``nan``, ``inf``, 0 mg, a negative cost) is left blank and reported (severity error), the
+row is kept (a cell keeps its timezone when only its mass is wrong).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -19,11 +25,49 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import UnreadableFile
 from .ingest import Issue
+from .raw_tree import containment, entry_problem, kind_of
 from .schemas import TABLES
 from .warehouse.lake import SAFE_VALUE
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xls", ".ods")
 SAMPLE_COLUMNS = ("sample_id", "provider", "batch", "series", "chemistry", "active_mass_mg", "timezone")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The physical range of a numeric registry field (``low`` excluded when ``low_open``)."""
+
+    low: float
+    high: float
+    unit: str
+    low_open: bool = False
+
+    def problem(self, column: str, text: str) -> str | None:
+        """Why ``text`` is not a usable value of ``column``, or None."""
+        try:
+            value = float(text)
+        except ValueError:
+            return f"{column} {text!r} is not a number"
+        if not math.isfinite(value):
+            return f"{column} {text!r} is not a finite number"
+        if value < self.low or value > self.high or (self.low_open and value == self.low):
+            low = f"{'above' if self.low_open else 'from'} {self.low:g}"
+            return f"{column} {text} is outside its physical range ({low} to {self.high:g} {self.unit})"
+        return None
+
+
+NUMBER_BOUNDS = {
+    "active_mass_mg": Bounds(0.0, 100_000.0, "mg", low_open=True),  # a cathode's active material, up to 100 g
+    "cost_eur": Bounds(0.0, 100_000.0, "EUR"),  # one shipment
+    "percent_done": Bounds(0.0, 100.0, "%"),
+}
+
+
+def blank_bad_numbers(row: dict[str, str], columns: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """``row`` with each of ``columns`` that is not a number in its ``NUMBER_BOUNDS`` blanked, and why each was."""
+    problems = [(c, NUMBER_BOUNDS[c].problem(c, row[c])) for c in columns if row.get(c)]
+    problems = [(c, why) for c, why in problems if why]
+    return {**row, **{c: "" for c, _ in problems}}, [f"{why}: left blank" for _, why in problems]
 
 
 def read_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
@@ -59,7 +103,11 @@ def read_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
 
 
 def _opened(path: Path) -> tuple[list[dict[str, str]] | None, list[Issue]]:
-    """``read_rows`` with its problems as issues: (None, [error]) when the file cannot be opened."""
+    """``read_rows`` with its problems as issues: (None, [error]) when the file cannot be opened, or is a
+    link out of the data folder (``registry/``'s parent)."""
+    problem = file_problem(path)
+    if problem:
+        return None, [Issue(str(path), "registry", problem)]
     try:
         rows, warnings = read_rows(path)
     except UnreadableFile as exc:
@@ -73,10 +121,16 @@ def _text(value) -> str:
     return "" if value is None else str(value).strip()
 
 
+def file_problem(path: Path) -> str | None:
+    """Why a registry file is not opened (a link out of the data folder, a FIFO...), or None."""
+    mode, problem = entry_problem(path, containment(Path(path).parent.parent))
+    return problem or (None if stat.S_ISREG(mode) else f"not read: {kind_of(mode)}, not a regular file")
+
+
 def registry_file(registry_dir: Path, name: str) -> Path | None:
     """``<name>.csv`` (or .xlsx, .xls, .ods) in ``registry_dir``, whichever exists (CSV first)."""
     for suffix in (".csv", *SPREADSHEET_SUFFIXES):
-        if (Path(registry_dir) / f"{name}{suffix}").is_file():
+        if os.path.lexists(Path(registry_dir) / f"{name}{suffix}"):
             return Path(registry_dir) / f"{name}{suffix}"
     return None
 
@@ -106,6 +160,8 @@ def load_samples(registry_dir: str | Path) -> tuple[dict[str, dict], list[Issue]
         if reason:
             issues.append(Issue(str(path), "registry", reason, row.get("sample_id") or None, location=f"row {line}"))
             continue
+        row, blanked = blank_bad_numbers(row, ("active_mass_mg",))
+        issues += [Issue(str(path), "registry", why, row["sample_id"], location=f"row {line}") for why in blanked]
         samples[row["sample_id"]] = {
             **row, "active_mass_mg": float(row["active_mass_mg"]) if row["active_mass_mg"] else None,
             "assembly_date": parse_date(row.get("assembly_date", "")),
@@ -129,16 +185,7 @@ def _row_problem(row: dict[str, str], seen: dict[str, dict]) -> str | None:
         ZoneInfo(row["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
         return f"timezone {row['timezone']!r} is not an IANA name (e.g. Europe/Berlin)"
-    reason = _date_problem(row, ("assembly_date", "end_of_life_date"), (("assembly_date", "end_of_life_date"),))
-    if reason:
-        return reason
-    if row["active_mass_mg"]:
-        try:
-            if float(row["active_mass_mg"]) <= 0:
-                return f"active_mass_mg {row['active_mass_mg']!r} must be positive"
-        except ValueError:
-            return f"active_mass_mg {row['active_mass_mg']!r} is not a number"
-    return None
+    return _date_problem(row, ("assembly_date", "end_of_life_date"), (("assembly_date", "end_of_life_date"),))
 
 
 def parse_date(text: str) -> date | None:
@@ -175,8 +222,7 @@ class Spec:
     sample_column: str = ""  # one sample ID per row
     sample_list_column: str = ""  # ';'-separated sample IDs
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    numbers: tuple[str, ...] = ()
-    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # inclusive bounds of numbers
+    numbers: tuple[str, ...] = ()  # optional numeric fields, each with its NUMBER_BOUNDS
     flags: tuple[str, ...] = ()
 
 
@@ -185,7 +231,7 @@ SPECS = {spec.name: spec for spec in (
          choices={"material": ("LNO", "Gr"), "state": ("", "pristine", "aged")}),
     Spec("shipments", "shipment_id", ("shipment_id", "from_site", "to_site", "sent_date", "received_date"),
          dates=("sent_date", "received_date"), order=(("sent_date", "received_date"),),
-         sample_list_column="sample_ids", numbers=("cost_eur",), ranges={"cost_eur": (0, float("inf"))},
+         sample_list_column="sample_ids", numbers=("cost_eur",),
          flags=("lost",)),
     Spec("experiments", "experiment_id", ("experiment_id", "partner", "technique", "site_type", "received_date",
                                           "started_date", "completed_date"),
@@ -193,7 +239,7 @@ SPECS = {spec.name: spec for spec in (
          order=(("received_date", "started_date"), ("started_date", "completed_date"),
                 ("received_date", "completed_date")),
          sample_list_column="sample_ids", choices={"site_type": ("lab", "large-scale facility")},
-         numbers=("percent_done",), ranges={"percent_done": (0, 100)}),
+         numbers=("percent_done",)),
     Spec("archive_records", "record_id", ("record_id", "partner", "technique", "created_date"),
          dates=("created_date", "updated_date"), order=(("created_date", "updated_date"),)),
 )}
@@ -240,6 +286,8 @@ def load_table(registry_dir: str | Path, name: str, known_samples: set[str]) -> 
             issues.append(Issue(str(path), "registry", reason, location=f"row {line}"))
             continue
         seen.add(row_id)
+        row, blanked = blank_bad_numbers(row, spec.numbers)
+        issues += [Issue(str(path), "registry", why, location=f"row {line}") for why in blanked]
         typed = _typed(spec, row)
         samples = [typed[spec.sample_column]] if spec.sample_column else typed.get(spec.sample_list_column) or []
         registry_tables = "samples" if spec.sample_column else "samples or electrodes"
@@ -262,15 +310,6 @@ def _spec_problem(spec: Spec, row: dict[str, str], seen: set[str]) -> str | None
     for column, allowed in spec.choices.items():
         if row.get(column, "") not in allowed:
             return f"{column} {row.get(column)!r} is not one of {', '.join(a for a in allowed if a)}"
-    for column in spec.numbers:
-        try:
-            float(row.get(column) or 0)
-        except ValueError:
-            return f"{column} {row[column]!r} is not a number"
-    for column, (low, high) in spec.ranges.items():
-        if row.get(column) and not low <= float(row[column]) <= high:
-            bounds = f"at least {low:g}" if high == float("inf") else f"between {low:g} and {high:g}"
-            return f"{column} {row[column]} must be {bounds}"
     for column in spec.flags:
         if row.get(column, "").lower() not in FLAG_VALUES:
             return f"{column} {row[column]!r} is not true or false"

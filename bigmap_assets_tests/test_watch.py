@@ -71,5 +71,6 @@ def test_registry_and_surveys_are_watched_and_bad_folders_refused(tmp_path):
     found = watch.scan(tmp_path, {})
     assert found.changed_registry and found.changed_surveys and not found.changed_partitions
     reasons = {i.path: i.reason for i in found.refused}
-    assert "invalid partition value 'bad id!'" in reasons["raw/cycling/bad id!/a.mpt"]
-    assert "not under raw/" in reasons["raw/stray.txt"]
+    assert reasons["raw/cycling/bad id!"].startswith("sample folder refused: 'bad id!' is not a sample ID")
+    assert reasons["raw/cycling/bad id!"].endswith("its 1 file(s) are not read")
+    assert reasons["raw/stray.txt"].startswith("not in a technique folder")

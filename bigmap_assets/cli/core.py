@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def register(subparsers) -> None:
                               description="Run a DuckDB query over the warehouse views (no lock is taken).")
     p.add_argument("query")
     data_dir_arg(p)
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="csv: text that starts like a spreadsheet formula (= + - @) is prefixed with a single quote")
     p.set_defaults(func=cmd_sql)
 
     p = subparsers.add_parser("issues", help="list the ingest issues: files or rows that could not be used, and why",
@@ -122,11 +124,25 @@ def cmd_issues(args) -> int:
     return cmd_sql(args)
 
 
+# Text a spreadsheet program would run as a formula; and text that is just a number (it may start with + or -)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell safe to open in a spreadsheet program: text starting like a formula (``=HYPERLINK(...)``,
+    ``+``, ``-``, ``@``, tab, CR) gets a leading single quote, the usual CSV-injection defence. Numbers, and
+    text that is a plain number, stay as they are; the warehouse keeps the raw text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerow([spreadsheet_safe(c) for c in columns])
+        writer.writerows([spreadsheet_safe(v) for v in row] for row in rows)
     elif fmt == "json":
         print(json.dumps([dict(zip(columns, row)) for row in rows], indent=2, default=str))
     else:

@@ -1,4 +1,5 @@
-"""``bigmap status``: last runs, stale partitions and open ingest issues of a data folder."""
+"""``bigmap status``: last runs, stale partitions, open ingest issues, unaccounted raw files and
+unregistered samples of a data folder."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from ..accounting import unaccounted_files, unregistered_samples
 from ..warehouse import catalog
 from .core import data_dir_arg, existing_data_folder
 
@@ -16,10 +18,12 @@ LISTED_ISSUES = 20
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("status", help="last runs, stale partitions and open ingest issues",
+    p = subparsers.add_parser("status", help="last runs, stale partitions, open ingest issues, unaccounted raw files",
                               description="Health of a data folder: the Dagster instance's last runs, the sample "
-                                          "partitions whose raw files are newer than their tables, and the files "
-                                          "that could not be used.")
+                                          "partitions whose raw files are newer than their tables, the files "
+                                          "that could not be used, the raw files neither ingested nor explained "
+                                          "by an issue, and the samples missing from the registry. Exit 1 when a "
+                                          "run failed, a partition is stale, or a file is unused or unaccounted.")
     data_dir_arg(p)
     p.add_argument("--runs", type=int, default=RECENT_RUNS, help=f"how many recent runs to list (default {RECENT_RUNS})")
     p.set_defaults(func=cmd_status)
@@ -90,5 +94,17 @@ def cmd_status(args) -> int:
         print(f"  {path}: {reason}")
     if len(issues) > LISTED_ISSUES:
         print(f"  ... and {len(issues) - LISTED_ISSUES} more: see `bigmap issues`")
+    unaccounted = unaccounted_files(data_dir)
+    print(f"\nunaccounted raw files (neither ingested nor in ingest_issues): {len(unaccounted)}")
+    for path in unaccounted[:LISTED_ISSUES]:
+        print(f"  {path}")
+    if len(unaccounted) > LISTED_ISSUES:
+        print(f"  ... and {len(unaccounted) - LISTED_ISSUES} more")
+
+    unregistered = unregistered_samples(data_dir)
+    print(f"\nsamples not in the registry (times assumed UTC unless a file states its zone, no active mass): "
+          f"{len(unregistered)}")
+    for sample_id, technique in unregistered:
+        print(f"  {sample_id}|{technique}")
     failed = sum(r["status"] == "FAILURE" for r in runs)
-    return 1 if failed or partitions or issues else 0
+    return 1 if failed or partitions or issues or unaccounted else 0

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import schemas
-from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources
+from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources, unregistered_issues
 from ..errors import UnreadableFile
 from ..ingest import Issue
 from ..plots.cycling import soh_versus_cycle
@@ -35,6 +35,8 @@ def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     sources, files = read_sources(warehouse.root, sample_id, accept=_cycling_only,
                                   large_file_bytes=int(warehouse.large_file_mb * 2**20))
     record = sample_record(context, warehouse, sample_id)
+    if not record:
+        files.issues += unregistered_issues(sources, sample_id)
     if not sources:
         context.log.warning(f"no usable cycling file for {sample_id}")
     streamed = [s.rel for s in sources if s.table is None]

@@ -25,6 +25,7 @@ SUMMARY_TABLES = ("raw_files", "ingest_issues", "cycling_timeseries", "cycling_c
 class Report:
     runs: list[tuple[str, str, bool]] = field(default_factory=list)  # (job, partition, success)
     refused: list[str] = field(default_factory=list)
+    unaccounted: list[str] = field(default_factory=list)  # raw files neither ingested nor in ingest_issues
 
     @property
     def succeeded(self) -> bool:
@@ -73,6 +74,12 @@ def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = Non
     log(f"{'ok    ' if summary.success else 'FAILED'} summary_job")
     for line in report.refused:
         log(f"refused {line}")
+    for evaluation in summary.get_asset_check_evaluations():
+        if evaluation.check_name == "every_raw_file_accounted_for":
+            report.unaccounted = evaluation.metadata["files"].value
+            log("every raw file is ingested or has an ingest issue" if evaluation.passed else
+                f"{evaluation.metadata['unaccounted_files'].value} raw file(s) neither ingested nor in ingest_issues: "
+                f"{', '.join(report.unaccounted)}")
     _print_counts(data_dir / "warehouse", log)
     return report
 

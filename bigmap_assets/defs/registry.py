@@ -22,7 +22,7 @@ TABLE_NAMES = ("samples", *registry.SPECS)
 def _stamped(warehouse: WarehouseResource, files: PartitionFiles, name: str, table: pa.Table) -> pa.Table:
     """``table`` with the provenance of its registry file, and the file in the inventory."""
     path = registry.registry_file(warehouse.registry_dir, name)
-    if path is None:
+    if path is None or registry.file_problem(path):  # refused (an issue already says why): never hashed
         return table
     rel = str(path.relative_to(warehouse.root))
     digest = sha256_of(path)

@@ -9,13 +9,14 @@ from .resources import WarehouseResource
 
 
 def sample_record(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:
-    """The registry row of ``sample_id``; an empty dict (and a warning in the log) when unknown."""
+    """The registry row of ``sample_id``; an empty dict (and a warning in the log) when unknown
+    (``cycling_timeseries`` records it in ``ingest_issues`` for each of the cell's files)."""
     samples, _ = registry.load_samples(warehouse.registry_dir)
     record = samples.get(sample_id)
     if record is None:
         context.log.warning(
             f"sample {sample_id} is not in {warehouse.registry_dir / 'samples.csv'}: "
-            "times are taken as UTC and no active mass is known"
+            "times are taken as UTC unless a file states its timezone, and no active mass is known"
         )
         return {}
     return record

@@ -25,6 +25,7 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
         found = watch.scan(warehouse.root, previous.get("files", {}), settle_seconds=warehouse.settle_seconds,
                            recorded=lambda kind, sample_id: _recorded(warehouse, kind, sample_id),
                            code_version=code_version())
+        refused = {issue.path: issue.reason for issue in found.refused}
         for issue in found.refused:
             context.log.warning(f"{issue.path}: {issue.reason}")
         if found.unsettled:
@@ -38,26 +39,36 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
             before = {} if first_look else previous["samples"]
             changed = {s for s in sample_rows.keys() | before.keys() if sample_rows.get(s) != before.get(s)}
             partitions |= {(t, s) for t in TECHNIQUES for s in changed if (warehouse.raw_dir / t / s).is_dir()}
+        # a refusal that came or went is recorded by the run of where it lies: its partition, the surveys,
+        # or (outside every sample folder) the summary run's raw_folder_layout
+        # (on a first look the refusals are taken as the warehouse's runs recorded them)
+        refused_before = previous.get("refused", refused if first_look else {})
+        moved = {watch.classify(p) for p in refused.keys() | refused_before.keys()
+                 if refused.get(p) != refused_before.get(p)}
+        partitions |= {(kind, s) for kind, s in moved if kind in TECHNIQUES}
+        changed_sources = {"registry": found.changed_registry or ("registry", None) in moved,
+                           "survey": found.changed_surveys or ("survey", None) in moved,
+                           "summary": ("unknown", None) in moved}
         known = set(context.instance.get_dynamic_partitions(sample_partitions.name))
         new_samples = sorted({s for _, s in partitions} - known)
         requests = [
             dg.RunRequest(
-                run_key=f"{technique}:{sample_id}:{_fingerprint(found.state, sample_rows, technique, sample_id)}",
+                run_key=f"{technique}:{sample_id}:{_fingerprint(found.state, refused, sample_rows, technique, sample_id)}",
                 job_name=jobs[technique].name,
                 partition_key=partition_key(sample_id, technique),
                 tags={"bigmap/technique": technique},
             )
             for technique, sample_id in sorted(partitions) if technique in jobs
         ]
-        for source, changed in (("registry", found.changed_registry), ("survey", found.changed_surveys)):
+        for source, changed in changed_sources.items():
             if changed:
                 job = jobs.get(source, jobs["summary"])
-                requests.append(dg.RunRequest(run_key=f"{source}:{_fingerprint(found.state, sample_rows, source, '')}",
-                                              job_name=job.name))
+                requests.append(dg.RunRequest(
+                    run_key=f"{source}:{_fingerprint(found.state, refused, sample_rows, source, '')}", job_name=job.name))
         return dg.SensorResult(
             run_requests=requests,
             dynamic_partitions_requests=[sample_partitions.build_add_request(new_samples)] if new_samples else [],
-            cursor=json.dumps({"files": found.state, "samples": sample_rows}, sort_keys=True),
+            cursor=json.dumps({"files": found.state, "samples": sample_rows, "refused": refused}, sort_keys=True),
         )
 
     return raw_file_sensor
@@ -84,12 +95,17 @@ def _sample_row_hashes(warehouse: WarehouseResource) -> dict[str, str]:
             for s, row in samples.items()}
 
 
-def _fingerprint(state: dict[str, list], sample_rows: dict[str, str], kind: str, sample_id: str) -> str:
-    """A short hash of what a run reads (its files' contents, its registry row), so it never runs twice for it."""
-    if kind in ("registry", "survey"):
+def _fingerprint(state: dict[str, list], refused: dict[str, str], sample_rows: dict[str, str], kind: str,
+                 sample_id: str) -> str:
+    """A short hash of what a run reads (its files' contents, what it refuses, its registry row), so it never
+    runs twice for it. ``kind`` ``summary``: what lies outside every sample folder."""
+    if kind in ("registry", "survey", "summary"):
+        kind = "unknown" if kind == "summary" else kind
         items = sorted((p, v[2]) for p, v in state.items() if watch.classify(p)[0] == kind)
+        items += sorted((p, r) for p, r in refused.items() if watch.classify(p)[0] == kind)
     else:
         items = sorted((p, v[2]) for p, v in state.items() if watch.classify(p) == (kind, sample_id))
+        items += sorted((p, r) for p, r in refused.items() if watch.classify(p) == (kind, sample_id))
         items.append(("registry", sample_rows.get(sample_id)))
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from .. import schemas
 from ..errors import UnreadableFile
-from ..ingest import Issue, PartitionFiles, ReadFile, is_raw_file
+from ..ingest import Issue, PartitionFiles, ReadFile, files_in
 from ..plots.survey import survey_grid
 from ..readers import attach_metadata, find_reader, metadata_of, read, survey_form
 from ..science.survey import survey_metaview as compute_metaview
@@ -23,11 +23,11 @@ PARTITION = "forms"  # ingest_issues / raw_files partition of the survey files (
 
 
 def read_forms(data_dir: Path) -> PartitionFiles:
-    """Read every file under ``raw/survey/``: forms become tables, anything else an issue; cells the
-    reader could not understand become issues with their sheet!cell."""
+    """Read every file under ``raw/survey/``: forms become tables, anything else an issue (links out of
+    the data folder and FIFOs too); cells the reader could not understand become issues with their sheet!cell."""
     result = PartitionFiles(TECHNIQUE, PARTITION)
-    folder = data_dir / "raw" / TECHNIQUE
-    for path in sorted(p for p in folder.rglob("*") if is_raw_file(p)) if folder.is_dir() else []:
+    paths, result.issues = files_in(data_dir, data_dir / "raw" / TECHNIQUE, TECHNIQUE, None)
+    for path in paths:
         rel = str(path.relative_to(data_dir))
         digest = sha256_of(path)
         entry = {"path": rel, "technique": TECHNIQUE, "sample_id": PARTITION, "size_byte": path.stat().st_size,

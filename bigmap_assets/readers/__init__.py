@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from ..errors import UnreadableFile
 from ..modules import import_if_present
+from ..raw_tree import not_a_regular_file
 from ..schemas.cycling import READER_COLUMNS
 
 READER_COLUMN_NAMES = [column.name for column in READER_COLUMNS]
@@ -60,8 +61,14 @@ def read_head(path: Path) -> bytes:
 
 
 def find_reader(path: str | Path) -> ModuleType:
-    """The reader that accepts ``path``, or ``UnreadableFile`` listing what was tried."""
+    """The reader that accepts ``path``, or ``UnreadableFile`` listing what was tried.
+
+    Only a regular file is opened: a FIFO would wait for a writer forever, a device never ends.
+    """
     path = Path(path)
+    problem = not_a_regular_file(path)
+    if problem:
+        raise UnreadableFile(path, problem)
     try:
         head = read_head(path)
     except IsADirectoryError:

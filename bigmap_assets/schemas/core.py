@@ -24,11 +24,13 @@ RAW_FILES = register(Table(
 
 INGEST_ISSUES = register(Table(
     name="ingest_issues",
-    description="Every raw file, row or cell that could not be used, and why. Nothing is dropped silently.",
+    description="Every raw file, row or cell that could not be used, and why, and everything under raw/ that was "
+                "not read (refused folders, stray files, links out of the data folder). Nothing is dropped silently.",
     columns=(
         Column("path", pa.string(), "", "raw file, relative to the data folder", nullable=False),
-        Column("technique", pa.string(), "", "cycling, d2b, xas, survey or registry", nullable=False),
-        Column("sample_id", pa.string(), "", "sample ID (empty when not known)"),
+        Column("technique", pa.string(), "", "cycling, d2b, xas, survey, registry, or raw (directly under raw/)",
+               nullable=False),
+        Column("sample_id", pa.string(), "", "sample ID (NULL outside any sample folder)"),
         Column("location", pa.string(), "", "where in the file: line, sheet!cell, row"),
         Column("severity", pa.string(), "", "error (file or row not used) or warning (used with an assumption)"),
         Column("reason", pa.string(), "", "what is wrong, in words a person can act on", nullable=False),

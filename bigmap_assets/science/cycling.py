@@ -96,12 +96,24 @@ def build_timeseries(files: list[pa.Table], *, sample_id: str, timezone: str) ->
 _CARRIED = ("charging_capacity_ah", "discharging_capacity_ah", "vendor_cycle_number")
 
 
+def start_unix_second(metadata: dict, zone: ZoneInfo) -> float | None:
+    """A file's start (Unix s): its ``start_time_local`` in the timezone the file states (metadata
+    ``timezone``, e.g. Arbin's Unix-time dates are UTC), else in ``zone`` (the cell's); None without a start."""
+    start = metadata.get("start_time_local")
+    if not start:
+        return None
+    try:
+        zone = ZoneInfo(metadata["timezone"]) if metadata.get("timezone") else zone
+    except (ValueError, KeyError):  # not an IANA name: the cell's zone
+        pass
+    return datetime.fromisoformat(start).replace(tzinfo=zone).timestamp()
+
+
 def _order_by_start(files: list[pa.Table], zone: ZoneInfo, warnings: list[str]) -> list[tuple[pa.Table, float | None]]:
     """Files sorted by absolute start (Unix s); one without a start keeps its place after its predecessor."""
     keyed, previous_key = [], -np.inf
     for position, table in enumerate(files):
-        start = metadata_of(table).get("start_time_local")
-        start_unix_s = datetime.fromisoformat(start).replace(tzinfo=zone).timestamp() if start else None
+        start_unix_s = start_unix_second(metadata_of(table), zone)
         if start_unix_s is None:
             name = _strings(table, "source_file")[0].as_py() if table.num_rows else None
             warnings.append(f"file {name or position} has no start time: placed right after the file before it")

@@ -18,15 +18,14 @@ between the instrument's capacity counters and Σ I·dt on its first batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 
 from ..readers.cycler_common import block_index
-from .cycling import (_CARRIED, _CC_CHG, _CV_CHG, _REST, _floats, _strings, current_signs, step_types,
-                      timeseries_table)
+from .cycling import (_CARRIED, _CC_CHG, _CV_CHG, _REST, _floats, _strings, current_signs, start_unix_second,
+                      step_types, timeseries_table)
 
 
 @dataclass
@@ -89,8 +88,7 @@ class TimeseriesBuilder:
             if value is not None:
                 self._carried[key] = value
         self._last_finite = dict.fromkeys(_CARRIED)
-        start = metadata.get("start_time_local")
-        start_unix_s = datetime.fromisoformat(start).replace(tzinfo=self._zone).timestamp() if start else None
+        start_unix_s = start_unix_second(metadata, self._zone)
         name = name or metadata.get("source_file") or str(self._files_started)
         if start_unix_s is None:
             self.warnings.append(f"file {name} has no start time: placed right after the file before it")

@@ -43,17 +43,18 @@ def test_shipment_validations_fire_on_crafted_rows(tmp_path):
         "S9,A,B,2023-03-01,2023-03-03,C1,-5,false",
     ]) + "\n")
     table, found = _issues(tmp_path, "shipments")
-    assert table["shipment_id"].to_pylist() == ["S1", "S3", "S7"]
-    assert table["lost"].to_pylist() == [False, False, True]
+    assert table["shipment_id"].to_pylist() == ["S1", "S3", "S5", "S7", "S9"]
+    assert table["lost"].to_pylist() == [False, False, True, True, False]
+    assert table["cost_eur"].to_pylist() == [10.0, 10.0, None, None, None]  # a bad cost is blanked, the row kept
     assert found == {
         ("row 3", "error", "duplicate shipment_id 'S1'"),
         ("row 4", "error", "dates run backwards: received_date 2023-03-02 is before sent_date 2023-03-10"),
         ("row 5", "warning", "shipment_id 'S3' names unknown sample 'C9' (not in samples or electrodes)"),
         ("row 6", "error", "sent_date '2023-13-01' is not a date (use YYYY-MM-DD)"),
-        ("row 7", "error", "cost_eur 'ten' is not a number"),
+        ("row 7", "error", "cost_eur 'ten' is not a number: left blank"),
         ("row 8", "error", "lost 'lost' is not true or false"),
         ("row 10", "error", "a lost parcel with a received_date: clear one of them"),
-        ("row 11", "error", "cost_eur -5 must be at least 0"),
+        ("row 11", "error", "cost_eur -5 is outside its physical range (from 0 to 100000 EUR): left blank"),
     }
 
 
@@ -69,12 +70,12 @@ def test_experiment_and_archive_dates_must_run_forwards(tmp_path):
     _write(tmp_path, "archive_records", "record_id,partner,technique,created_date,updated_date,notebook_entry\n"
                                         "R1,L,XRD,2023-06-01,2023-05-01,ELN-1\n")
     table, found = _issues(tmp_path, "experiments")
-    assert table["experiment_id"].to_pylist() == ["E1"]
+    assert table["experiment_id"].to_pylist() == ["E1", "E5"] and table["percent_done"].to_pylist() == [None, None]
     assert found == {
         ("row 3", "error", "dates run backwards: started_date 2023-03-02 is before received_date 2023-03-05"),
         ("row 4", "error", "dates run backwards: completed_date 2023-02-01 is before started_date 2023-03-02"),
         ("row 5", "error", "site_type 'synchrotron' is not one of lab, large-scale facility"),
-        ("row 6", "error", "percent_done 120 must be between 0 and 100"),
+        ("row 6", "error", "percent_done 120 is outside its physical range (from 0 to 100 %): left blank"),
     }
     assert _issues(tmp_path, "archive_records")[1] == {
         ("row 2", "error", "dates run backwards: updated_date 2023-05-01 is before created_date 2023-06-01")}

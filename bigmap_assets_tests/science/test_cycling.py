@@ -211,3 +211,50 @@ def test_every_real_cycler_file_goes_through_without_crashing(realdata):
         assert state_of_health(cycles).num_rows == 0
         summarised += 1
     assert summarised >= 35
+
+
+def test_a_file_that_states_its_timezone_is_placed_by_it_not_by_the_cells():
+    from zoneinfo import ZoneInfo
+
+    from bigmap_assets.science.cycling import start_unix_second
+    from bigmap_assets.science.cycling_stream import TimeseriesBuilder
+
+    berlin = ZoneInfo("Europe/Berlin")
+    noon_utc = datetime(2023, 3, 25, 12, tzinfo=timezone.utc).timestamp()
+    assert start_unix_second({"start_time_local": "2023-03-25T12:00:00", "timezone": "UTC"}, berlin) == noon_utc
+    assert start_unix_second({"start_time_local": "2023-03-25T12:00:00"}, berlin) == noon_utc - 3600  # CET
+    assert start_unix_second({"start_time_local": "2023-03-25T12:00:00", "timezone": "Mars/Olympus"}, berlin) \
+        == noon_utc - 3600
+    assert start_unix_second({"start_time_local": None, "timezone": "UTC"}, berlin) is None
+
+    # an Arbin export with Unix-time dates (start in UTC, 11:30) and an EC-Lab file of the same Berlin cell
+    # started at 12:00 Berlin time (11:00 UTC): the EC-Lab file comes first, the Arbin one 30 min later
+    unix_dated = reader_table("2023-03-25T11:30:00", "arbin.csv", test_time_second=[0.0, 60.0],
+                              voltage_volt=[3.5, 3.6], current_ampere=[0.1, 0.1])
+    unix_dated = attach_metadata(unix_dated, {**metadata_of(unix_dated), "timezone": "UTC"})
+    local = reader_table("2023-03-25T12:00:00", "cell.mpt", test_time_second=[0.0, 60.0],
+                         voltage_volt=[3.4, 3.45], current_ampere=[0.1, 0.1])
+    whole = build_timeseries([unix_dated, local], sample_id="X", timezone="Europe/Berlin")
+    assert whole.column("source_file").to_pylist() == ["cell.mpt"] * 2 + ["arbin.csv"] * 2
+    assert whole.column("utc_time")[2].as_py() == datetime(2023, 3, 25, 11, 30, tzinfo=timezone.utc)
+    assert whole.column("test_time_second").to_pylist() == [0.0, 60.0, 1800.0, 1860.0]
+
+    builder = TimeseriesBuilder(sample_id="X", timezone="Europe/Berlin")
+    pieces = []
+    for table in (local, unix_dated):
+        builder.start_file(metadata_of(table), name=table.column("source_file")[0].as_py())
+        pieces.append(builder.add(table))
+    streamed = pa.concat_tables([*pieces, builder.finish()])
+    assert streamed.column("utc_time").to_pylist() == whole.column("utc_time").to_pylist()
+
+
+def test_an_unregistered_cell_gets_a_warning_per_file_naming_the_timezone_used():
+    from pathlib import Path
+
+    from bigmap_assets.cycling_ingest import CyclingSource, unregistered_issues
+
+    sources = [CyclingSource("raw/cycling/N1/a.mpt", Path("a.mpt"), 10, "a" * 64, {"timezone": None}, None),
+               CyclingSource("raw/cycling/N1/b.csv", Path("b.csv"), 10, "b" * 64, {"timezone": "UTC"}, None)]
+    assert [(i.path, i.sample_id, i.severity, i.reason, i.sha256) for i in unregistered_issues(sources, "N1")] == [
+        ("raw/cycling/N1/a.mpt", "N1", "warning", "not in the registry: timezone assumed UTC", "a" * 64),
+        ("raw/cycling/N1/b.csv", "N1", "warning", "not in the registry: the file's own timezone (UTC) used", "b" * 64)]
