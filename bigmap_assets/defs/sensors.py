@@ -41,8 +41,8 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
             partitions |= {(t, s) for t in TECHNIQUES for s in changed if (warehouse.raw_dir / t / s).is_dir()}
         # a refusal that came or went is recorded by the run of where it lies: its partition, the surveys,
         # or (outside every sample folder) the summary run's raw_folder_layout
-        # (on a first look the refusals are taken as the warehouse's runs recorded them)
-        refused_before = previous.get("refused", refused if first_look else {})
+        # (on a first look, those the warehouse's ingest_issues already hold are not news)
+        refused_before = previous["refused"] if "refused" in previous else _already_recorded(warehouse, refused)
         moved = {watch.classify(p) for p in refused.keys() | refused_before.keys()
                  if refused.get(p) != refused_before.get(p)}
         partitions |= {(kind, s) for kind, s in moved if kind in TECHNIQUES}
@@ -87,6 +87,15 @@ def _recorded(warehouse: WarehouseResource, kind: str, sample_id: str | None) ->
     rows = zip(table.column("path").to_pylist(), table.column("sha256").to_pylist(),
                table.column("code_version").to_pylist())
     return {path: (sha256, version) for path, sha256, version in rows}
+
+
+def _already_recorded(warehouse: WarehouseResource, refused: dict[str, str]) -> dict[str, str]:
+    """The refusals whose path the warehouse's ``ingest_issues`` already holds."""
+    recorded = set()
+    for partition in warehouse.lake.partitions("ingest_issues") if refused else []:
+        issues = warehouse.lake.read("ingest_issues", partition, columns=["path"])
+        recorded |= set(issues.column("path").to_pylist()) if issues is not None else set()
+    return {path: reason for path, reason in refused.items() if path in recorded}
 
 
 def _sample_row_hashes(warehouse: WarehouseResource) -> dict[str, str]:
