@@ -2,7 +2,9 @@
 
 Dialects handled: tab- or comma-separated; decimal comma; test time as ``"0d 00:00:00.0000"``,
 seconds, or minutes (the unit is checked against the clock column); US or day-first dates;
-non-ASCII padding in description lines; a truncated last row (dropped and reported). Maccor
+non-ASCII padding in description lines; a truncated last row (dropped and reported); a test
+time that stands still while the clock runs (impedance rows of raw ``.0NN`` files: the time
+comes from the clock there, reported). Maccor
 writes current and capacity as magnitudes: the sign of the current comes from the state
 column (C = charge, D = discharge), and the per-step capacity is rebuilt into cumulative
 charge and discharge counters.
@@ -82,13 +84,11 @@ def read_canonical(path: Path) -> tuple[pa.Table, dict]:
 def canonical_sources(text_layout: TextLayout) -> set[str]:
     """The Maccor columns behind ``READER_COLUMNS`` (found in the column line by ``layout``).
 
-    The clock column is parsed only when the test time's unit must be checked against it;
-    otherwise the start time comes from the first data row (``layout``).
+    The clock column is kept as text: it checks the test time's unit and fills in the test time
+    where it stalls; only the rows that need it are ever parsed as dates.
     """
     columns = text_layout.header["columns"]
-    needed = {key: name for key, name in columns.items() if name and key not in ("record", "energy", "clock")}
-    if _unit_from_clock(columns["test_time"], text_layout.text_columns):
-        needed["clock"] = columns["clock"]
+    needed = {key: name for key, name in columns.items() if name and key not in ("record", "energy")}
     return set(needed.values()) - {None}
 
 
@@ -179,8 +179,9 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
     cycle = _int(table, columns["cycle"])
     if cycle is None:
         lacks.append("cycle column")
-    clock_text, start_local, end_local = _clock(table, columns["clock"], first_clock, decimal_comma, warnings)
+    clock_text, start_local, end_local, clock_format = _clock(table, columns["clock"], first_clock, decimal_comma, warnings)
     test_time, seconds_per_unit = _test_time(table, columns["test_time"], start_local, end_local, warnings)
+    test_time = _through_stalls(test_time, clock_text, clock_format, warnings)
     state_code = pc.dictionary_encode(state).combine_chunks().indices.to_numpy(zero_copy_only=False) if state is not None else None
     blocks = block_index(*(k for k in (step, cycle, state_code) if k is not None))
 
@@ -255,7 +256,7 @@ def _modes(current: np.ndarray, voltage: np.ndarray, blocks: np.ndarray, chargin
 
 
 def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_comma: bool, warnings: list[str]):
-    """The DPT Time column as text, and its first and last clock times (naive, local).
+    """The DPT Time column as text, its first and last clock times (naive, local) and its format.
 
     Only the ends are parsed: per-row clock times are the start plus ``test_time_second``,
     and parsing half a million US-style dates would dominate the read time. When the column
@@ -263,7 +264,7 @@ def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_c
     text and the last time are None.
     """
     if name is None:
-        return None, None, None
+        return None, None, None, None
     if name not in table.column_names:
         text, sample = None, (first_clock or "").strip()
     else:
@@ -272,12 +273,48 @@ def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_c
     fmt = next((f for f in _CLOCK_FORMATS if _parses(sample, f)), None)
     if fmt is None:
         warnings.append(f"clock column {name!r} has an unknown layout ({sample!r}); start time unknown")
-        return text, None, None
+        return text, None, None, None
     if fmt.startswith("%m/%d") and decimal_comma and "%p" not in fmt:
         fmt = fmt.replace("%m/%d", "%d/%m")
         warnings.append("dates like 06/05/2021 are ambiguous: read day first because the file uses decimal commas")
     last = (text[len(text) - 1].as_py() or "") if text is not None else ""
-    return text, datetime.strptime(sample, fmt), datetime.strptime(last, fmt) if _parses(last, fmt) else None
+    return text, datetime.strptime(sample, fmt), datetime.strptime(last, fmt) if _parses(last, fmt) else None, fmt
+
+
+def _through_stalls(test_time: np.ndarray, clock_text: pa.ChunkedArray | None, fmt: str | None,
+                    warnings: list[str]) -> np.ndarray:
+    """Test time carried on by the clock where it stands still while the clock runs.
+
+    Raw Maccor files repeat the test time on impedance (FRA) rows although each row is seconds
+    or minutes later. There each row gets the previous row's time plus the clock's step, and
+    the rows after a stall are shifted by the time it lasted, so that test time follows the
+    clock throughout. Only the stalled rows and the rows before them are parsed as dates.
+    """
+    if clock_text is None or fmt is None or test_time.size < 2:
+        return test_time
+    stalled = np.flatnonzero(np.diff(test_time) == 0) + 1
+    if stalled.size == 0:
+        return test_time
+    wanted = np.union1d(stalled, stalled - 1)
+    texts = clock_text.take(pa.array(wanted)).to_pylist()
+    seconds = dict(zip(wanted.tolist(), (_clock_seconds(t, fmt) for t in texts), strict=True))
+    gained = np.zeros_like(test_time)
+    for row in stalled.tolist():
+        if seconds[row] is not None and seconds[row - 1] is not None:
+            gained[row] = max(seconds[row] - seconds[row - 1], 0.0)
+    if not gained.any():
+        return test_time
+    moved = np.flatnonzero(gained)
+    warnings.append(f"test time stands still on {moved.size} row(s) (rows {moved[0]}-{moved[-1]}) while the clock "
+                    f"runs {gained.sum():.0f} s: test time there taken from the clock, later rows shifted by it")
+    return test_time + np.cumsum(gained)
+
+
+def _clock_seconds(text: str | None, fmt: str) -> float | None:
+    try:
+        return (datetime.strptime((text or "").strip(), fmt) - datetime(1970, 1, 1)).total_seconds()
+    except ValueError:
+        return None
 
 
 def _parses(text: str, fmt: str) -> bool:

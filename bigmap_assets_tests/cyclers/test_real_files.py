@@ -191,6 +191,25 @@ def test_neware_per_step_capacities(tables):
     assert current.max() == pytest.approx(1.2e-4, rel=1e-3) and current.min() == pytest.approx(-1.199e-4, rel=1e-3)
 
 
+def test_maccor_test_time_follows_the_clock_where_it_stalls(tables):
+    """63 rows (11-73) of the raw .041 file repeat TestTime 0d 00:00:10 while DPt Time runs from
+    15:58:03 to 16:03:24: test time comes from the clock there, so start + test time is each
+    row's clock time (1 s resolution), and it never falls."""
+    eis = tables["maccor/beep_maccor_test_file_4267-66-6519.041"]
+    metadata = metadata_of(eis)
+    time_s = eis.column("test_time_second").to_numpy()
+    start = datetime.fromisoformat(metadata["start_time_local"])
+    clock = np.array([(datetime.strptime(t, "%m/%d/%Y %H:%M:%S") - start).total_seconds()
+                      for t in eis.column("clock_text_local").to_pylist()])
+    np.testing.assert_array_equal(time_s, clock)
+    assert (np.diff(time_s) >= 0).all()
+    assert time_s[10] == 10.0 and time_s[12] == 72.0 and time_s[-1] == 331.0  # 16:03:24
+    (warning,) = [w for w in metadata["warnings"] if "stands still" in w]
+    assert "61 row(s)" in warning and "321 s" in warning
+    cycler = tables["maccor/cellpy_maccor_002.txt"]  # a test time that never stalls is left as written
+    assert not [w for w in metadata_of(cycler)["warnings"] if "stands still" in w]
+
+
 def test_neware_ndax_aux_channels_named_by_their_declared_type(tables):
     """TestInfo.xml declares ChlType 102 (RealChlID 144), 103 (144) and 1122 (1); the members are
     data_AUX_144_2_1, data_AUX_144_3_1 and data_AUX_1_1022_1 (RealChlID, ChlType - 100, n)."""
