@@ -203,14 +203,19 @@ def _declared_aux_names(path: Path, source: pa.Table, vendor: dict,
     fastnda appends one column per ``data_AUX_*.ndc`` member, members sorted by the numbers in
     their names; each member belongs to the entry with its ``RealChlID`` and ``ChlType - 100``.
     """
-    fastnda_columns = [name for name in source.column_names if name.startswith("aux")]
-    if not fastnda_columns or not zipfile.is_zipfile(path):
+    if not zipfile.is_zipfile(path):
         return None, []
+    fastnda_columns = [name for name in source.column_names if name.startswith("aux")]
     info = vendor.get("TestInfo", {}).get("TestInfo", {})
     entries = [value for key, value in info.items() if re.fullmatch(r"Aux\d+", key) and isinstance(value, dict)]
     with zipfile.ZipFile(path) as archive:
         members = sorted((tuple(int(n) for n in match.groups()), name) for name in archive.namelist()
                          if (match := _AUX_MEMBER.search(name)))
+    if not fastnda_columns:
+        if members:
+            warnings.append(f"{len(members)} auxiliary channel member(s) ({', '.join(m for _, m in members)}) but fastnda "
+                            "decoded none (TestInfo.xml unreadable?): auxiliary channels and temperature missing")
+        return None, []
     if not (len(members) == len(entries) == len(fastnda_columns)):
         warnings.append(f"{len(fastnda_columns)} auxiliary columns, {len(members)} data_AUX members and {len(entries)} "
                         "TestInfo.xml entries do not pair up: channels named as fastnda decodes them "

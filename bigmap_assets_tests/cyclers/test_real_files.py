@@ -6,6 +6,7 @@ per-step or per-cycle counters.
 """
 
 import shutil
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -228,6 +229,21 @@ def test_neware_ndax_aux_channels_named_by_their_declared_type(tables):
     assert (ife.column("aux_voltage_1_volt").to_numpy() == 0.0).all()  # no cell-voltage probe wired
     assert "temperature" not in metadata["lacks"]
     assert not [w for w in metadata["warnings"] if "aux" in w or "sensor" in w]
+
+
+def test_neware_aux_members_fastnda_cannot_pair_are_reported(cycling, tmp_path):
+    """An archive with 3 TestInfo.xml aux entries but 2 aux members: fastnda decodes no aux channel."""
+    cut = tmp_path / "cut_aux.ndax"
+    with zipfile.ZipFile(cycling / "neware/20260302_IFE_BTS85_2_9_8_1.ndax") as source, \
+            zipfile.ZipFile(cut, "w") as target:
+        for member in source.namelist():
+            if member != "data_AUX_1_1022_1.ndc":
+                target.writestr(member, source.read(member))
+    table = read(cut)
+    metadata = metadata_of(table)
+    assert table.num_rows == 252951 and table.column("temperature_celsius").null_count == table.num_rows
+    (warning,) = [w for w in metadata["warnings"] if "auxiliary channel member" in w]
+    assert "data_AUX_144_2_1.ndc, data_AUX_144_3_1.ndc" in warning and "temperature" in metadata["lacks"]
 
 
 def test_neware_nda_rows_carry_local_wall_clock(tables, cycling):
