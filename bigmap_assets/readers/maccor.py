@@ -125,7 +125,7 @@ def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) 
     """The reader table and metadata from parsed Maccor data rows."""
     header = text_layout.header
     return _canonical(table, header["columns"], header["preamble"], header["first_clock"], dropped,
-                      text_layout.decimal_comma, text_layout.column_names)
+                      text_layout.decimal_comma, text_layout.column_names, canonical_only=bool(text_layout.include_columns))
 
 
 def _header_line(lines: list[str]) -> int | None:
@@ -158,7 +158,7 @@ def _preamble(lines: list[str]) -> dict[str, str]:
 
 
 def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str | None, dropped: int,
-               decimal_comma: bool, source_columns: list[str]) -> tuple[pa.Table, dict]:
+               decimal_comma: bool, source_columns: list[str], canonical_only: bool = False) -> tuple[pa.Table, dict]:
     warnings, lacks = [], []
     if dropped:
         warnings.append(f"{dropped} malformed row(s) skipped (e.g. a truncated last row)")
@@ -210,20 +210,6 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
     kind = _measurement_kind(preamble, state)
     if kind != "cycling":
         warnings.append("procedure or states show impedance (FRA/EIS) measurements, not cycling")
-    used = {n for n in columns.values() if n} | {"StepTime", "Step Time (sec)"}
-    extras = renamed_extras(table, used, _KNOWN_NAMES)
-    parsed = set(table.column_names)  # a canonical-only parse skips the record and energy columns
-    extra_columns = {"record_index": table.column(columns["record"])} if columns["record"] in parsed else {}
-    extra_columns["step_time_second"] = _step_time(table, seconds_per_unit)
-    if columns["capacity"]:
-        extra_columns["step_capacity_ah"] = table.column(columns["capacity"]).cast(pa.float64())
-    if columns["energy"] in parsed:
-        extra_columns["step_energy_wh"] = table.column(columns["energy"]).cast(pa.float64())
-    extra_columns.update(zip(extras.column_names, extras.columns))
-    if clock_text is not None:
-        extra_columns["clock_text_local"] = clock_text
-    if state is not None:
-        extra_columns["state"] = state
     metadata = cycling_metadata(
         instrument=f"Maccor {preamble.get('Tester', '')}".strip(),
         source_columns=source_columns,
@@ -234,7 +220,26 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
         procedure=preamble.get("Procedure"),
         header=preamble,
     )
-    return reader_table(canonical, extra_columns), metadata
+    if canonical_only:  # a parse narrowed to the canonical sources: extras would be dropped anyway
+        return reader_table(canonical), metadata
+    return reader_table(canonical, _extras(table, columns, seconds_per_unit, clock_text, state)), metadata
+
+
+def _extras(table: pa.Table, columns: dict, seconds_per_unit: float, clock_text, state) -> dict:
+    """The file's other columns under unit-bearing names (from a parse of every column)."""
+    used = {n for n in columns.values() if n} | {"StepTime", "Step Time (sec)"}
+    extras = renamed_extras(table, used, _KNOWN_NAMES)
+    extra_columns = {"record_index": table.column(columns["record"]), "step_time_second": _step_time(table, seconds_per_unit)}
+    if columns["capacity"]:
+        extra_columns["step_capacity_ah"] = table.column(columns["capacity"]).cast(pa.float64())
+    if columns["energy"]:
+        extra_columns["step_energy_wh"] = table.column(columns["energy"]).cast(pa.float64())
+    extra_columns.update(zip(extras.column_names, extras.columns))
+    if clock_text is not None:
+        extra_columns["clock_text_local"] = pc.utf8_trim_whitespace(clock_text)
+    if state is not None:
+        extra_columns["state"] = state
+    return extra_columns
 
 
 def _float(table: pa.Table, name: str) -> np.ndarray:
@@ -256,7 +261,7 @@ def _modes(current: np.ndarray, voltage: np.ndarray, blocks: np.ndarray, chargin
 
 
 def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_comma: bool, warnings: list[str]):
-    """The DPT Time column as text, its first and last clock times (naive, local) and its format.
+    """The DPT Time column as written, its first and last clock times (naive, local) and its format.
 
     Only the ends are parsed: per-row clock times are the start plus ``test_time_second``,
     and parsing half a million US-style dates would dominate the read time. When the column
@@ -268,8 +273,8 @@ def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_c
     if name not in table.column_names:
         text, sample = None, (first_clock or "").strip()
     else:
-        text = pc.utf8_trim_whitespace(table.column(name))
-        sample = text[0].as_py() or ""
+        text = table.column(name)  # trimmed per value where parsed (the whole column only as an extra)
+        sample = (text[0].as_py() or "").strip()
     fmt = next((f for f in _CLOCK_FORMATS if _parses(sample, f)), None)
     if fmt is None:
         warnings.append(f"clock column {name!r} has an unknown layout ({sample!r}); start time unknown")
@@ -277,7 +282,7 @@ def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_c
     if fmt.startswith("%m/%d") and decimal_comma and "%p" not in fmt:
         fmt = fmt.replace("%m/%d", "%d/%m")
         warnings.append("dates like 06/05/2021 are ambiguous: read day first because the file uses decimal commas")
-    last = (text[len(text) - 1].as_py() or "") if text is not None else ""
+    last = (text[len(text) - 1].as_py() or "").strip() if text is not None else ""
     return text, datetime.strptime(sample, fmt), datetime.strptime(last, fmt) if _parses(last, fmt) else None, fmt
 
 
