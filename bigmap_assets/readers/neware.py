@@ -12,9 +12,11 @@ Two things are corrected here rather than taken from fastnda (1.3.1):
   real channel numbers are not in the same order as the entries. The member name itself holds
   the entry's ``RealChlID`` (``a``) and ``ChlType - 100`` (``b``): each channel is named here by
   the type its entry declares (``AUX_CHANNEL_TYPES``).
-* ``.nda`` of BTS 7 (record version 29) store local wall-clock fields; fastnda turns them into
-  "Unix" seconds as if they were UTC. They are kept as ``local_clock_second`` and the start is
-  the clock time of test time 0 on the rows, to be localised with the sample's timezone.
+* ``.nda`` of BTS 7 store local wall-clock time: record version 29 as date fields (checked on a
+  real file), versions 1 and 3 only as the header's start (fastnda adds the test time to it).
+  fastnda turns it into "Unix" seconds as if it were UTC. It is kept as ``local_clock_second``
+  and the start is the clock time of test time 0 on the rows, to be localised with the
+  sample's timezone.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
         raise UnreadableFile(path, "the Neware file holds no data records")
     source = frame.to_arrow()
     warnings: list[str] = []
+    if "unix_time_s" not in source.column_names:  # fastnda found no start time to build it from
+        source = source.append_column("unix_time_s", pa.nulls(source.num_rows, pa.float64()))
     aux_names, aux_channels = _declared_aux_names(path, source, vendor_metadata, warnings)
     wall_clock = vendor_metadata.get("nda_version") in NDA_WALL_CLOCK_VERSIONS
     table = _canonical(source, warnings, extras, aux_names, wall_clock)

@@ -264,6 +264,17 @@ def test_neware_nda_rows_carry_local_wall_clock(tables, cycling):
     assert metadata_of(tables["neware/20260302_IFE_BTS85_2_9_8_1.ndax"])["clock"].startswith("rows carry Unix time")
 
 
+def test_neware_file_without_clock_time_keeps_the_header_start(cycling, monkeypatch):
+    """fastnda builds no unix_time_s when it finds no start time (record versions 1 and 3)."""
+    import fastnda
+
+    decode = fastnda.read
+    monkeypatch.setattr(fastnda, "read", lambda *a, **k: decode(*a, **k).drop("unix_time_s"))
+    metadata = metadata_of(read(cycling / "neware/navani_test.nda"))
+    assert metadata["start_time_local"] == "2020-03-25T11:16:21"
+    assert any("no clock time" in w for w in metadata["warnings"])
+
+
 def test_neware_nda_is_stitched_in_the_registry_timezone(tables):
     """The wall-clock start localised in the sample's zone: 11:16:50 in Berlin (CET) is 10:16:50 UTC."""
     nda = tables["neware/navani_test.nda"].append_column("source_file", pa.array(["navani_test.nda"] * 439))
