@@ -116,15 +116,14 @@ def layout(path: Path, head: bytes) -> TextLayout:
         offset=line_offset(head, header_index + 1), column_names=names, delimiter=delimiter,
         decimal_comma=decimal_comma, text_columns=tuple(n for n in (columns["state"], columns["clock"]) if n) + durations,
         trailing_delimiter=len(first_fields) > len(names), encoding=encoding_of(head),
-        header={"columns": columns, "preamble": _preamble(lines[:header_index]),
-                "first_clock": first_fields[names.index(columns["clock"])] if columns["clock"] else None},
+        header={"columns": columns, "preamble": _preamble(lines[:header_index])},
     )
 
 
 def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
     """The reader table and metadata from parsed Maccor data rows."""
     header = text_layout.header
-    return _canonical(table, header["columns"], header["preamble"], header["first_clock"], dropped,
+    return _canonical(table, header["columns"], header["preamble"], dropped,
                       text_layout.decimal_comma, text_layout.column_names, canonical_only=bool(text_layout.include_columns))
 
 
@@ -157,7 +156,7 @@ def _preamble(lines: list[str]) -> dict[str, str]:
     return values
 
 
-def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str | None, dropped: int,
+def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int,
                decimal_comma: bool, source_columns: list[str], canonical_only: bool = False) -> tuple[pa.Table, dict]:
     warnings, lacks = [], []
     if dropped:
@@ -179,7 +178,7 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
     cycle = _int(table, columns["cycle"])
     if cycle is None:
         lacks.append("cycle column")
-    clock_text, start_local, end_local, clock_format = _clock(table, columns["clock"], first_clock, decimal_comma, warnings)
+    clock_text, start_local, end_local, clock_format = _clock(table, columns["clock"], decimal_comma, warnings)
     test_time, seconds_per_unit = _test_time(table, columns["test_time"], start_local, end_local, warnings)
     test_time = _through_stalls(test_time, clock_text, clock_format, warnings)
     state_code = pc.dictionary_encode(state).combine_chunks().indices.to_numpy(zero_copy_only=False) if state is not None else None
@@ -260,21 +259,16 @@ def _modes(current: np.ndarray, voltage: np.ndarray, blocks: np.ndarray, chargin
     return modes
 
 
-def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_comma: bool, warnings: list[str]):
+def _clock(table: pa.Table, name: str | None, decimal_comma: bool, warnings: list[str]):
     """The DPT Time column as written, its first and last clock times (naive, local) and its format.
 
-    Only the ends are parsed: per-row clock times are the start plus ``test_time_second``,
-    and parsing half a million US-style dates would dominate the read time. When the column
-    was not parsed (``canonical_sources``), the start is the file's ``first_clock`` and the
-    text and the last time are None.
+    Only the ends are parsed here: per-row clock times are the start plus ``test_time_second``,
+    and parsing half a million US-style dates would dominate the read time.
     """
     if name is None:
         return None, None, None, None
-    if name not in table.column_names:
-        text, sample = None, (first_clock or "").strip()
-    else:
-        text = table.column(name)  # trimmed per value where parsed (the whole column only as an extra)
-        sample = (text[0].as_py() or "").strip()
+    text = table.column(name)  # trimmed per value where parsed (the whole column only as an extra)
+    sample = (text[0].as_py() or "").strip()
     fmt = next((f for f in _CLOCK_FORMATS if _parses(sample, f)), None)
     if fmt is None:
         warnings.append(f"clock column {name!r} has an unknown layout ({sample!r}); start time unknown")
@@ -282,7 +276,7 @@ def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_c
     if fmt.startswith("%m/%d") and decimal_comma and "%p" not in fmt:
         fmt = fmt.replace("%m/%d", "%d/%m")
         warnings.append("dates like 06/05/2021 are ambiguous: read day first because the file uses decimal commas")
-    last = (text[len(text) - 1].as_py() or "").strip() if text is not None else ""
+    last = (text[len(text) - 1].as_py() or "").strip()
     return text, datetime.strptime(sample, fmt), datetime.strptime(last, fmt) if _parses(last, fmt) else None, fmt
 
 
@@ -340,7 +334,7 @@ def _test_time(table: pa.Table, name: str, start: datetime | None, end: datetime
     if pa.types.is_string(column.type):
         return seconds_from_duration_text(column).to_numpy(zero_copy_only=False), 1.0
     values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    if not _unit_from_clock(name, ()) or start is None or end is None or len(values) < 2:
+    if "sec" in name.lower() or start is None or end is None or len(values) < 2:
         return values, 1.0
     clock_span = (end - start).total_seconds()
     value_span = values[-1] - values[0]
@@ -350,12 +344,6 @@ def _test_time(table: pa.Table, name: str, start: datetime | None, end: datetime
     if unit != "second":
         warnings.append(f"{name!r} is in {unit}s (checked against the clock column); converted to seconds")
     return values * _SECONDS_PER_UNIT[unit], _SECONDS_PER_UNIT[unit]
-
-
-def _unit_from_clock(test_time: str, text_columns: tuple[str, ...]) -> bool:
-    """Whether the unit of the test-time column must be told from the clock column: a plain
-    number whose name does not say seconds (duration text such as ``1d 02:03:04`` is clear)."""
-    return "sec" not in test_time.lower() and test_time not in text_columns
 
 
 def _step_time(table: pa.Table, seconds_per_unit: float) -> pa.Array | None:
