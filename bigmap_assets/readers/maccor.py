@@ -124,7 +124,8 @@ def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) 
     """The reader table and metadata from parsed Maccor data rows."""
     header = text_layout.header
     return _canonical(table, header["columns"], header["preamble"], dropped,
-                      text_layout.decimal_comma, text_layout.column_names, canonical_only=bool(text_layout.include_columns))
+                      text_layout.decimal_comma, text_layout.column_names,
+                      canonical_only=bool(text_layout.include_columns))
 
 
 def _header_line(lines: list[str]) -> int | None:
@@ -228,7 +229,8 @@ def _extras(table: pa.Table, columns: dict, seconds_per_unit: float, clock_text,
     """The file's other columns under unit-bearing names (from a parse of every column)."""
     used = {n for n in columns.values() if n} | {"StepTime", "Step Time (sec)"}
     extras = renamed_extras(table, used, _KNOWN_NAMES)
-    extra_columns = {"record_index": table.column(columns["record"]), "step_time_second": _step_time(table, seconds_per_unit)}
+    extra_columns = {"record_index": table.column(columns["record"]),
+                     "step_time_second": _step_time(table, seconds_per_unit)}
     if columns["capacity"]:
         extra_columns["step_capacity_ah"] = table.column(columns["capacity"]).cast(pa.float64())
     if columns["energy"]:

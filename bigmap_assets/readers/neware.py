@@ -217,8 +217,9 @@ def _declared_aux_names(path: Path, source: pa.Table, vendor: dict,
                          if (match := _AUX_MEMBER.search(name)))
     if not fastnda_columns:
         if members:
-            warnings.append(f"{len(members)} auxiliary channel member(s) ({', '.join(m for _, m in members)}) but fastnda "
-                            "decoded none (TestInfo.xml unreadable?): auxiliary channels and temperature missing")
+            listed = ", ".join(member for _, member in members)
+            warnings.append(f"{len(members)} auxiliary channel member(s) ({listed}) but fastnda decoded none "
+                            "(TestInfo.xml unreadable?): auxiliary channels and temperature missing")
         return None, []
     if not (len(members) == len(entries) == len(fastnda_columns)):
         warnings.append(f"{len(fastnda_columns)} auxiliary columns, {len(members)} data_AUX members and {len(entries)} "
@@ -293,7 +294,8 @@ def _metadata(path: Path, source: pa.Table, vendor: dict, has_temperature: bool,
             warnings.append(f"rows carry Unix time; the test PC clock was UTC{offset / 3600:+.2f} h at start (no IANA zone stated)")
     unix = source.column("unix_time_s").to_numpy()
     if unix.size > 1 and (np.diff(unix) < 0).any():
-        warnings.append(("clock" if wall_clock else "Unix") + " time jumps backwards in the file; use test_time_second for ordering")
+        clock = "clock" if wall_clock else "Unix"
+        warnings.append(f"{clock} time jumps backwards in the file; use test_time_second for ordering")
     version = vendor.get("VersionInfo", {}).get("ZwjVersion", {}).get("CurrClientVer") or vendor.get("client_version")
     return cycling_metadata(
         instrument=f"Neware BTS ({version})" if version else "Neware BTS",
@@ -307,7 +309,8 @@ def _metadata(path: Path, source: pa.Table, vendor: dict, has_temperature: bool,
     )
 
 
-def _wall_clock_start(source: pa.Table, header_start: datetime | None, warnings: list[str]) -> tuple[datetime | None, dict]:
+def _wall_clock_start(source: pa.Table, header_start: datetime | None,
+                      warnings: list[str]) -> tuple[datetime | None, dict]:
     """Start (naive, local) of a file whose rows carry local wall-clock time: the clock time of test
     time 0, i.e. the first row's clock minus its test time, so that start + test time = row time.
     The header's own start, often some seconds earlier (the test was set up, then started), is kept aside."""
@@ -319,6 +322,7 @@ def _wall_clock_start(source: pa.Table, header_start: datetime | None, warnings:
         return header_start, extra
     start = datetime(1970, 1, 1) + timedelta(seconds=round(first_clock - source.column("total_time_s")[0].as_py(), 3))
     if header_start is not None and abs((start - header_start).total_seconds()) >= 1:
-        warnings.append(f"the header start {header_start.isoformat()} is {(start - header_start).total_seconds():+.0f} s "
-                        f"off the rows' clock at test time 0 ({start.isoformat()}): the rows' clock is used")
+        off_s = (start - header_start).total_seconds()
+        warnings.append(f"the header start {header_start.isoformat()} is {off_s:+.0f} s off the rows' clock at "
+                        f"test time 0 ({start.isoformat()}): the rows' clock is used")
     return start, extra

@@ -6,8 +6,9 @@ commas and Latin-1 honoured) and yields ``READER_COLUMNS``-first record batches 
 memory stays bounded), each converted by the format's own reader code. Counters that span
 batches stay exact: every batch is converted together with the last row of the previous
 one (so per-row increments at the seam are right), and cumulative capacities continue from
-where the previous batch ended, as does test time where a reader shifted it (Maccor stalls). Control modes that a format does not record (Arbin, BaSyTec,
-Maccor CC vs CV) are inferred per step within a batch, so a step cut by a batch seam is
+where the previous batch ended, as does test time where a reader shifted it (Maccor stalls).
+Control modes that a format does not record (Arbin, BaSyTec, Maccor CC vs CV) are inferred
+per step within a batch, so a step cut by a batch seam is
 judged on its two parts. Every batch carries the same schema, with the reader metadata of
 the first batch as JSON under ``b"bigmap"``, so batches can go straight to a Parquet writer.
 """
