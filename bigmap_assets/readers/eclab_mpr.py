@@ -110,8 +110,8 @@ def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
     return table, metadata
 
 
-def _modules(path: Path, data: bytes) -> dict[str, tuple[str, int, memoryview, date | None]]:
-    """Short name -> (header style, version, payload, date written) for every module in the file."""
+def _modules(path: Path, data: bytes) -> dict[str, tuple[str, int, memoryview, bytes]]:
+    """Short name -> (header style, version, payload, date written as text) for every module in the file."""
     modules = {}
     view = memoryview(data)
     offset = _FILE_HEADER_BYTES
@@ -133,7 +133,7 @@ def _modules(path: Path, data: bytes) -> dict[str, tuple[str, int, memoryview, d
             raise UnreadableFile(
                 path, f"file is truncated: module {name!r} declares {length} bytes, "
                 f"only {len(data) - start} are present (copy the file again once the run has finished)")
-        modules[name] = (header_style, version, view[start:end], _module_date(fields[-1]))
+        modules[name] = (header_style, version, view[start:end], fields[-1])
         offset = end
     return modules
 
@@ -255,7 +255,7 @@ def _log_facts(modules: dict, warnings: list[str]) -> dict:
     facts = {"start_time_local": None, "software_version": None, "device_serial_number": None,
              **_device(modules, warnings)}
     if "VMP LOG" not in modules:
-        settings_date = modules["VMP Set"][3] if "VMP Set" in modules else None
+        settings_date = _module_date(modules["VMP Set"][3]) if "VMP Set" in modules else None
         if settings_date is None:
             warnings.append("no VMP LOG module: acquisition start (absolute time) unknown")
         else:
