@@ -1,8 +1,9 @@
 """BioLogic EC-Lab / BT-Lab binary raw file (``.mpr``, "BIO-LOGIC MODULAR FILE").
 
 After a 52-byte magic the file is a run of modules, each ``MODULE`` + a header + payload:
-``VMP Set`` (technique code in byte 0), ``VMP data`` (the points), optionally ``VMP LOG``
-(acquisition start as an OLE date) and ``VMP loop``/``VMP ExtDev``. Two header layouts
+``VMP Set`` (technique code in byte 0, device code at 0x46E), ``VMP data`` (the points),
+optionally ``VMP LOG`` (acquisition start as an OLE date, device code and serial number) and
+``VMP loop``/``VMP ExtDev``. Each module header carries the date it was written. Two header layouts
 exist: before EC-Lab 11.50 (length, version, date) and from 11.50 on (0xFFFFFFFF, length,
 two versions, date). The points are one packed little-endian record per point, decoded here
 in one ``np.frombuffer`` call with a structured dtype built from the column-ID list
@@ -12,7 +13,7 @@ in one ``np.frombuffer`` call with a structured dtype built from the column-ID l
 from __future__ import annotations
 
 import struct
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,7 +45,20 @@ _NEW_HEADER = struct.Struct("<10s25sIIII8s")
 _RECORDS_OFFSET = {("old", 2): 0x195, ("old", 3): 0x196, ("new", 11): 0x3EF}
 _LOG_OLE_START = 0x249  # f8 days since 1899-12-30, local wall-clock time
 _LOG_SOFTWARE_VERSION = 0x3B7  # Pascal string
+_LOG_DEVICE_CODE = 0x3CE  # u1, same code as the settings module's
 _LOG_DEVICE_SERIAL = 0x3CF  # Pascal string
+_SET_DEVICE_CODE = 0x46E  # u1, BioLogic device code (checked on 12 real files from EC-Lab 11.12 to 11.61, BT-Lab 1.79)
+_MODULE_DATE_FORMATS = ("%m/%d/%y", "%m-%d-%y", "%m.%d.%y")  # month first, as EC-Lab writes them
+# BioLogic device codes (EC-Lab Development Package, BL_Connect device constants), named as EC-Lab
+# prints them in an .mpt header ("Device : VMP3 (SN 0858)"). 26 is "reserved" there; a BT-Lab
+# file from a BCS-805 stores it (bcd.issue_241.mpr and its .mpt twin).
+DEVICE_CODES = {
+    0: "VMP", 1: "VMP2", 2: "MPG", 3: "BiStat", 4: "MCS-200", 5: "VMP3", 6: "VSP", 7: "HCP-803",
+    8: "EPP-400", 9: "EPP-4000", 10: "BiStat2", 11: "FCT-150S", 12: "VMP-300", 13: "SP-50", 14: "SP-150",
+    15: "FCT-50S", 16: "SP-300", 17: "CLB-500", 18: "HCP-1005", 19: "CLB-2000", 20: "VSP-300", 21: "SP-200",
+    22: "MPG-2", 23: "SP-100", 24: "MOSLED", 26: "BCS-805", 27: "SP-240", 28: "MPG-205", 29: "MPG-210",
+    30: "MPG-220", 31: "MPG-240", 32: "BP-300", 33: "VMP-3e", 34: "VSP-3e", 35: "SP-50e", 36: "SP-150e",
+}
 _OLE_EPOCH = datetime(1899, 12, 30)
 _UNKNOWN_SIZES = {1: "<u1", 2: "<u2", 4: "<f4", 8: "<f8"}
 
@@ -72,7 +86,7 @@ def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
     modules = _modules(path, data)
     if "VMP data" not in modules:
         raise UnreadableFile(path, "no 'VMP data' module: the file holds settings only")
-    header_style, data_version, payload = modules["VMP data"]
+    header_style, data_version, payload, _ = modules["VMP data"]
 
     techniques = _techniques(modules)
     columns, column_ids, warnings = _decode_points(path, payload, header_style, data_version, techniques)
@@ -96,8 +110,8 @@ def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
     return table, metadata
 
 
-def _modules(path: Path, data: bytes) -> dict[str, tuple[str, int, memoryview]]:
-    """Short name -> (header style, version, payload) for every module in the file."""
+def _modules(path: Path, data: bytes) -> dict[str, tuple[str, int, memoryview, bytes]]:
+    """Short name -> (header style, version, payload, date written as text) for every module in the file."""
     modules = {}
     view = memoryview(data)
     offset = _FILE_HEADER_BYTES
@@ -119,9 +133,20 @@ def _modules(path: Path, data: bytes) -> dict[str, tuple[str, int, memoryview]]:
             raise UnreadableFile(
                 path, f"file is truncated: module {name!r} declares {length} bytes, "
                 f"only {len(data) - start} are present (copy the file again once the run has finished)")
-        modules[name] = (header_style, version, view[start:end])
+        modules[name] = (header_style, version, view[start:end], fields[-1])
         offset = end
     return modules
+
+
+def _module_date(text: bytes) -> date | None:
+    """The date in a module header (``05/07/24``, ``01.10.18``: month first), None when unreadable."""
+    text = text.decode("ascii", "replace").strip(" \x00")
+    for fmt in _MODULE_DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
 
 
 def _techniques(modules: dict) -> list[str]:
@@ -228,10 +253,16 @@ def _guess_unknown_dtype(unknown_bytes: int, count: int) -> str | None:
 
 def _log_facts(modules: dict, warnings: list[str]) -> dict:
     facts = {"start_time_local": None, "software_version": None, "device_serial_number": None,
-             "device": None, "instrument": None}
+             **_device(modules, warnings)}
     if "VMP LOG" not in modules:
-        warnings.append("no VMP LOG module: acquisition start (absolute time) unknown")
-        return facts
+        settings_date = _module_date(modules["VMP Set"][3]) if "VMP Set" in modules else None
+        if settings_date is None:
+            warnings.append("no VMP LOG module: acquisition start (absolute time) unknown")
+        else:
+            facts["start_date_local"] = settings_date.isoformat()
+            warnings.append(f"no VMP LOG module: only the start date is known ({settings_date.isoformat()}, from the "
+                            "settings module header), not the time of day: start_time_local left empty")
+        return _with_serial(facts)
     log = bytes(modules["VMP LOG"][2])
     if len(log) >= _LOG_OLE_START + 8:
         (ole_days,) = struct.unpack_from("<d", log, _LOG_OLE_START)
@@ -246,6 +277,30 @@ def _log_facts(modules: dict, warnings: list[str]) -> dict:
         program = "BT-Lab" if version.split(".")[0].isdigit() and int(version.split(".")[0]) < 9 else "EC-Lab"
         facts["software_version"] = f"{program} {version}"
     facts["device_serial_number"] = _pascal(log, _LOG_DEVICE_SERIAL)
+    return _with_serial(facts)
+
+
+def _device(modules: dict, warnings: list[str]) -> dict:
+    """``instrument`` (the device model, e.g. ``VMP3``) from the settings module's device code,
+    checked against the LOG module's copy."""
+    codes = {name: block[offset] for name, offset in (("VMP Set", _SET_DEVICE_CODE), ("VMP LOG", _LOG_DEVICE_CODE))
+             if name in modules and len(block := modules[name][2]) > offset}
+    if not codes:
+        return {"device": None, "instrument": None, "device_code": None}
+    code = codes.get("VMP Set", codes.get("VMP LOG"))
+    if len(set(codes.values())) > 1:
+        warnings.append(f"device codes differ between the settings ({codes['VMP Set']}) and LOG ({codes['VMP LOG']}) "
+                        "modules: the settings module's is used")
+    name = DEVICE_CODES.get(code)
+    if name is None:
+        warnings.append(f"unknown BioLogic device code {code}: instrument left empty")
+    return {"device": name, "instrument": name, "device_code": code}
+
+
+def _with_serial(facts: dict) -> dict:
+    """``device`` as an .mpt header prints it: model and serial number, ``VMP3 (SN 0858)``."""
+    if facts["device"] and facts["device_serial_number"]:
+        facts["device"] = f"{facts['device']} (SN {facts['device_serial_number']})"
     return facts
 
 

@@ -2,7 +2,9 @@
 
 Dialects handled: tab- or comma-separated; decimal comma; test time as ``"0d 00:00:00.0000"``,
 seconds, or minutes (the unit is checked against the clock column); US or day-first dates;
-non-ASCII padding in description lines; a truncated last row (dropped and reported). Maccor
+non-ASCII padding in description lines; a truncated last row (dropped and reported); a test
+time that stands still while the clock runs (impedance rows of raw ``.0NN`` files: the time
+comes from the clock there, reported). Maccor
 writes current and capacity as magnitudes: the sign of the current comes from the state
 column (C = charge, D = discharge), and the per-step capacity is rebuilt into cumulative
 charge and discharge counters.
@@ -82,13 +84,11 @@ def read_canonical(path: Path) -> tuple[pa.Table, dict]:
 def canonical_sources(text_layout: TextLayout) -> set[str]:
     """The Maccor columns behind ``READER_COLUMNS`` (found in the column line by ``layout``).
 
-    The clock column is parsed only when the test time's unit must be checked against it;
-    otherwise the start time comes from the first data row (``layout``).
+    The clock column is kept as text: it checks the test time's unit and fills in the test time
+    where it stalls; only the rows that need it are ever parsed as dates.
     """
     columns = text_layout.header["columns"]
-    needed = {key: name for key, name in columns.items() if name and key not in ("record", "energy", "clock")}
-    if _unit_from_clock(columns["test_time"], text_layout.text_columns):
-        needed["clock"] = columns["clock"]
+    needed = {key: name for key, name in columns.items() if name and key not in ("record", "energy")}
     return set(needed.values()) - {None}
 
 
@@ -116,16 +116,16 @@ def layout(path: Path, head: bytes) -> TextLayout:
         offset=line_offset(head, header_index + 1), column_names=names, delimiter=delimiter,
         decimal_comma=decimal_comma, text_columns=tuple(n for n in (columns["state"], columns["clock"]) if n) + durations,
         trailing_delimiter=len(first_fields) > len(names), encoding=encoding_of(head),
-        header={"columns": columns, "preamble": _preamble(lines[:header_index]),
-                "first_clock": first_fields[names.index(columns["clock"])] if columns["clock"] else None},
+        header={"columns": columns, "preamble": _preamble(lines[:header_index])},
     )
 
 
 def convert(path: Path, table: pa.Table, text_layout: TextLayout, dropped: int) -> tuple[pa.Table, dict]:
     """The reader table and metadata from parsed Maccor data rows."""
     header = text_layout.header
-    return _canonical(table, header["columns"], header["preamble"], header["first_clock"], dropped,
-                      text_layout.decimal_comma, text_layout.column_names)
+    return _canonical(table, header["columns"], header["preamble"], dropped,
+                      text_layout.decimal_comma, text_layout.column_names,
+                      canonical_only=bool(text_layout.include_columns))
 
 
 def _header_line(lines: list[str]) -> int | None:
@@ -157,8 +157,8 @@ def _preamble(lines: list[str]) -> dict[str, str]:
     return values
 
 
-def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str | None, dropped: int,
-               decimal_comma: bool, source_columns: list[str]) -> tuple[pa.Table, dict]:
+def _canonical(table: pa.Table, columns: dict, preamble: dict, dropped: int,
+               decimal_comma: bool, source_columns: list[str], canonical_only: bool = False) -> tuple[pa.Table, dict]:
     warnings, lacks = [], []
     if dropped:
         warnings.append(f"{dropped} malformed row(s) skipped (e.g. a truncated last row)")
@@ -179,8 +179,9 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
     cycle = _int(table, columns["cycle"])
     if cycle is None:
         lacks.append("cycle column")
-    clock_text, start_local, end_local = _clock(table, columns["clock"], first_clock, decimal_comma, warnings)
+    clock_text, start_local, end_local, clock_format = _clock(table, columns["clock"], decimal_comma, warnings)
     test_time, seconds_per_unit = _test_time(table, columns["test_time"], start_local, end_local, warnings)
+    test_time = _through_stalls(test_time, clock_text, clock_format, warnings)
     state_code = pc.dictionary_encode(state).combine_chunks().indices.to_numpy(zero_copy_only=False) if state is not None else None
     blocks = block_index(*(k for k in (step, cycle, state_code) if k is not None))
 
@@ -209,20 +210,6 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
     kind = _measurement_kind(preamble, state)
     if kind != "cycling":
         warnings.append("procedure or states show impedance (FRA/EIS) measurements, not cycling")
-    used = {n for n in columns.values() if n} | {"StepTime", "Step Time (sec)"}
-    extras = renamed_extras(table, used, _KNOWN_NAMES)
-    parsed = set(table.column_names)  # a canonical-only parse skips the record and energy columns
-    extra_columns = {"record_index": table.column(columns["record"])} if columns["record"] in parsed else {}
-    extra_columns["step_time_second"] = _step_time(table, seconds_per_unit)
-    if columns["capacity"]:
-        extra_columns["step_capacity_ah"] = table.column(columns["capacity"]).cast(pa.float64())
-    if columns["energy"] in parsed:
-        extra_columns["step_energy_wh"] = table.column(columns["energy"]).cast(pa.float64())
-    extra_columns.update(zip(extras.column_names, extras.columns))
-    if clock_text is not None:
-        extra_columns["clock_text_local"] = clock_text
-    if state is not None:
-        extra_columns["state"] = state
     metadata = cycling_metadata(
         instrument=f"Maccor {preamble.get('Tester', '')}".strip(),
         source_columns=source_columns,
@@ -233,7 +220,27 @@ def _canonical(table: pa.Table, columns: dict, preamble: dict, first_clock: str 
         procedure=preamble.get("Procedure"),
         header=preamble,
     )
-    return reader_table(canonical, extra_columns), metadata
+    if canonical_only:  # a parse narrowed to the canonical sources: extras would be dropped anyway
+        return reader_table(canonical), metadata
+    return reader_table(canonical, _extras(table, columns, seconds_per_unit, clock_text, state)), metadata
+
+
+def _extras(table: pa.Table, columns: dict, seconds_per_unit: float, clock_text, state) -> dict:
+    """The file's other columns under unit-bearing names (from a parse of every column)."""
+    used = {n for n in columns.values() if n} | {"StepTime", "Step Time (sec)"}
+    extras = renamed_extras(table, used, _KNOWN_NAMES)
+    extra_columns = {"record_index": table.column(columns["record"]),
+                     "step_time_second": _step_time(table, seconds_per_unit)}
+    if columns["capacity"]:
+        extra_columns["step_capacity_ah"] = table.column(columns["capacity"]).cast(pa.float64())
+    if columns["energy"]:
+        extra_columns["step_energy_wh"] = table.column(columns["energy"]).cast(pa.float64())
+    extra_columns.update(zip(extras.column_names, extras.columns))
+    if clock_text is not None:
+        extra_columns["clock_text_local"] = pc.utf8_trim_whitespace(clock_text)
+    if state is not None:
+        extra_columns["state"] = state
+    return extra_columns
 
 
 def _float(table: pa.Table, name: str) -> np.ndarray:
@@ -254,30 +261,61 @@ def _modes(current: np.ndarray, voltage: np.ndarray, blocks: np.ndarray, chargin
     return modes
 
 
-def _clock(table: pa.Table, name: str | None, first_clock: str | None, decimal_comma: bool, warnings: list[str]):
-    """The DPT Time column as text, and its first and last clock times (naive, local).
+def _clock(table: pa.Table, name: str | None, decimal_comma: bool, warnings: list[str]):
+    """The DPT Time column as written, its first and last clock times (naive, local) and its format.
 
-    Only the ends are parsed: per-row clock times are the start plus ``test_time_second``,
-    and parsing half a million US-style dates would dominate the read time. When the column
-    was not parsed (``canonical_sources``), the start is the file's ``first_clock`` and the
-    text and the last time are None.
+    Only the ends are parsed here: per-row clock times are the start plus ``test_time_second``,
+    and parsing half a million US-style dates would dominate the read time.
     """
     if name is None:
-        return None, None, None
-    if name not in table.column_names:
-        text, sample = None, (first_clock or "").strip()
-    else:
-        text = pc.utf8_trim_whitespace(table.column(name))
-        sample = text[0].as_py() or ""
+        return None, None, None, None
+    text = table.column(name)  # trimmed per value where parsed (the whole column only as an extra)
+    sample = (text[0].as_py() or "").strip()
     fmt = next((f for f in _CLOCK_FORMATS if _parses(sample, f)), None)
     if fmt is None:
         warnings.append(f"clock column {name!r} has an unknown layout ({sample!r}); start time unknown")
-        return text, None, None
+        return text, None, None, None
     if fmt.startswith("%m/%d") and decimal_comma and "%p" not in fmt:
         fmt = fmt.replace("%m/%d", "%d/%m")
         warnings.append("dates like 06/05/2021 are ambiguous: read day first because the file uses decimal commas")
-    last = (text[len(text) - 1].as_py() or "") if text is not None else ""
-    return text, datetime.strptime(sample, fmt), datetime.strptime(last, fmt) if _parses(last, fmt) else None
+    last = (text[len(text) - 1].as_py() or "").strip()
+    return text, datetime.strptime(sample, fmt), datetime.strptime(last, fmt) if _parses(last, fmt) else None, fmt
+
+
+def _through_stalls(test_time: np.ndarray, clock_text: pa.ChunkedArray | None, fmt: str | None,
+                    warnings: list[str]) -> np.ndarray:
+    """Test time carried on by the clock where it stands still while the clock runs.
+
+    Raw Maccor files repeat the test time on impedance (FRA) rows although each row is seconds
+    or minutes later. There each row gets the previous row's time plus the clock's step, and
+    the rows after a stall are shifted by the time it lasted, so that test time follows the
+    clock throughout. Only the stalled rows and the rows before them are parsed as dates.
+    """
+    if clock_text is None or fmt is None or test_time.size < 2:
+        return test_time
+    stalled = np.flatnonzero(np.diff(test_time) == 0) + 1
+    if stalled.size == 0:
+        return test_time
+    wanted = np.union1d(stalled, stalled - 1)
+    texts = clock_text.take(pa.array(wanted)).to_pylist()
+    seconds = dict(zip(wanted.tolist(), (_clock_seconds(t, fmt) for t in texts), strict=True))
+    gained = np.zeros_like(test_time)
+    for row in stalled.tolist():
+        if seconds[row] is not None and seconds[row - 1] is not None:
+            gained[row] = max(seconds[row] - seconds[row - 1], 0.0)
+    if not gained.any():
+        return test_time
+    moved = np.flatnonzero(gained)
+    warnings.append(f"test time stands still on {moved.size} row(s) (rows {moved[0]}-{moved[-1]}) while the clock "
+                    f"runs {gained.sum():.0f} s: test time there taken from the clock, later rows shifted by it")
+    return test_time + np.cumsum(gained)
+
+
+def _clock_seconds(text: str | None, fmt: str) -> float | None:
+    try:
+        return (datetime.strptime((text or "").strip(), fmt) - datetime(1970, 1, 1)).total_seconds()
+    except ValueError:
+        return None
 
 
 def _parses(text: str, fmt: str) -> bool:
@@ -298,7 +336,7 @@ def _test_time(table: pa.Table, name: str, start: datetime | None, end: datetime
     if pa.types.is_string(column.type):
         return seconds_from_duration_text(column).to_numpy(zero_copy_only=False), 1.0
     values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    if not _unit_from_clock(name, ()) or start is None or end is None or len(values) < 2:
+    if "sec" in name.lower() or start is None or end is None or len(values) < 2:
         return values, 1.0
     clock_span = (end - start).total_seconds()
     value_span = values[-1] - values[0]
@@ -308,12 +346,6 @@ def _test_time(table: pa.Table, name: str, start: datetime | None, end: datetime
     if unit != "second":
         warnings.append(f"{name!r} is in {unit}s (checked against the clock column); converted to seconds")
     return values * _SECONDS_PER_UNIT[unit], _SECONDS_PER_UNIT[unit]
-
-
-def _unit_from_clock(test_time: str, text_columns: tuple[str, ...]) -> bool:
-    """Whether the unit of the test-time column must be told from the clock column: a plain
-    number whose name does not say seconds (duration text such as ``1d 02:03:04`` is clear)."""
-    return "sec" not in test_time.lower() and test_time not in text_columns
 
 
 def _step_time(table: pa.Table, seconds_per_unit: float) -> pa.Array | None:

@@ -6,8 +6,9 @@ commas and Latin-1 honoured) and yields ``READER_COLUMNS``-first record batches 
 memory stays bounded), each converted by the format's own reader code. Counters that span
 batches stay exact: every batch is converted together with the last row of the previous
 one (so per-row increments at the seam are right), and cumulative capacities continue from
-where the previous batch ended. Control modes that a format does not record (Arbin, BaSyTec,
-Maccor CC vs CV) are inferred per step within a batch, so a step cut by a batch seam is
+where the previous batch ended, as does test time where a reader shifted it (Maccor stalls).
+Control modes that a format does not record (Arbin, BaSyTec, Maccor CC vs CV) are inferred
+per step within a batch, so a step cut by a batch seam is
 judged on its two parts. Every batch carries the same schema, with the reader metadata of
 the first batch as JSON under ``b"bigmap"``, so batches can go straight to a Parquet writer.
 """
@@ -66,7 +67,7 @@ def iter_batches(path: str | Path, *, batch_rows: int = 1_000_000, canonical_onl
             table = _continued(table, totals)
         previous_row = source.take([source.num_rows - 1])  # a copy: the batch's buffers can go
         del source
-        totals = {c: table.column(c)[table.num_rows - 1].as_py() for c in CUMULATIVE_COLUMNS}
+        totals = {c: table.column(c)[table.num_rows - 1].as_py() for c in (*CUMULATIVE_COLUMNS, "test_time_second")}
         if schema is None:
             metadata = {"format": name, "technique": "cycling", "source_file": str(path), "streamed": True, **metadata}
             schema = table.schema.with_metadata({METADATA_KEY: json.dumps(metadata, default=str, sort_keys=True).encode()})
@@ -90,7 +91,13 @@ def _format(path: Path, name: str, head: bytes):
 
 
 def _continued(table: pa.Table, totals: dict[str, float | None]) -> pa.Table:
-    """Drop the carried-over first row and continue the cumulative counters from ``totals``."""
+    """Drop the carried-over first row and continue the cumulative counters from ``totals``, and
+    test time where the previous batch ended it elsewhere than this one starts it."""
+    time_s = table.column("test_time_second").to_numpy(zero_copy_only=False)
+    if totals["test_time_second"] is not None and np.isfinite(time_s[0]) and time_s[0] != totals["test_time_second"]:
+        index = table.column_names.index("test_time_second")
+        shifted = pa.array(time_s + (totals["test_time_second"] - time_s[0]))
+        table = table.set_column(index, table.field("test_time_second"), shifted)
     for column in CUMULATIVE_COLUMNS:
         values = table.column(column).to_numpy(zero_copy_only=False)
         if totals[column] is None or np.isnan(values[0]):

@@ -6,14 +6,18 @@ per-step or per-cycle counters.
 """
 
 import shutil
+import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from bigmap_assets.errors import UnreadableFile
 from bigmap_assets.readers import arbin, find_reader, metadata_of, read
 from bigmap_assets.schemas.cycling import READER_COLUMNS
+from bigmap_assets.science.cycling import build_timeseries
 
 FORMATS = ("neware", "arbin", "maccor", "basytec", "novonix")
 SIDE_CARS = {"beep_2017-05-09_test-TC-contact_CH33_Metadata.csv"}
@@ -21,7 +25,7 @@ SIDE_CARS = {"beep_2017-05-09_test-TC-contact_CH33_Metadata.csv"}
 # file -> (format, rows, measurement_kind, start_time_local)
 KNOWN = {
     "neware/20260302_IFE_BTS85_2_9_8_1.ndax": ("neware", 252951, "cycling", "2026-02-27T11:17:33"),
-    "neware/navani_test.nda": ("neware", 439, "cycling", "2020-03-25T11:16:21"),
+    "neware/navani_test.nda": ("neware", 439, "cycling", "2020-03-25T11:16:50"),  # header: 11:16:21
     "neware/navani_test.ndax": ("neware", 1464, "cycling", "2024-02-01T20:24:23"),
     "arbin/beep_2017-05-09_test-TC-contact_CH33.csv": ("arbin", 287, "cycling", "2017-05-10T00:47:33.170000"),
     "arbin/bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx": ("arbin", 4526, "cycling", "2020-10-19T11:31:46.582000"),
@@ -170,7 +174,7 @@ def test_maccor_decimal_comma_truncated_row_and_eis(tables):
     assert csv.column("temperature_celsius")[0].as_py() == pytest.approx(22.2591)
 
 
-def test_neware_per_step_capacities_and_aux_temperature(tables):
+def test_neware_per_step_capacities(tables):
     for name in ("neware/20260302_IFE_BTS85_2_9_8_1.ndax", "neware/navani_test.ndax", "neware/navani_test.nda"):
         table = tables[name]
         steps = table.column("step_count").to_numpy()
@@ -180,17 +184,103 @@ def test_neware_per_step_capacities_and_aux_temperature(tables):
         assert table.column("charging_capacity_ah")[-1].as_py() == pytest.approx(charge, rel=1e-9)
         assert table.column("discharging_capacity_ah")[-1].as_py() == pytest.approx(discharge, rel=1e-9, abs=1e-15)
     ife = tables["neware/20260302_IFE_BTS85_2_9_8_1.ndax"]
-    assert "temperature_t1_celsius" in ife.column_names  # kept, but it reads 0 on every row: no sensor
-    assert ife.column("temperature_celsius").null_count == ife.num_rows
-    (warning,) = [w for w in metadata_of(ife)["warnings"] if "no sensor" in w]
-    assert "aux_voltage_1_volt (24.0 to 26.5)" in warning
-    assert "temperature" in metadata_of(ife)["lacks"]
     assert metadata_of(ife)["utc_offset_second"] == 3600
     assert ife.column("charging_capacity_ah")[-1].as_py() == pytest.approx(1.41875728, rel=1e-6)
     ndax = tables["neware/navani_test.ndax"]
     assert {"CC", "CV", "REST"} <= set(ndax.column("control_mode").to_pylist())  # CCCV steps split
     current = ndax.column("current_ampere").to_numpy()
     assert current.max() == pytest.approx(1.2e-4, rel=1e-3) and current.min() == pytest.approx(-1.199e-4, rel=1e-3)
+
+
+def test_maccor_test_time_follows_the_clock_where_it_stalls(tables):
+    """63 rows (11-73) of the raw .041 file repeat TestTime 0d 00:00:10 while DPt Time runs from
+    15:58:03 to 16:03:24: test time comes from the clock there, so start + test time is each
+    row's clock time (1 s resolution), and it never falls."""
+    eis = tables["maccor/beep_maccor_test_file_4267-66-6519.041"]
+    metadata = metadata_of(eis)
+    time_s = eis.column("test_time_second").to_numpy()
+    start = datetime.fromisoformat(metadata["start_time_local"])
+    clock = np.array([(datetime.strptime(t, "%m/%d/%Y %H:%M:%S") - start).total_seconds()
+                      for t in eis.column("clock_text_local").to_pylist()])
+    np.testing.assert_array_equal(time_s, clock)
+    assert (np.diff(time_s) >= 0).all()
+    assert time_s[10] == 10.0 and time_s[12] == 72.0 and time_s[-1] == 331.0  # 16:03:24
+    (warning,) = [w for w in metadata["warnings"] if "stands still" in w]
+    assert "61 row(s)" in warning and "321 s" in warning
+    cycler = tables["maccor/cellpy_maccor_002.txt"]  # a test time that never stalls is left as written
+    assert not [w for w in metadata_of(cycler)["warnings"] if "stands still" in w]
+
+
+def test_neware_ndax_aux_channels_named_by_their_declared_type(tables):
+    """TestInfo.xml declares ChlType 102 (RealChlID 144), 103 (144) and 1122 (1); the members are
+    data_AUX_144_2_1, data_AUX_144_3_1 and data_AUX_1_1022_1 (RealChlID, ChlType - 100, n)."""
+    ife = tables["neware/20260302_IFE_BTS85_2_9_8_1.ndax"]
+    metadata = metadata_of(ife)
+    channels = {c["member"]: (c["chl_type"], c["column"]) for c in metadata["aux_channels"]}
+    assert channels == {"data_AUX_144_2_1.ndc": (102, "aux_voltage_1_volt"),
+                        "data_AUX_144_3_1.ndc": (103, "temperature_t1_celsius"),
+                        "data_AUX_1_1022_1.ndc": (1122, "cpu_temperature_1_celsius")}
+    temperature = ife.column("temperature_celsius").to_numpy()
+    assert ife.column("temperature_celsius").null_count == 0
+    assert temperature.min() == pytest.approx(25.634, abs=1e-3) and temperature.max() == pytest.approx(26.975, abs=1e-3)
+    assert ife.column("temperature_t1_celsius").equals(ife.column("temperature_celsius"))
+    cpu = ife.column("cpu_temperature_1_celsius").to_numpy()
+    assert cpu.min() == pytest.approx(24.05, abs=1e-3) and cpu.max() == pytest.approx(26.48, abs=1e-3)
+    assert (ife.column("aux_voltage_1_volt").to_numpy() == 0.0).all()  # no cell-voltage probe wired
+    assert "temperature" not in metadata["lacks"]
+    assert not [w for w in metadata["warnings"] if "aux" in w or "sensor" in w]
+
+
+def test_neware_aux_members_fastnda_cannot_pair_are_reported(cycling, tmp_path):
+    """An archive with 3 TestInfo.xml aux entries but 2 aux members: fastnda decodes no aux channel."""
+    cut = tmp_path / "cut_aux.ndax"
+    with zipfile.ZipFile(cycling / "neware/20260302_IFE_BTS85_2_9_8_1.ndax") as source, \
+            zipfile.ZipFile(cut, "w") as target:
+        for member in source.namelist():
+            if member != "data_AUX_1_1022_1.ndc":
+                target.writestr(member, source.read(member))
+    table = read(cut)
+    metadata = metadata_of(table)
+    assert table.num_rows == 252951 and table.column("temperature_celsius").null_count == table.num_rows
+    (warning,) = [w for w in metadata["warnings"] if "auxiliary channel member" in w]
+    assert "data_AUX_144_2_1.ndc, data_AUX_144_3_1.ndc" in warning and "temperature" in metadata["lacks"]
+
+
+def test_neware_nda_rows_carry_local_wall_clock(tables, cycling):
+    """BTS 7.6 records hold local clock fields: start + test time must give each row's clock
+    time (to the clock's 1 s resolution), and the registry's timezone is left to apply."""
+    nda = tables["neware/navani_test.nda"]
+    metadata = metadata_of(nda)
+    assert metadata["start_time_local"] == "2020-03-25T11:16:50"
+    assert metadata["header_start_time_local"] == "2020-03-25T11:16:21"
+    assert "local wall-clock" in metadata["clock"] and metadata["timezone"] is None
+    assert "timezone" in metadata["lacks"]
+    assert "start_time_utc" not in metadata and "utc_offset_second" not in metadata
+    assert any("+29 s" in w for w in metadata["warnings"])
+    assert "unix_time_second" not in nda.column_names
+    start = datetime.fromisoformat(metadata["start_time_local"]).replace(tzinfo=timezone.utc).timestamp()
+    clock = nda.column("local_clock_second").to_numpy()
+    assert np.abs(start + nda.column("test_time_second").to_numpy() - clock).max() <= 1.0
+    assert metadata_of(tables["neware/20260302_IFE_BTS85_2_9_8_1.ndax"])["clock"].startswith("rows carry Unix time")
+
+
+def test_neware_file_without_clock_time_keeps_the_header_start(cycling, monkeypatch):
+    """fastnda builds no unix_time_s when it finds no start time (record versions 1 and 3)."""
+    import fastnda
+
+    decode = fastnda.read
+    monkeypatch.setattr(fastnda, "read", lambda *a, **k: decode(*a, **k).drop("unix_time_s"))
+    metadata = metadata_of(read(cycling / "neware/navani_test.nda"))
+    assert metadata["start_time_local"] == "2020-03-25T11:16:21"
+    assert any("no clock time" in w for w in metadata["warnings"])
+
+
+def test_neware_nda_is_stitched_in_the_registry_timezone(tables):
+    """The wall-clock start localised in the sample's zone: 11:16:50 in Berlin (CET) is 10:16:50 UTC."""
+    nda = tables["neware/navani_test.nda"].append_column("source_file", pa.array(["navani_test.nda"] * 439))
+    series = build_timeseries([nda], sample_id="nda-cell", timezone="Europe/Berlin")
+    first = series.column("unix_time_second")[0].as_py()
+    assert datetime.fromtimestamp(first, timezone.utc) == datetime(2020, 3, 25, 10, 16, 50, tzinfo=timezone.utc)
 
 
 def test_basytec_and_novonix_match_vendor_counters(tables):

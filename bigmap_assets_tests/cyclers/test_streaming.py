@@ -19,6 +19,7 @@ STREAMED = (
     ("eclab/perex_rock_operando/220726cell4operandoxas_C06.mpt", 200),  # Latin-1, decimal comma, CRLF
     ("eclab/yadg/gcpl.issue_211.mpt", 100),
     ("maccor/cellpy_maccor_002.txt", 300),  # every row ends with a TAB, US dates, minutes
+    ("maccor/beep_maccor_test_file_4267-66-6519.041", 10),  # test time stalls for 63 rows: shifted across seams
     ("arbin/beep_2017-05-09_test-TC-contact_CH33.csv", 50),
     ("basytec/pyprobe_sample_data_basytec.txt", 20),
     ("novonix/pyprobe_sample_data_novonix.csv", 50),

@@ -69,9 +69,39 @@ def test_mpr_agrees_with_its_mpt_export(eclab, stem):
     for column in ("step_id", "control_mode", "vendor_cycle_number"):
         assert raw.column(column).to_pylist() == text.column(column).to_pylist(), column
     raw_meta, text_meta = metadata_of(raw), metadata_of(text)
-    for key in ("start_time_local", "software_version", "techniques", "measurement_kind"):
-        if text_meta[key]:  # exports without settings know neither start nor technique
+    for key in ("start_time_local", "software_version", "techniques", "measurement_kind", "device", "instrument"):
+        if text_meta[key]:  # exports without settings know neither start nor technique nor device
             assert raw_meta[key] == text_meta[key], key
+
+
+# .mpr -> the "Device :" line of its .mpt twin; navani's files have no twin (their codes 16 and 22 pinned here)
+DEVICES = {
+    "yadg/bcd.issue_241.mpr": "BCS-805 (SN 0168)",
+    "yadg/cv.mpr": "VMP3 (SN 10831083)",
+    "yadg/gcpl.issue_149.mpr": "SP-300 (SN 1854)",
+    "yadg/gcpl.issue_211.mpr": "VMP3 (SN 0858)",
+    "yadg/mb.issue_223.mpr": "MPG-2 (SN 0355)",
+    "yadg/mb.issue_95.mpr": "VSP (SN 1705)",
+    "yadg/mb.mpr": "VMP3 (SN 1083)",
+    "yadg/ocv.issue_149.mpr": "SP-300 (SN 1854)",
+    "yadg/peis.issue_149.mpr": "SP-300 (SN 1854)",
+    "navani/00_test_04_MB_C01.mpr": "SP-300 (SN 1850)",
+    "navani/jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr": "MPG-2 (SN 0168)",
+    "yadg/gcpl.pr_182.1.mpr": "VMP3",  # no LOG module: no serial number
+}
+
+
+def test_device_from_the_settings_module_equals_the_mpt_header(eclab):
+    checked = 0
+    for name, device in DEVICES.items():
+        meta = metadata_of(read(eclab / name))
+        assert meta["device"] == device, name
+        assert meta["instrument"] == device.split(" (SN")[0], name
+        twin = eclab / name.replace(".mpr", ".mpt")
+        if twin.exists() and metadata_of(read(twin))["device"]:
+            assert metadata_of(read(twin))["device"] == device, name
+            checked += 1
+    assert checked == 9  # every twin whose export has a header
 
 
 def test_ec_lab_11_61_high_column_ids_that_galvani_rejects(eclab):
@@ -99,10 +129,14 @@ def test_gcpl_current_derived_from_dq_matches_the_set_current(eclab):
     assert table.column("vendor_cycle_number").to_numpy().max() == 6
 
 
-def test_file_without_log_module_has_no_start_time(eclab):
+def test_file_without_log_module_has_its_start_date_only(eclab):
+    """galvani's ``MPRfile.startdate`` of this file is 2024-05-07 (settings module header 05/07/24)."""
     meta = metadata_of(read(eclab / "yadg/gcpl.pr_182.1.mpr"))
     assert meta["start_time_local"] is None
-    assert any("no VMP LOG module" in w for w in meta["warnings"])
+    assert meta["start_date_local"] == "2024-05-07"
+    assert any("no VMP LOG module" in w and "2024-05-07" in w for w in meta["warnings"])
+    dated = metadata_of(read(eclab / "yadg/cv.mpr"))  # module dates "01.10.18": month first
+    assert "start_date_local" not in dated and dated["start_time_local"].startswith("2018-01-10")
 
 
 def _with_column_ids_replaced(data: bytes, replacements: dict[int, int]) -> bytes:
