@@ -21,8 +21,10 @@ Two things are corrected here rather than taken from fastnda (1.3.1):
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -97,15 +99,17 @@ def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
         import fastnda
     except ModuleNotFoundError as exc:
         raise UnreadableFile(path, "reading Neware files needs the Python package fastnda (pip install fastnda)") from exc
+    warnings: list[str] = []
+    notices: list[str] = []
     try:
-        frame = fastnda.read(path, cycle_mode="raw")
-        vendor_metadata = fastnda.read_metadata(path)
+        with _fastnda_notices_into(notices):
+            frame = fastnda.read(path, cycle_mode="raw")
+            vendor_metadata = fastnda.read_metadata(path)
     except Exception as exc:  # fastnda raises plain exceptions on unknown layouts
         raise UnreadableFile(path, f"not a Neware file fastnda can decode ({type(exc).__name__}: {exc})") from exc
     if frame.height == 0:
         raise UnreadableFile(path, "the Neware file holds no data records")
     source = frame.to_arrow()
-    warnings: list[str] = []
     if "unix_time_s" not in source.column_names:  # fastnda found no start time to build it from
         source = source.append_column("unix_time_s", pa.nulls(source.num_rows, pa.float64()))
     aux_names, aux_channels = _declared_aux_names(path, source, vendor_metadata, warnings)
@@ -116,7 +120,27 @@ def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
     if aux_channels:
         metadata["aux_channels"] = aux_channels
     metadata["warnings"] += warnings
+    if notices:  # what fastnda logs (e.g. clock jumps, which our own warnings state in our terms)
+        metadata["decoder_notices"] = notices
     return table, metadata
+
+
+@contextmanager
+def _fastnda_notices_into(notices: list[str]):
+    """fastnda's log messages go to ``notices`` (the file's metadata) instead of stderr."""
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            notices.append(record.getMessage())
+
+    fastnda_logger = logging.getLogger("fastnda")
+    handler, propagate = Collect(logging.WARNING), fastnda_logger.propagate
+    fastnda_logger.addHandler(handler)
+    fastnda_logger.propagate = False
+    try:
+        yield
+    finally:
+        fastnda_logger.removeHandler(handler)
+        fastnda_logger.propagate = propagate
 
 
 def _canonical(source: pa.Table, warnings: list[str], with_extras: bool = True,

@@ -246,6 +246,13 @@ def test_neware_aux_members_fastnda_cannot_pair_are_reported(cycling, tmp_path):
     assert "data_AUX_144_2_1.ndc, data_AUX_144_3_1.ndc" in warning and "temperature" in metadata["lacks"]
 
 
+def test_fastnda_notices_go_to_the_metadata_not_stderr(cycling, capfd):
+    metadata = metadata_of(read(cycling / "neware" / "20260302_IFE_BTS85_2_9_8_1.ndax"))
+    assert capfd.readouterr().err == ""
+    assert metadata["decoder_notices"][0].startswith("IMPORTANT: This ndax has negative jumps")
+    assert "Unix time jumps backwards in the file; use test_time_second for ordering" in metadata["warnings"]
+
+
 def test_neware_nda_rows_carry_local_wall_clock(tables, cycling):
     """BTS 7.6 records hold local clock fields: start + test time must give each row's clock
     time (to the clock's 1 s resolution), and the registry's timezone is left to apply."""
