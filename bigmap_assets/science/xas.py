@@ -338,13 +338,13 @@ def _fit_edges(energy_ev: np.ndarray, mu: np.ndarray, weight: np.ndarray, reques
     post_window = (index >= q1[:, None]) & (index < q2[:, None])
 
     for k in np.flatnonzero(constant):
-        notes[k].append(f"pre-edge range {pre1[k]:.1f} to {pre2[k]:.1f} eV holds fewer than 3 points: "
+        notes[k].append(f"pre-edge range {pre1[k]:.1f} to {pre2[k]:.1f} eV gives fewer than 3 points: "
                         "its mean is used instead of a line (larch's rule)")
     for k in np.flatnonzero(narrow):
-        notes[k].append(f"post-edge range {norm1[k]:.1f} to {norm2[k]:.1f} eV holds fewer than 2 points: a constant "
-                        f"is fitted from {energy_ev[q1[k]] - e0[k]:.1f} eV on (larch's rule)")
+        notes[k].append(f"post-edge range {norm1[k]:.1f} to {norm2[k]:.1f} eV gives fewer than 2 points: a constant "
+                        f"is fitted from {energy_ev[q1[k]] - e0[k]:.2f} eV on (larch's rule)")
     for k in np.flatnonzero(lowered):
-        notes[k].append(f"post-edge range {norm1[k]:.1f} to {norm2[k]:.1f} eV holds {q2[k] - q1[k]} points: a line "
+        notes[k].append(f"post-edge range {norm1[k]:.1f} to {norm2[k]:.1f} eV gives {q2[k] - q1[k]} points: a line "
                         f"instead of a degree-{degree[k]} polynomial (larch's rule)")
     degree = np.where(narrow, 0, np.where(lowered, 1, degree))
 
