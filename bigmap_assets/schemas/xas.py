@@ -51,7 +51,8 @@ XAS_SCANS = register(Table(
         Column("element", pa.string(), "", "absorbing element"),
         Column("edge", pa.string(), "", "absorption edge (K, L3...)"),
         Column("mu_source", pa.string(), "", "where mu came from: file, transmission, fluorescence, normalised-in-file"),
-        Column("normalised_by", pa.string(), "", "'file' (normalisation kept from the file) or 'bigmap' (pre_edge here)"),
+        Column("normalised_by", pa.string(), "", "'file' (normalisation kept from the file), 'bigmap' (pre_edge here) "
+               "or 'not normalised: <reason>'"),
         Column("point_count", pa.int64(), "", "energy points"),
         Column("dropped_point_count", pa.int64(), "", "points whose mu (the file's normalised mu when normalised "
                "there) is not a finite number: left out of this scan's normalisation and edge search only"),

@@ -84,13 +84,18 @@ class _SamePoints:
         return self.rows.size == scans and self.points.size == points and self.energy_ev.size == points
 
 
-def _same_points(energy_ev: np.ndarray, values: np.ndarray):
+def _finite(energy_ev: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(scans, points): where both the energy and the value are finite numbers."""
+    return np.isfinite(values) & np.isfinite(energy_ev)[None, :]
+
+
+def _same_points(energy_ev: np.ndarray, values: np.ndarray, finite: np.ndarray | None = None):
     """The series in groups of spectra with the same finite points (one group when everything is finite).
 
     As larch (``remove_nans2``), each spectrum keeps only its finite points; energies closer than
     ``TINY_ENERGY_EV`` to the previous one are one repeated point, merged here into their mean.
     """
-    finite = np.isfinite(values) & np.isfinite(energy_ev)[None, :]
+    finite = _finite(energy_ev, values) if finite is None else finite
     if finite.all():
         patterns = [(np.arange(values.shape[0]), np.arange(energy_ev.size))]
     else:
@@ -383,9 +388,10 @@ def pre_edge(energy_ev: np.ndarray, mu: np.ndarray, *, e0_ev: float | np.ndarray
     scalars = {name: np.full(scans, np.nan) for name in
                ("e0_ev", "edge_step", "pre1_ev", "pre2_ev", "norm1_ev", "norm2_ev", "nnorm")}
     curves = {name: None for name in ("norm_mu", "flat_mu", "pre_edge", "post_edge")}
-    dropped = points - np.count_nonzero(np.isfinite(mu) & np.isfinite(energy_ev), axis=1)
+    finite = _finite(energy_ev, mu)
+    dropped = points - np.count_nonzero(finite, axis=1)
     notes: list[list[str]] = [[f"{n} of {points} points not finite: left out"] if n else [] for n in dropped]
-    for group in _same_points(energy_ev, mu):
+    for group in _same_points(energy_ev, mu, finite):
         merged = group.points.size - group.energy_ev.size
         for row in group.rows:
             if merged:
