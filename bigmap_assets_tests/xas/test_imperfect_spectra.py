@@ -175,6 +175,16 @@ def test_an_e0_outside_the_data_is_ignored_as_larch_does(ni_foil):
     assert inside.e0_ev[0] == reference.e0 == 8143.0 and inside.edge_step[0] == pytest.approx(reference.edge_step, rel=1e-9)
 
 
+def test_the_pipeline_ignores_an_e0_outside_the_data_with_a_warning(realdata):
+    table = stamp(read(realdata / "xas" / "other" / "ni_metal_rt.xdi"), "ni.xdi", "a")
+    scans, _ = build_scans([table], sample_id="S", settings=NormalisationSettings(e0_ev=9600.0))
+    row = scans.to_pylist()[0]
+    assert row["e0_ev"] == 8331.5 and row["normalised_by"] == "bigmap"
+    assert [issue.reason for issue in scan_issues(scans, "S")] == [
+        "E0 9600.00 eV is outside 8143.00-9560.59 eV (second to last-but-one point): ignored and found from the "
+        "spectrum, as larch does"]
+
+
 def test_cli_warns_about_an_e0_outside_the_data(realdata, capsys):
     path = realdata / "xas" / "other" / "ni_metal_rt.xdi"
     assert main(["xas", "normalise", str(path), "--e0", "8000"]) == 0
