@@ -104,7 +104,10 @@ def _same_points(energy_ev: np.ndarray, values: np.ndarray, finite: np.ndarray |
         patterns = [(np.flatnonzero(label == k), np.flatnonzero(finite[row])) for k, row in enumerate(first)]
     for rows, points in patterns:
         energy = energy_ev[points]
-        kept = values if rows.size == values.shape[0] and points.size == energy_ev.size else values[rows][:, points]
+        if points.size < energy_ev.size:
+            kept = values[np.ix_(rows, points)]
+        else:
+            kept = values[rows] if rows.size < values.shape[0] else values
         new = np.diff(energy, prepend=-np.inf) >= TINY_ENERGY_EV
         if new.all():
             yield _SamePoints(rows, points, np.arange(points.size), energy, kept, np.ones(points.size))
@@ -369,7 +372,7 @@ def pre_edge(energy_ev: np.ndarray, mu: np.ndarray, *, e0_ev: float | np.ndarray
     way for operando series); an array gives one per spectrum (NaN: find it). An E0 outside the
     second to last-but-one point is ignored and found, as larch does (with a note). Ranges are
     relative to E0 in eV; None takes larch's default per spectrum: pre1 from the second point
-    rounded to 5 eV (2 eV when E0 is within 20 points), pre2 = pre1/2, norm2 from the last point
+    rounded to 5 eV (2 eV when E0 is one of the first 21), pre2 = pre1/2, norm2 from the last point
     rounded to 5 eV, norm1 = min(25, norm2/15 rounded to 5 eV), nnorm 2, 1 or 0 for a post-edge range
     of >= 300, >= 30 or < 30 eV. larch's clipping and swaps follow (pre1 >= Emin - E0,
     norm2 <= Emax - E0, norm1 <= norm2 - 2, fewer than 3 pre-edge points: their mean; fewer than 5
@@ -408,24 +411,33 @@ def pre_edge(energy_ev: np.ndarray, mu: np.ndarray, *, e0_ev: float | np.ndarray
             scalars[name][group.rows] = getattr(fit, name)
         for k, row in enumerate(group.rows):
             notes[row].extend(fit.notes[k])
-        whole = group.covers(scans, points)
-        measured = mu if whole else mu[np.ix_(group.rows, group.points)]
-        pre = fit.pre_edge if whole else fit.pre_edge[:, group.distinct]
-        post = fit.post_edge if whole else fit.post_edge[:, group.distinct]
-        rows = np.arange(group.rows.size)
-        at_e0 = (fit.post_edge[rows, fit.ie0] - fit.pre_edge[rows, fit.ie0]) / fit.edge_step
-        norm = (measured - pre) / fit.edge_step[:, None]
-        residue = (post - pre) / fit.edge_step[:, None]
-        flat = np.where(group.distinct[None, :] >= fit.ie0[:, None], norm - residue + at_e0[:, None], norm)
-        if whole:
-            curves = {"norm_mu": norm, "flat_mu": flat, "pre_edge": pre, "post_edge": post}
+        if group.covers(scans, points):
+            curves = _curves(group, fit, mu)
             continue
-        for name, values in (("norm_mu", norm), ("flat_mu", flat), ("pre_edge", pre), ("post_edge", post)):
+        where = group.rows if group.points.size == points else np.ix_(group.rows, group.points)
+        for name, values in _curves(group, fit, mu[where]).items():
             if curves[name] is None:
                 curves[name] = np.full((scans, points), np.nan)
-            curves[name][np.ix_(group.rows, group.points)] = values
+            curves[name][where] = values
     curves = {name: np.full((scans, points), np.nan) if values is None else values for name, values in curves.items()}
     return Normalised(**scalars, **curves, dropped_point_count=dropped, notes=notes)
+
+
+def _curves(group: _SamePoints, fit: _Fit, measured: np.ndarray) -> dict[str, np.ndarray]:
+    """norm_mu, flat_mu, pre_edge and post_edge at each finite point of the group's spectra.
+
+    ``measured`` holds those points' own mu: a repeated energy keeps its own reading (as in larch)
+    against the curves fitted at the merged energy.
+    """
+    spread = group.distinct
+    pre = fit.pre_edge if spread.size == fit.pre_edge.shape[1] else fit.pre_edge[:, spread]
+    post = fit.post_edge if spread.size == fit.post_edge.shape[1] else fit.post_edge[:, spread]
+    rows = np.arange(group.rows.size)
+    at_e0 = (fit.post_edge[rows, fit.ie0] - fit.pre_edge[rows, fit.ie0]) / fit.edge_step
+    norm = (measured - pre) / fit.edge_step[:, None]
+    residue = (post - pre) / fit.edge_step[:, None]
+    flat = np.where(spread[None, :] >= fit.ie0[:, None], norm - residue + at_e0[:, None], norm)
+    return {"norm_mu": norm, "flat_mu": flat, "pre_edge": pre, "post_edge": post}
 
 
 def _parabola_vertex(energy_ev: np.ndarray, values: np.ndarray, peak: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
