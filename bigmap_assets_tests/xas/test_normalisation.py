@@ -191,15 +191,20 @@ def awkward_spectra(count: int, seed: int = 5):
         yield energy, mu, dict(pre1_ev=-150.0, pre2_ev=-30.0, norm1_ev=50.0, norm2_ev=400.0, nnorm=nnorm)
 
 
-def test_matches_larch_on_awkward_spectra():
+@pytest.mark.parametrize("defaults", [False, True], ids=["explicit", "larch-defaults"])
+def test_matches_larch_on_awkward_spectra(defaults):
     larch_xafs = pytest.importorskip("larch.xafs", reason="xraylarch is not installed (optional test dependency)")
     from larch import Group
 
     for energy, mu, parameters in awkward_spectra(150):
+        parameters = {name: None for name in parameters} if defaults else parameters
         ours = pre_edge(energy, mu[None], **parameters)
         group = Group()
         larch_xafs.pre_edge(energy, mu, group=group, pre1=parameters["pre1_ev"], pre2=parameters["pre2_ev"],
                             norm1=parameters["norm1_ev"], norm2=parameters["norm2_ev"], nnorm=parameters["nnorm"])
         assert ours.e0_ev[0] == group.e0
         assert np.abs(ours.norm_mu[0] - group.norm).max() < 1e-6
-        assert ours.nnorm[0] == group.pre_edge_details.nnorm
+        assert np.abs(ours.flat_mu[0] - group.flat).max() < 1e-6
+        details = group.pre_edge_details
+        used = (ours.pre1_ev[0], ours.pre2_ev[0], ours.norm1_ev[0], ours.norm2_ev[0], ours.nnorm[0])
+        assert used == pytest.approx((details.pre1, details.pre2, details.norm1, details.norm2, details.nnorm))
