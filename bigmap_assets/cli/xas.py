@@ -19,8 +19,8 @@ def register(subparsers) -> None:
                             description="Read XAS files (ROCK, XDI, NXxas, column text), calibrate on the reference "
                                         "foil, normalise as larch's pre_edge does with its defaults (each unset "
                                         "parameter derived per scan by larch's rules) and print one line per scan. "
-                                        "Points left out, parameters larch's rules changed and missing values are "
-                                        "reported on stderr.")
+                                        "Points left out or merged, fit ranges with too few points, an ignored E0 "
+                                        "and missing edge energies are warnings on stderr.")
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
     p.add_argument("--e0", type=float, default=None,
                    help="fixed E0 for every scan in eV (default: found per scan; ignored with a warning for a scan "
