@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tabulate import tabulate
@@ -17,14 +18,22 @@ def register(subparsers) -> None:
     commands = xas.add_subparsers(dest="xas_command", metavar="XAS_COMMAND", required=True)
     p = commands.add_parser("normalise", aliases=["normalize"], help="print E0, edge step and edge position per scan",
                             description="Read XAS files (ROCK, XDI, NXxas, column text), calibrate on the reference "
-                                        "foil, normalise (larch pre_edge algorithm) and print one line per scan.")
+                                        "foil, normalise as larch's pre_edge does with its defaults (each unset "
+                                        "parameter derived per scan by larch's rules) and print one line per scan. "
+                                        "Points left out or merged, fit ranges with too few points, an ignored E0 "
+                                        "and missing edge energies are warnings on stderr.")
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
-    p.add_argument("--e0", type=float, default=None, help="fixed E0 for every scan in eV (default: per scan)")
-    p.add_argument("--pre", type=float, nargs=2, default=(-150.0, -50.0), metavar=("PRE1", "PRE2"),
-                   help="pre-edge range relative to E0, eV (default -150 -50)")
-    p.add_argument("--norm", type=float, nargs=2, default=(150.0, 750.0), metavar=("NORM1", "NORM2"),
-                   help="post-edge range relative to E0, eV (default 150 750)")
-    p.add_argument("--nnorm", type=int, default=None, help="post-edge polynomial degree (default: by range)")
+    p.add_argument("--e0", type=float, default=None,
+                   help="fixed E0 for every scan in eV (default: found per scan; ignored with a warning for a scan "
+                        "whose second to last-but-one point does not bracket it, as larch does)")
+    p.add_argument("--pre", type=float, nargs=2, default=(None, None), metavar=("PRE1", "PRE2"),
+                   help="pre-edge range relative to E0, eV (default larch's: from the second point rounded to 5 eV, "
+                        "to half of that)")
+    p.add_argument("--norm", type=float, nargs=2, default=(None, None), metavar=("NORM1", "NORM2"),
+                   help="post-edge range relative to E0, eV (default larch's: from min(25, NORM2/15) to the last "
+                        "point, rounded to 5 eV)")
+    p.add_argument("--nnorm", type=int, default=None,
+                   help="post-edge polynomial degree (default: 2, 1 or 0 for a range of >= 300, >= 30 or < 30 eV)")
     p.add_argument("--level", type=float, default=0.5, help="normalised level of the edge position (default 0.5)")
     p.set_defaults(func=cmd_normalise)
 
@@ -39,6 +48,9 @@ def cmd_normalise(args) -> int:
     rows = [[Path(row["source_file"]).name, *(_cell(row[c]) for c in columns[1:])] for row in scans.select(columns).to_pylist()]
     print(tabulate(rows, headers=["file", *(c.replace("_ev", " (eV)") for c in columns[1:])], tablefmt="simple",
                    disable_numparse=True))
+    for row in scans.select(["source_file", "scan_name", "notes"]).to_pylist():
+        for note in row["notes"].split("; ") if row["notes"] else []:
+            print(f"warning: {Path(row['source_file']).name}#{row['scan_name']}: {note}", file=sys.stderr)
     return 0
 
 

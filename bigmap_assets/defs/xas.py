@@ -5,7 +5,7 @@ import pyarrow as pa
 
 from .. import schemas
 from ..exports.xdi import export_scans
-from ..ingest import read_partition
+from ..ingest import Issue, read_partition
 from ..plots.xas import edge_versus_potential, spectra_over_time
 from ..science.alignment import align_scans
 from ..science.xas import build_scans
@@ -35,13 +35,14 @@ GROUP = "xas"
 def xas_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     sample_id = sample_of(context)
     files = read_partition(warehouse.root, TECHNIQUE, sample_id)
-    log_issues(context, files)
-    ingest = record_ingest(warehouse, files)
     if files.files:
         scans, spectra = build_scans([f.table for f in files.files], sample_id=sample_id)
+        files.issues.extend(scan_issues(scans, sample_id))
     else:
         context.log.warning(f"no usable XAS file for {sample_id}")
         scans, spectra = empty_table("xas_scans"), empty_table("xas_spectra")
+    log_issues(context, files)
+    ingest = record_ingest(warehouse, files)
     scan_meta = ingest | publish(warehouse, "xas_scans", scans, {"sample_id": sample_id})
     if scans.num_rows:
         scan_meta["normalised_by"] = dg.MetadataValue.json(sorted(set(scans.column("normalised_by").to_pylist())))
@@ -81,6 +82,14 @@ def xas_echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
         metadata["xdi_exports"] = dg.MetadataValue.path(str(exported[0].parent))
         metadata["xdi_files"] = len(exported)
     return dg.MaterializeResult(metadata=metadata)
+
+
+def scan_issues(scans: pa.Table, sample_id: str) -> list[Issue]:
+    """One ``ingest_issues`` warning per note of a scan (points left out, larch's rules applied, missing values)."""
+    return [Issue(row["source_file"], TECHNIQUE, note, sample_id, location=f"scan {row['scan_name']}",
+                  severity="warning", sha256=row["source_sha256"])
+            for row in scans.select(["source_file", "source_sha256", "scan_name", "notes"]).to_pylist()
+            if row["notes"] for note in row["notes"].split("; ")]
 
 
 def _with_echem(scans: pa.Table, echem: pa.Table) -> pa.Table:

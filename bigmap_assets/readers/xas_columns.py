@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from ..errors import UnreadableFile
 from ..schemas.xas import READER_COLUMNS
+from ..science.xas import TINY_ENERGY_EV
 
 NAME = "xas_columns"
 TECHNIQUE = "xas"
@@ -139,13 +140,20 @@ def numeric_block(path: Path, lines: list[str], first: int, width: int) -> np.nd
     return data
 
 
-def energy_order(path: Path, energy_ev: np.ndarray) -> np.ndarray:
-    """Row order sorting the energy; refuses a scan whose energy repeats or is not finite."""
+def energy_order(path: Path, energy_ev: np.ndarray, warnings: list[str], scan: str = "") -> np.ndarray:
+    """Row order sorting the energy; refuses a scan whose energy is not finite, warns when energies repeat.
+
+    Repeated energies (closer than larch's 0.5 meV) are kept as rows; the normalisation merges them.
+    """
     if not np.all(np.isfinite(energy_ev)):
         raise UnreadableFile(path, "energy column holds non-numbers")
     order = np.argsort(energy_ev, kind="stable")
-    if np.any(np.diff(energy_ev[order]) <= 0):
-        raise UnreadableFile(path, "energy values repeat: not a single scan")
+    steps = np.diff(energy_ev[order])
+    repeats = np.flatnonzero(steps < TINY_ENERGY_EV)
+    if repeats.size:
+        where = f"{scan}: " if scan else ""
+        warnings.append(f"{where}{repeats.size} energy points repeat the one before (first at "
+                        f"{energy_ev[order][repeats[0] + 1]:.3f} eV): kept, and averaged with it for normalisation")
     return order
 
 
@@ -177,12 +185,14 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         raise UnreadableFile(path, "no '#' column line right before the data")
     names = lines[at].lstrip("#").split()
     data = numeric_block(path, lines, at + 1, len(names))
-    order = energy_order(path, data[:, 0])
+    repeats: list[str] = []
+    order = energy_order(path, data[:, 0], repeats)
     columns = {name: data[order, i] for i, name in enumerate(names)}
     try:
         channels, source, warnings = choose_channels(columns)
     except ValueError as exc:
         raise UnreadableFile(path, str(exc), location=f"line {at + 1}") from exc
+    warnings += repeats
     scan = {"scan_name": path.stem, "energy_ev": data[order, 0], **channels}
     warnings.append("no acquisition time in the file: the scan cannot be aligned in time")
     metadata = {

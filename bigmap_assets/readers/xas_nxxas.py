@@ -48,7 +48,7 @@ def _scan(path: Path, name: str, entry: h5py.Group, warnings: list[str]) -> tupl
     if "energy" not in entry:
         raise UnreadableFile(path, "NXxas entry has no energy dataset", location=name)
     energy = np.asarray(entry["energy"][()], dtype=float)
-    order = energy_order(path, energy)
+    order = energy_order(path, energy, warnings, scan=name)
     arrays = {"scan_name": name, "energy_ev": energy[order]}
     intensity = entry.get("intensity")
     normalised = intensity is not None and "normalized" in str(intensity.attrs.get("long_name", "")).lower()

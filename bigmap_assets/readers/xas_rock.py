@@ -80,7 +80,8 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     if start_utc is None:
         raise UnreadableFile(path, f"start time {facts['start_local_time']!r} is not YYYY-MM-DD HH:MM:SS[.fff]")
     data = numeric_block(path, lines, header_end, len(_COLUMNS))
-    order = energy_order(path, data[:, 0])
+    repeats: list[str] = []
+    order = energy_order(path, data[:, 0], repeats)
     columns = dict(zip(_COLUMNS, data[order].T))
 
     match = _SERIES_NAME.match(path.stem)
@@ -90,7 +91,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     assumed = [f"start time read as {SITE_TIMEZONE} local time (SOLEIL's clock)"]
     if element:
         assumed.append(f"{element} K edge inferred from the foil E0 {facts['reference_e0_ev']} eV")
-    warnings = ["assumed: " + "; ".join(assumed)]
+    warnings = ["assumed: " + "; ".join(assumed), *repeats]
     scan = {
         "scan_index": 0, "scan_name": scan_name, "series": match["series"] if match else None,
         "series_number": int(match["number"]) if match else None,

@@ -71,7 +71,8 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         raise UnreadableFile(path, f"the header names {len(names)} columns but the data rows hold {width}",
                              location=f"line {first_data + 1}")
     data = numeric_block(path, lines, first_data, width)
-    order = energy_order(path, data[:, 0])
+    repeats: list[str] = []
+    order = energy_order(path, data[:, 0], repeats)
     columns = {name: data[order, i] for i, name in enumerate(names)}
     element = fields.get("element.symbol") or fields.get("scanparameters.element")
     edge = fields.get("element.edge") or fields.get("scanparameters.edge")
@@ -79,6 +80,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
         channels, source, warnings = choose_channels(columns, element)
     except ValueError as exc:
         raise UnreadableFile(path, str(exc)) from exc
+    warnings += repeats
 
     start_utc, start_local = _start_time(fields.get("scan.start_time"))
     _, end_local = _start_time(fields.get("scan.end_time"))

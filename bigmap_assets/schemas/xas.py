@@ -51,11 +51,17 @@ XAS_SCANS = register(Table(
         Column("element", pa.string(), "", "absorbing element"),
         Column("edge", pa.string(), "", "absorption edge (K, L3...)"),
         Column("mu_source", pa.string(), "", "where mu came from: file, transmission, fluorescence, normalised-in-file"),
-        Column("normalised_by", pa.string(), "", "'file' (normalisation kept from the file) or 'bigmap' (pre_edge here)"),
+        Column("normalised_by", pa.string(), "", "'file' (normalisation kept from the file), 'bigmap' (pre_edge here) "
+               "or 'not normalised: <reason>'"),
         Column("point_count", pa.int64(), "", "energy points"),
+        Column("dropped_point_count", pa.int64(), "", "points whose mu (the file's normalised mu when normalised "
+               "there) is not a finite number: left out of this scan's normalisation and edge search only"),
+        Column("notes", pa.string(), "", "'; '-separated: points left out or merged, parameters larch's rules changed, "
+               "why a value is missing (each also a warning in ingest_issues)"),
         Column("reference_e0_ev", pa.float64(), "eV", "E0 of the reference foil as measured (max derivative)"),
         Column("energy_shift_ev", pa.float64(), "eV", "calibration shift added to the energy (tabulated - measured foil E0)"),
-        Column("pre1_ev", pa.float64(), "eV", "pre-edge fit range start, relative to E0"),
+        Column("pre1_ev", pa.float64(), "eV", "pre-edge fit range start, relative to E0 (as used: larch's defaults, "
+               "clipping and swaps applied)"),
         Column("pre2_ev", pa.float64(), "eV", "pre-edge fit range end, relative to E0"),
         Column("norm1_ev", pa.float64(), "eV", "post-edge fit range start, relative to E0"),
         Column("norm2_ev", pa.float64(), "eV", "post-edge fit range end, relative to E0"),
@@ -64,7 +70,8 @@ XAS_SCANS = register(Table(
         *PROVENANCE,
     ),
     partitioned_by=("sample_id",),
-    notes={"normalisation": "larch pre_edge algorithm: line below the edge, polynomial above, step at E0, flattening."},
+    notes={"normalisation": "larch pre_edge, defaults included: line below the edge, polynomial above, step at E0, "
+                            "flattening; each scan on its own finite points."},
 ))
 
 XAS_SPECTRA = register(Table(

@@ -54,3 +54,26 @@ def test_checks_pass_on_the_generated_sample(warehouse):
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"energy_calibration_is_stable": True, "scans_meet_the_electrochemistry": True,
                       "newer_than_raw_files": True}
+
+
+def test_scan_notes_become_ingest_warnings(realdata, tmp_path):
+    """A NaN in one scan's mu: the scan is normalised without it, and ingest_issues says so next to the file."""
+    from bigmap_assets.defs.resources import WarehouseResource
+    from bigmap_assets.defs.xas import xas_ingest
+
+    lines = (realdata / "xas" / "other" / "ni_metal_rt.xdi").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip() and not line.startswith("#"))
+    values = lines[first + 100].split()
+    lines[first + 100] = " ".join([values[0], "nan", *values[2:]])
+    folder = tmp_path / "raw" / "xas" / "S1"
+    folder.mkdir(parents=True)
+    (folder / "ni.xdi").write_text("\n".join(lines) + "\n")
+    warehouse = WarehouseResource(data_dir=str(tmp_path))
+    context = dg.build_asset_context(partition_key=partition_key("S1", "xas"))
+    list(xas_ingest(context, warehouse=warehouse))
+    scans = warehouse.lake.read("xas_scans", {"sample_id": "S1"}).to_pylist()
+    assert [(s["dropped_point_count"], s["normalised_by"], s["notes"]) for s in scans] == [
+        (1, "bigmap", "1 of 418 points not finite: left out")]
+    issues = warehouse.lake.read("ingest_issues", {"technique": "xas", "sample_id": "S1"}).to_pylist()
+    assert [(i["path"], i["location"], i["severity"], i["reason"]) for i in issues if i["location"]] == [
+        ("raw/xas/S1/ni.xdi", "scan ni", "warning", "1 of 418 points not finite: left out")]

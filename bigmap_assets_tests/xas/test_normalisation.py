@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from bigmap_assets.readers import read
-from bigmap_assets.science.xas import edge_quantities, energy_shift, find_e0, guess_k_edge, pre_edge
+from bigmap_assets.science.xas import build_scans, edge_quantities, energy_shift, find_e0, guess_k_edge, pre_edge
+from bigmap_assets.warehouse.provenance import stamp
 
 PARAMETERS = dict(pre1_ev=-150.0, pre2_ev=-50.0, norm1_ev=100.0, norm2_ev=600.0, nnorm=2)
 
@@ -113,6 +115,64 @@ def test_matches_larch_pre_edge_on_real_spectra(realdata, parameters):
             assert ours.edge_step[k] == pytest.approx(group.edge_step, rel=1e-6), name
 
 
+CHANNELS = ("mu", "reference_mu", "norm_mu")
+
+
+def every_real_spectrum(realdata):
+    """(file, scan name, channels, energy, values) for every scan of every real XAS file: each channel holding an
+    absorption spectrum (mu, the foil's mu, mu normalised in the file), stacked as one series per scan."""
+    files = sorted(p for p in (realdata / "xas").rglob("*") if p.is_file())
+    assert len(files) >= 60
+    for path in files:
+        table = read(path)
+        index = table.column("scan_index").to_numpy()
+        for scan in np.unique(index):
+            rows = table.filter(index == scan)
+            channels = [c for c in CHANNELS if rows.column(c).null_count < rows.num_rows]
+            values = np.vstack([rows.column(c).to_numpy(zero_copy_only=False).astype(float) for c in channels])
+            yield path, rows.column("scan_name")[0].as_py(), channels, rows.column("energy_ev").to_numpy(), values
+
+
+def test_defaults_match_larch_on_every_real_spectrum(realdata):
+    """Every spectrum of ../shared/realdata/xas (126: 58 ROCK files x 2 channels, 10 others), larch's defaults."""
+    larch_xafs = pytest.importorskip("larch.xafs", reason="xraylarch is not installed (test dependency)")
+    from larch import Group
+
+    compared, files = 0, set()
+    for path, scan, channels, energy, values in every_real_spectrum(realdata):
+        ours = pre_edge(energy, values)
+        for k, channel in enumerate(channels):
+            group = Group()
+            larch_xafs.pre_edge(energy, values[k], group=group)
+            details = group.pre_edge_details
+            where = f"{path.name}#{scan} {channel}"
+            assert abs(ours.e0_ev[k] - group.e0) <= 0.5, where
+            assert ours.edge_step[k] == pytest.approx(group.edge_step, rel=1e-6), where
+            used = (ours.pre1_ev[k], ours.pre2_ev[k], ours.norm1_ev[k], ours.norm2_ev[k], ours.nnorm[k])
+            assert used == pytest.approx((details.pre1, details.pre2, details.norm1, details.norm2, details.nnorm)), where
+            assert np.abs(ours.norm_mu[k] - group.norm).max() < 1e-6, where
+            compared += 1
+            files.add(path)
+    assert compared == 126 and len(files) == 62
+
+
+def test_the_pipeline_uses_larch_defaults(realdata):
+    """Scans normalised here (XDI, NXxas, column text) get larch's E0 and step on their stored spectrum."""
+    larch_xafs = pytest.importorskip("larch.xafs", reason="xraylarch is not installed (test dependency)")
+    from larch import Group
+
+    paths = sorted((realdata / "xas" / "other").iterdir())
+    scans, spectra = build_scans([stamp(read(p), p.name, "x") for p in paths], sample_id="S")
+    normalised = [row for row in scans.to_pylist() if row["normalised_by"] == "bigmap"]
+    assert len(normalised) == 6
+    for row in normalised:
+        spectrum = spectra.filter(pc.equal(spectra.column("source_scan"), row["source_scan"]))
+        group = Group()
+        larch_xafs.pre_edge(spectrum.column("energy_ev").to_numpy(), spectrum.column("mu").to_numpy(), group=group)
+        assert abs(row["e0_ev"] - group.e0) <= 0.5 and row["edge_step"] == pytest.approx(group.edge_step, rel=1e-6)
+        assert row["norm2_ev"] == pytest.approx(group.pre_edge_details.norm2) and row["nnorm"] == group.pre_edge_details.nnorm
+
+
 def awkward_spectra(count: int, seed: int = 5):
     """Synthetic spectra larch's corner cases live in: 30-800 points, uneven grids, noise up to 5 % of
     the step, edges near the start, single-point glitches, narrow post-edge ranges, nnorm 0-3 or None."""
@@ -131,15 +191,20 @@ def awkward_spectra(count: int, seed: int = 5):
         yield energy, mu, dict(pre1_ev=-150.0, pre2_ev=-30.0, norm1_ev=50.0, norm2_ev=400.0, nnorm=nnorm)
 
 
-def test_matches_larch_on_awkward_spectra():
+@pytest.mark.parametrize("defaults", [False, True], ids=["explicit", "larch-defaults"])
+def test_matches_larch_on_awkward_spectra(defaults):
     larch_xafs = pytest.importorskip("larch.xafs", reason="xraylarch is not installed (optional test dependency)")
     from larch import Group
 
     for energy, mu, parameters in awkward_spectra(150):
+        parameters = {name: None for name in parameters} if defaults else parameters
         ours = pre_edge(energy, mu[None], **parameters)
         group = Group()
         larch_xafs.pre_edge(energy, mu, group=group, pre1=parameters["pre1_ev"], pre2=parameters["pre2_ev"],
                             norm1=parameters["norm1_ev"], norm2=parameters["norm2_ev"], nnorm=parameters["nnorm"])
         assert ours.e0_ev[0] == group.e0
         assert np.abs(ours.norm_mu[0] - group.norm).max() < 1e-6
-        assert ours.nnorm[0] == group.pre_edge_details.nnorm
+        assert np.abs(ours.flat_mu[0] - group.flat).max() < 1e-6
+        details = group.pre_edge_details
+        used = (ours.pre1_ev[0], ours.pre2_ev[0], ours.norm1_ev[0], ours.norm2_ev[0], ours.nnorm[0])
+        assert used == pytest.approx((details.pre1, details.pre2, details.norm1, details.norm2, details.nnorm))
