@@ -4,6 +4,7 @@ hold the sample's rows, follow a changed raw file; notebook entries say where th
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def test_each_bundle_depends_on_its_partitions_tables_and_runs_in_the_techniques
     assert dg.AssetKey("notebook_entries") in summary_keys
 
 
-def test_bundle_holds_the_samples_rows_and_follows_a_changed_raw_file(data_dir):
+def test_bundle_holds_the_samples_rows_is_reproducible_and_follows_a_changed_raw_file(data_dir):
     defs = build_defs(str(data_dir))
     job = defs.resolve_job_def("cycling_job")
     with dg.instance_for_test() as instance:
@@ -56,6 +57,11 @@ def test_bundle_holds_the_samples_rows_and_follows_a_changed_raw_file(data_dir):
         assert pq.read_table(folder / "cycling_timeseries.parquet").num_rows == lake_rows > 1000
         record = json.loads((folder / "metadata.json").read_text())
         assert record["metadata"]["creators"] == [{"person_or_org": {"type": "organizational", "name": "ProviderA"}}]
+        first_bytes = {p.name: p.read_bytes() for p in folder.iterdir()}
+        assert job.execute_in_process(partition_key=partition_key(CELL, "cycling"), instance=instance).success
+        again = {p.name: p.read_bytes() for p in folder.iterdir()}
+        stamp = re.compile(rb'"(prov:generatedAtTime|publication_date)": "[^"]*"')
+        assert {k: stamp.sub(b"", v) for k, v in again.items()} == {k: stamp.sub(b"", v) for k, v in first_bytes.items()}
         first = json.loads((folder / "metadata.jsonld").read_text())
         source = data_dir / "raw" / "cycling" / CELL / f"{CELL}_operando_xas_C01.mpt"
         assert first["schema:isBasedOn"][0]["schema:name"] == str(source.relative_to(data_dir))
