@@ -152,7 +152,8 @@ def invenio_record(facts: Facts, files: list[BundleFile], *, code_version: str, 
         dates.append({"date": iso_date(facts.sample["assembly_date"]), "type": {"id": "created"},
                       "description": "cell assembled"})
     if facts.start_utc and facts.end_utc:
-        dates.append({"date": f"{iso_date(facts.start_utc)}/{iso_date(facts.end_utc)}", "type": {"id": "collected"},
+        first, last = iso_date(facts.start_utc), iso_date(facts.end_utc)
+        dates.append({"date": first if first == last else f"{first}/{last}", "type": {"id": "collected"},
                       "description": f"{TECHNIQUE_LABELS[facts.technique]} measurements"})
     if facts.sample.get("end_of_life_date"):
         dates.append({"date": iso_date(facts.sample["end_of_life_date"]), "type": {"id": "other"},
@@ -180,9 +181,9 @@ def invenio_record(facts: Facts, files: list[BundleFile], *, code_version: str, 
 def _cell(facts: Facts) -> dict:
     sample = facts.sample
     cathode, _, anode = (sample.get("chemistry") or "").partition("||")
-    by_material = {}
-    for electrode in facts.electrodes:
-        by_material.setdefault(battinfo.material_class(electrode["material"]), []).append(electrode)
+    harvested: dict[str, list[dict]] = {}
+    for electrode in sorted(facts.electrodes, key=lambda e: e["electrode_id"]):
+        harvested.setdefault(battinfo.material_class(electrode["material"]), []).append(electrode)
     cell = {
         "@id": f"urn:bigmap:sample:{facts.sample_id}",
         "@type": "BatteryCell",
@@ -193,15 +194,16 @@ def _cell(facts: Facts) -> dict:
         "schema:productionDate": iso_date(sample.get("assembly_date")),
         "schema:additionalProperty": [{"@type": "schema:PropertyValue", "schema:name": key, "schema:value": sample[key]}
                                       for key in ("batch", "series", "role", "timezone") if sample.get(key)],
-        "hasPositiveElectrode": _electrode("PositiveElectrode", cathode, by_material, sample.get("active_mass_mg")),
-        "hasNegativeElectrode": _electrode("NegativeElectrode", anode, None, None),
+        "hasPositiveElectrode": _electrode("PositiveElectrode", cathode, harvested, sample.get("active_mass_mg")),
+        "hasNegativeElectrode": _electrode("NegativeElectrode", anode, harvested, None),
         "hasElectrolyte": _electrolyte(sample.get("series")),
     }
     return cell
 
 
-def _electrode(kind: str, material: str, by_material: dict | None, active_mass_mg: float | None) -> dict | None:
-    """An electrode node with its active material (and the cathode's active mass in mg)."""
+def _electrode(kind: str, material: str, harvested: dict[str, list[dict]], active_mass_mg: float | None) -> dict | None:
+    """An electrode node with its active material (the cathode's active mass in mg), and the IDs of the
+    registry's electrodes harvested from the cell with that active material."""
     if not material.strip():
         return None
     material_class = battinfo.material_class(material)
@@ -210,7 +212,13 @@ def _electrode(kind: str, material: str, by_material: dict | None, active_mass_m
         active["hasProperty"] = {"@type": "Mass", "hasNumericalPart": {"@type": "RealData",
                                                                        "hasNumberValue": active_mass_mg},
                                  "hasMeasurementUnit": "MilliGram"}
-    return {"@type": kind, "hasActiveMaterial": active}
+    node = {"@type": kind, "hasActiveMaterial": active}
+    electrodes = harvested.get(material_class, []) if material_class != "ActiveMaterial" else []
+    if electrodes:
+        node["schema:identifier"] = [e["electrode_id"] for e in electrodes]
+        node["schema:description"] = "harvested: " + ", ".join(
+            f"{e['electrode_id']} ({e.get('state') or 'state unknown'})" for e in electrodes)
+    return node
 
 
 def _electrolyte(series: str | None) -> dict | None:

@@ -45,7 +45,8 @@ def _facts(tables: dict[str, pa.Table], series: str = "dried LiTDI") -> Facts:
     summary, start, end = summarise("cycling", tables)
     return Facts(
         sample_id="LNO-LTD-A-01", technique="cycling", sample={**SAMPLE, "series": series},
-        electrodes=[{"electrode_id": "LNO-LTD-A-01-LNO", "sample_id": "LNO-LTD-A-01", "material": "LNO"}],
+        electrodes=[{"electrode_id": "LNO-LTD-A-01-LNO", "sample_id": "LNO-LTD-A-01", "material": "LNO", "state": "aged"},
+                    {"electrode_id": "LNO-LTD-A-01-Gr", "sample_id": "LNO-LTD-A-01", "material": "Gr", "state": None}],
         experiments=experiments_of(EXPERIMENTS, "LNO-LTD-A-01", "cycling"),
         raw_files=[{"path": "raw/cycling/LNO-LTD-A-01/a.mpt", "sha256": "ab" * 32, "size_byte": 1234,
                     "reader": "eclab_mpt", "status": "ok"}],
@@ -77,7 +78,10 @@ def test_jsonld_uses_battinfo_terms_that_the_inline_context_defines(tmp_path):
     cathode = cell["hasPositiveElectrode"]["hasActiveMaterial"]
     assert cathode["@type"] == "LithiumNickelOxide"
     assert cathode["hasProperty"]["hasNumericalPart"]["hasNumberValue"] == 9.85
+    assert cell["hasPositiveElectrode"]["schema:identifier"] == ["LNO-LTD-A-01-LNO"]
+    assert cell["hasPositiveElectrode"]["schema:description"] == "harvested: LNO-LTD-A-01-LNO (aged)"
     assert cell["hasNegativeElectrode"]["hasActiveMaterial"]["@type"] == "Graphite"
+    assert cell["hasNegativeElectrode"]["schema:identifier"] == ["LNO-LTD-A-01-Gr"]
     assert cell["hasElectrolyte"]["hasAdditive"]["rdfs:label"] == "LiTDI"
     process = document["prov:wasGeneratedBy"]
     assert process["@type"][0] == "CyclingTest"
@@ -172,3 +176,28 @@ def test_every_battinfo_term_is_an_iri_of_the_ontologys_namespaces():
                   "https://w3id.org/emmo/domain/characterisation-methodology/chameo#")
     for term, iri in {**battinfo.CLASSES, **battinfo.PROPERTIES}.items():
         assert iri.startswith(namespaces), term
+
+
+def test_xas_summary_and_a_one_day_collection_date(tmp_path):
+    t0 = datetime(2024, 3, 12, 8, 20, tzinfo=UTC)
+    scans = pa.table({"element": ["Ni", "Ni"], "edge": ["K", "K"], "start_utc_time": [t0, t0.replace(hour=17)],
+                      "stop_utc_time": [t0.replace(minute=24), t0.replace(hour=18, minute=1, second=5)]})
+    summary, start, end = summarise("xas", {"xas_scans": scans})
+    assert (summary, start, end) == ({"scans": 2, "edges": ["Ni K"]}, t0, datetime(2024, 3, 12, 18, 1, 5, tzinfo=UTC))
+    facts = Facts("LNO-OPXAS-01", "xas", sample={"provider": "ProviderA"}, summary=summary, start_utc=start, end_utc=end)
+    bundle = write_bundle(tmp_path / "b", facts, {}, [], code_version="0.1.0", now=datetime(2026, 12, 6, tzinfo=UTC))
+    assert bundle.record["metadata"]["dates"] == [
+        {"date": "2024-03-12", "type": {"id": "collected"}, "description": "X-ray absorption spectroscopy measurements"}]
+    document = json.loads((bundle.folder / JSONLD_NAME).read_text())
+    assert document["prov:wasGeneratedBy"]["@type"] == ["Nexafs", "prov:Activity"]
+    assert document["schema:keywords"] == ["battery", "X-ray absorption spectroscopy", "Ni K"]
+
+
+def test_d2b_summary_counts_numors_measurements_and_significant_changes():
+    t0 = datetime(2023, 6, 24, 10, tzinfo=UTC)
+    numors = pa.table({"measurement_index": [0, 0, 1, 1], "wavelength_angstrom": [1.594] * 4,
+                       "start_utc_time": [t0.replace(hour=h) for h in (10, 11, 12, 13)]})
+    comparisons = pa.table({"significant": [True]})
+    summary, start, end = summarise("d2b", {"d2b_numors": numors, "d2b_comparisons": comparisons})
+    assert summary == {"numors": 4, "measurements": 2, "wavelengths_angstrom": [1.594], "significant_changes": 1}
+    assert (start, end) == (t0, t0.replace(hour=13))
