@@ -1,15 +1,14 @@
 """BattINFO terms used in the bundles' JSON-LD, with their IRIs.
 
 Looked up in the BattINFO ontology's own JSON-LD context (emmo-repo/domain-battery,
-``context/context.json`` at commit e2c0c57, 2026-08-04; the context published at
-``CONTEXT_URL``). The bundles carry these terms in an inline ``@context`` so they expand
-without a network; ``CONTEXT_URL`` is named beside it for tools that prefer the whole
-vocabulary. BattINFO has no neutron-diffraction or XAS-specific class: D2B uses CHAMEO's
+``context/context.json`` at commit e2c0c57, 2026-08-04, published at https://w3id.org/emmo/domain/battery/context). The
+bundles carry these terms in an inline ``@context``, so they expand without a network, and name
+the ontology (``ONTOLOGY_IRI``) with ``dcterms:conformsTo``. BattINFO has no neutron-diffraction or XAS-specific class: D2B uses CHAMEO's
 ``ScatteringAndDiffraction`` and XAS its ``Nexafs`` (near-edge X-ray absorption fine
 structure, i.e. XANES), both imported by BattINFO.
 """
 
-CONTEXT_URL = "https://w3id.org/emmo/domain/battery/context"
+ONTOLOGY_IRI = "https://w3id.org/emmo/domain/battery"
 
 CLASSES = {
     "BatteryCell": "https://w3id.org/emmo/domain/battery#battery_68ed592a_7924_45d0_a108_94d6275d57f0",
@@ -53,6 +52,7 @@ PROPERTIES = {
 # Namespaces of the schema.org Dataset fields and the provenance beside the BattINFO terms.
 NAMESPACES = {
     "schema": "https://schema.org/",
+    "dcterms": "http://purl.org/dc/terms/",
     "prov": "http://www.w3.org/ns/prov#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "xsd": "http://www.w3.org/2001/XMLSchema#",

@@ -119,9 +119,10 @@ def jsonld_metadata(facts: Facts, files: list[BundleFile], *, code_version: str,
         "schema:location": [_site(e) for e in facts.experiments] or _clock_site(facts),
     }
     return _without_empty({
-        "@context": [battinfo.CONTEXT_URL, battinfo.context()],
+        "@context": battinfo.context(),
         "@id": f"urn:bigmap:{facts.sample_id}:{facts.technique}",
         "@type": "schema:Dataset",
+        "dcterms:conformsTo": {"@id": battinfo.ONTOLOGY_IRI},
         "schema:name": _title(facts),
         "schema:description": _description(facts),
         "schema:identifier": f"{facts.sample_id}|{facts.technique}",
@@ -158,7 +159,7 @@ def invenio_record(facts: Facts, files: list[BundleFile], *, code_version: str, 
     if facts.sample.get("end_of_life_date"):
         dates.append({"date": iso_date(facts.sample["end_of_life_date"]), "type": {"id": "other"},
                       "description": "cell reached 80 % state of health"})
-    related = [{"identifier": battinfo.CONTEXT_URL.removesuffix("/context"), "scheme": "url",
+    related = [{"identifier": battinfo.ONTOLOGY_IRI, "scheme": "url",
                 "relation_type": {"id": "references"}}]
     metadata = {
         "resource_type": {"id": "dataset"},

@@ -68,8 +68,9 @@ def test_summary_counts_complete_cycles_by_stage_and_the_measured_period():
 def test_jsonld_uses_battinfo_terms_that_the_inline_context_defines(tmp_path):
     bundle = _write(tmp_path / "b", _tables(), datetime(2026, 12, 6, 5, 0, tzinfo=UTC))
     document = json.loads((bundle.folder / JSONLD_NAME).read_text())
-    assert document["@context"][0] == "https://w3id.org/emmo/domain/battery/context"
-    context = document["@context"][1]
+    assert document["dcterms:conformsTo"] == {"@id": "https://w3id.org/emmo/domain/battery"}
+    context = document["@context"]
+    assert context["schema"] == "https://schema.org/"
     unknown = {term for term in _terms(document) if term not in context}
     assert unknown == set()
     cell = document["schema:about"]
