@@ -1,10 +1,11 @@
 """BattINFO terms used in the bundles' JSON-LD, with their IRIs.
 
 Looked up in the BattINFO ontology's own JSON-LD context (emmo-repo/domain-battery,
-``context/context.json`` at commit e2c0c57, 2026-08-04, published at https://w3id.org/emmo/domain/battery/context). The
-bundles carry these terms in an inline ``@context``, so they expand without a network, and name
-the ontology (``ONTOLOGY_IRI``) with ``dcterms:conformsTo``. BattINFO has no neutron-diffraction or XAS-specific class: D2B uses CHAMEO's
-``ScatteringAndDiffraction`` and XAS its ``Nexafs`` (near-edge X-ray absorption fine
+``context/context.json`` at commit e2c0c57, 2026-08-04, published at
+https://w3id.org/emmo/domain/battery/context). The bundles carry these terms in an inline
+``@context``, so they expand without a network, and name the ontology (``ONTOLOGY_IRI``) with
+``dcterms:conformsTo``. BattINFO has no neutron-diffraction or XAS-specific class: D2B uses
+CHAMEO's ``ScatteringAndDiffraction`` and XAS its ``Nexafs`` (near-edge X-ray absorption fine
 structure, i.e. XANES), both imported by BattINFO.
 """
 
