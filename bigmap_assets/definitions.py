@@ -23,7 +23,8 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 # Each module defines ASSETS and CHECKS; a technique that is not built yet is simply absent.
-TECHNIQUE_MODULES = ("cycling", "d2b", "xas", "registry", "survey", "overview", "freshness", "accounting")
+TECHNIQUE_MODULES = ("cycling", "d2b", "xas", "registry", "survey", "overview", "freshness", "accounting",
+                     "archive")
 
 
 def _collect() -> tuple[list, list]:

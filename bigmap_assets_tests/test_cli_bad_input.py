@@ -19,8 +19,9 @@ CYCLING_FILE = next((REPO_DATA / "raw" / "cycling").glob("*/*.mpt"))
 
 
 @pytest.fixture()
-def place(tmp_path) -> dict[str, Path]:
-    """Bad inputs of every kind, and a small warehouse to query."""
+def place(tmp_path, monkeypatch) -> dict[str, Path]:
+    """Bad inputs of every kind, and a small warehouse to query (and no archive instance configured)."""
+    monkeypatch.delenv("BIGMAP_ARCHIVE_URL", raising=False)
     (tmp_path / "folder").mkdir()
     (tmp_path / "empty.dat").write_bytes(b"")
     (tmp_path / "garbage.mpr").write_bytes(b"\x00\x01not a cycler file" * 100)
@@ -57,6 +58,10 @@ def bad_inputs(p: dict[str, Path]) -> dict[str, list[list[str]]]:
         "d2b compare": [["d2b", "compare", f"{tmp}/empty.xye", f"{tmp}/empty.xye"],
                         ["d2b", "compare", f"{tmp}/words.xye", f"{tmp}/words.xye"],
                         ["d2b", "compare", f"{tmp}/missing.xye", f"{tmp}/empty.xye"]],
+        "archive validate": [["archive", "validate", "--data-dir", f"{tmp}/missing"],
+                             ["archive", "validate", "--data-dir", built, "--sample", "S1"],
+                             ["archive", "validate", "--technique", "nmr"]],
+        "archive upload": [["archive", "upload", "--data-dir", built], ["archive", "upload", "--technique", "nmr"]],
         "": [["no-such-command"], []],
     }
 

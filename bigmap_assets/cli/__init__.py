@@ -21,7 +21,7 @@ import duckdb
 from ..errors import UnreadableFile
 from ..modules import import_if_present
 
-TOPICS = ("core", "d2b", "xas", "status")
+TOPICS = ("core", "d2b", "xas", "status", "archive")
 
 
 class OneLineParser(argparse.ArgumentParser):
