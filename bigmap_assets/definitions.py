@@ -25,7 +25,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 # Each module defines ASSETS and CHECKS; a technique that is not built yet is simply absent.
 TECHNIQUE_MODULES = ("cycling", "d2b", "xas", "registry", "survey", "overview", "freshness", "accounting",
-                     "alerts")
+                     "alerts", "report")
 
 
 def _collect() -> tuple[list, list]:
