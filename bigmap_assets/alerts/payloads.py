@@ -1,7 +1,8 @@
 """What a webhook receives for one alert record (a row of the ``alerts`` table as a dict).
 
 - ``json``: the record itself, values decoded (any receiver that takes a JSON POST);
-- ``slack``: a Slack incoming-webhook message (``text`` fallback + Block Kit section and context);
+- ``slack``: a Slack incoming-webhook message (``text`` fallback + Block Kit section and context, at most
+  10 context elements as Slack allows);
 - ``teams``: a Microsoft Teams (Workflows / incoming webhook) message carrying an Adaptive Card 1.4.
 """
 
@@ -18,16 +19,14 @@ def generic(record: dict) -> dict:
 
 def slack(record: dict) -> dict:
     title = _title(record)
-    link = f"\n<{_slack_escape(record['link'])}|Open {_slack_escape(record['asset_key'])} in Dagster>" \
-        if record.get("link") else ""
+    text = f"*{_slack_escape(title)}*\n{_slack_escape(record['message'])}"
+    if record.get("link"):
+        text += f"\n<{_slack_escape(record['link'])}|Open {_slack_escape(record['asset_key'])} in Dagster>"
+    facts = [{"type": "mrkdwn", "text": _slack_escape(f"{name}: {value}")} for name, value in _facts(record)][:10]
     return {
         "text": f"{title}: {record['message']}",
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn",
-                                         "text": f"*{_slack_escape(title)}*\n{_slack_escape(record['message'])}{link}"}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": _slack_escape(
-                f"{name}: {value}") } for name, value in _facts(record)]},
-        ],
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                   {"type": "context", "elements": facts}],
     }
 
 
