@@ -4,12 +4,17 @@ Debian's headless Chromium (no console error, every image loaded, a screenshot u
 from __future__ import annotations
 
 import shutil
+from html import escape
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from bigmap_assets.definitions import build_defs
+from bigmap_assets.defs.alerts import AlertResource
 from bigmap_assets.defs.materialize import materialize_all
+from bigmap_assets.defs.resources import WarehouseResource
+from bigmap_assets.report.write import write_reports
 from bigmap_assets.simulate import d2b as simulate_d2b
 from bigmap_assets.warehouse import catalog
 
@@ -32,8 +37,13 @@ def warehouse(tmp_path_factory) -> Path:
         shutil.copytree(REPO_DATA / folder, data_dir / folder)
     simulate_d2b.generate(data_dir, steps_per_numor=1, measurements=2)
     (data_dir / "raw" / "d2b" / D2B_CELL / "truncated.nxs").write_bytes(b"\x89HDF\r\n\x1a\ntruncated")
-    report = materialize_all(data_dir, instance=dg.DagsterInstance.ephemeral())
+    instance = dg.DagsterInstance.ephemeral()
+    report = materialize_all(data_dir, instance=instance)
     assert report.succeeded, report.runs
+    sensor = build_defs(str(data_dir)).resolve_sensor_def("alert_sensor")  # the alerts of what was built...
+    sensor(dg.build_sensor_context(instance=instance, resources={
+        "warehouse": WarehouseResource(data_dir=str(data_dir)), "alerting": AlertResource(webhooks="")}))
+    write_reports(data_dir / "warehouse")  # ... on the pages too
     return data_dir / "warehouse"
 
 
@@ -72,6 +82,14 @@ def test_pages_hold_the_warehouse_facts_of_each_sample(warehouse):
                            "AND a.partner = e.partner WHERE a.answer IS NOT NULL AND list_contains(e.sample_ids, ?)",
                            [XAS_CELL]).fetchone()[0]
     assert xas.count("<tr>") >= answered
+    alerts = dict(con.execute("SELECT rule || ' ' || sample_id, message FROM alerts").fetchall())
+    soh, checkup = con.execute("SELECT soh, checkup_index FROM cycling_soh WHERE sample_id = ? AND end_of_life",
+                               [AGEING_CELL]).fetchone()
+    assert soh <= 0.8 and alerts[f"end_of_life {AGEING_CELL}"] == \
+        f"{AGEING_CELL}: end of life reached at cycle 88 (SoH {100 * soh:.1f} % at check-up {checkup})"
+    assert f"<td>end of life</td><td>{alerts[f'end_of_life {AGEING_CELL}']}</td>" in ageing
+    assert f"<td>diffractogram changed</td><td>{escape(alerts[f'diffractogram_changed {D2B_CELL}'])}" in d2b
+    assert f"<td>raw file refused</td><td>raw/d2b/{D2B_CELL}/truncated.nxs: " in d2b
     for page in report.glob("*.html"):  # every image a page names exists beside the report
         text = page.read_text()
         for src in text.split('<img src="')[1:]:
