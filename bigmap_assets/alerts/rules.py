@@ -43,7 +43,8 @@ def diffractogram_changes(comparisons: pa.Table) -> list[Alert]:
         alerts.append(Alert(
             DIFFRACTOGRAM_CHANGED, row["sample_id"], f"{DIFFRACTOGRAM_CHANGED}|{row['sample_id']}|{earlier}>{later}",
             f"{row['sample_id']}: diffractogram {row['measurement_id']} differs significantly from "
-            f"{row['previous_measurement_id']} (reduced chi-square {row['reduced_chi_square']:.3g} > {row['threshold']:g})",
+            f"{row['previous_measurement_id']} (reduced chi-square {row['reduced_chi_square']:.3g} > "
+            f"{row['threshold']:g})",
             _rounded({k: row[k] for k in ("measurement_id", "previous_measurement_id", "reduced_chi_square",
                                           "threshold", "ratio_mean", "ratio_min", "ratio_max", "bins_compared")})))
     return alerts

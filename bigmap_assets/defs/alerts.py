@@ -47,8 +47,9 @@ class AlertResource(dg.ConfigurableResource):
 
 def alert_result(alerts: list[rules.Alert], **metadata) -> dg.AssetCheckResult:
     """Passed without events; failed (WARN) with them listed under ``alerts`` metadata for ``alert_sensor``."""
+    listed = dg.MetadataValue.json([a.to_json() for a in alerts])
     return dg.AssetCheckResult(passed=not alerts, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={**metadata, ALERTS_METADATA: dg.MetadataValue.json([a.to_json() for a in alerts])})
+                               metadata={**metadata, ALERTS_METADATA: listed})
 
 
 @dg.asset_check(asset="d2b_comparisons", partitions_def=partitions_for("d2b"),
@@ -113,7 +114,8 @@ def build_alert_sensor(check_keys: list[dg.AssetCheckKey]) -> dg.SensorDefinitio
         if not read:
             return dg.SkipReason("no new failed asset check evaluation")
         sent = record_and_send(warehouse, alerting, rows, log=context.log)
-        context.log.info(f"{read} failed check evaluation(s) read, {len(rows)} event(s) listed, {len(sent)} new alert(s)")
+        context.log.info(f"{read} failed check evaluation(s) read, {len(rows)} event(s) listed, "
+                         f"{len(sent)} new alert(s)")
         return dg.SensorResult(cursor=json.dumps(last_seen, sort_keys=True))
 
     return alert_sensor
@@ -164,7 +166,8 @@ def record_and_send(warehouse: WarehouseResource, alerting: AlertResource, rows:
         seen.add(row["event_key"])
         row = {"alert_utc_time": datetime.now(timezone.utc), **row}
         row["delivery"] = "; ".join(deliver(hook, row, alerting.timeout_second) for hook in alerting.targets())
-        (log.warning if "error" in row["delivery"] else log.info)(f"alert {row['event_key']}: {row['delivery'] or 'no webhook'}")
+        report = log.warning if "error" in row["delivery"] else log.info
+        report(f"alert {row['event_key']}: {row['delivery'] or 'no webhook'}")
         fresh.append(row)
     if fresh:
         table = pa.Table.from_pylist(fresh, schema=declared.arrow_schema())

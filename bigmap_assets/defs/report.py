@@ -19,7 +19,8 @@ GROUP = "overview"
 def sample_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     pages = write_reports(warehouse.warehouse_dir, code_version())
     context.log.info(f"{len(pages) - 1} sample page(s) and the index in {pages[0].parent}")
-    return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(pages[0])), "sample_pages": len(pages) - 1})
+    return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(pages[0])),
+                                          "sample_pages": len(pages) - 1})
 
 
 ASSETS = [sample_reports]

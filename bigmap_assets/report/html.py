@@ -24,7 +24,8 @@ figcaption { font-size: 0.85em; color: #555; } .none { color: #777; font-style: 
 
 REGISTRY_FIELDS = (("provider", "Provider"), ("batch", "Batch"), ("series", "Electrolyte series"),
                    ("chemistry", "Chemistry"), ("active_mass_mg", "Active mass (mg)"), ("role", "Role"),
-                   ("timezone", "Site timezone"), ("assembly_date", "Assembled"), ("end_of_life_date", "End of life (registry)"))
+                   ("timezone", "Site timezone"), ("assembly_date", "Assembled"),
+                   ("end_of_life_date", "End of life (registry)"))
 OVERVIEW_FIELDS = (("cycling_files", "Cycling files"), ("cycles", "Cycles"), ("checkups", "Check-ups"),
                    ("soh_at_end_percent", "Last SoH (%)"), ("d2b_measurements", "D2B measurements"),
                    ("xas_scans", "XAS scans"), ("experiments", "Experiments"), ("shipments", "Shipments"))
@@ -46,8 +47,8 @@ def index_page(rows: list[dict], counts: dict[str, dict[str, int]], code_version
     for row in rows:
         s = row["sample_id"]
         extra = counts.get(s, {})
-        lines.append([f'<a href="{quote(s)}.html">{escape(s)}</a>', _text(row.get("series")), _text(row.get("provider")),
-                      _text(row.get("role")), _num(row.get("cycles")), _num(row.get("soh_at_end_percent"), 1),
+        lines.append([f'<a href="{quote(s)}.html">{escape(s)}</a>', _text(row.get("series")),
+                      _text(row.get("provider")), _text(row.get("role")), _num(row.get("cycles")), _num(row.get("soh_at_end_percent"), 1),
                       '<span class="flag">reached</span>' if row.get("reached_end_of_life") else "",
                       _num(row.get("d2b_measurements")), _num(row.get("xas_scans")), _num(extra.get("issues", 0)),
                       _num(extra.get("alerts", 0))])
@@ -113,9 +114,14 @@ def _xas(f: SampleFacts) -> str:
         return "<h2>X-ray absorption (XAS)</h2>" + _none("No XAS scan aligned with the electrochemistry.")
     statuses = [s["alignment"] for s in f.xas_scans]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
-    return (f"<h2>X-ray absorption (XAS)</h2><p>{len(statuses)} scans; alignment with the cycling: {escape(counts)}.</p>"
+    rows = [[s["scan_number"], s["scan_utc_time"], _num(s["voltage_volt"], 4), _num(s["state_of_charge"], 3),
+             _num(s["edge_energy_ev"], 2), s["alignment"]] for s in f.xas_scans]
+    return ("<h2>X-ray absorption (XAS)</h2>"
+            f"<p>{len(statuses)} scans; alignment with the cycling: {escape(counts)}.</p>"
             + _figures(f, [("xas_heat_map", "Normalised spectra over time (heat map) with the cell potential"),
-                           ("xas_edge_versus_potential", "Edge position against potential")]))
+                           ("xas_edge_versus_potential", "Edge position against potential")])
+            + _table(["Scan", "Time (UTC)", "Potential (V)", "State of charge", "Edge position (eV)", "Alignment"],
+                     rows))
 
 
 def _survey(f: SampleFacts) -> str:
@@ -139,7 +145,8 @@ def _alerts(f: SampleFacts) -> str:
 
 def _figures(f: SampleFacts, wanted: list[tuple[str, str]]) -> str:
     return "".join(f'<figure><img src="{PLOTS_FROM_REPORT}{quote(f.plots[name])}" alt="{escape(caption)}">'
-                   f"<figcaption>{escape(caption)}</figcaption></figure>" for name, caption in wanted if name in f.plots)
+                   f"<figcaption>{escape(caption)}</figcaption></figure>"
+                   for name, caption in wanted if name in f.plots)
 
 
 def _facts_table(pairs: list[tuple[str, str]]) -> str:
@@ -172,7 +179,8 @@ def _num(value, digits: int = 0) -> str:
 
 
 def _document(title: str, body: list[str], code_version: str) -> str:
-    footer = f'<p class="none">Made by bigmap-assets {escape(code_version)} from the warehouse.</p>' if code_version else ""
+    footer = (f'<p class="none">Made by bigmap-assets {escape(code_version)} from the warehouse.</p>'
+              if code_version else "")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n"
             + "\n".join(body) + f"\n{footer}</body></html>\n")

@@ -64,7 +64,8 @@ def test_a_refused_file_alerts_once_per_content_however_many_rows_failed():
 
 
 RECORD = {"rule": "raw_file_refused", "sample_id": "C1", "message": "raw/x <bad> & worse", "asset_key": "xas_scans",
-          "values_json": json.dumps({"errors": 2, "path": "raw/x"}), "link": "http://ui/assets/xas_scans?partition=C1%7Cxas",
+          "values_json": json.dumps({"errors": 2, "path": "raw/x"}),
+          "link": "http://ui/assets/xas_scans?partition=C1%7Cxas",
           "event_key": "k", "alert_utc_time": dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc), "delivery": None}
 
 
@@ -85,7 +86,8 @@ def test_payloads_for_json_slack_and_teams():
 
 def test_webhook_targets_are_parsed_and_bad_ones_named():
     assert parse_webhooks("slack=https://hooks.slack.com/a  http://x/y?z=1\nteams=https://t/w") == [
-        Webhook("slack", "https://hooks.slack.com/a"), Webhook("json", "http://x/y?z=1"), Webhook("teams", "https://t/w")]
+        Webhook("slack", "https://hooks.slack.com/a"), Webhook("json", "http://x/y?z=1"),
+        Webhook("teams", "https://t/w")]
     with pytest.raises(ValueError, match="unknown kind 'mail'"):
         parse_webhooks("mail=https://x")
     with pytest.raises(ValueError, match="not an http"):

@@ -78,10 +78,15 @@ def test_pages_hold_the_warehouse_facts_of_each_sample(warehouse):
     xas = (report / f"{XAS_CELL}.html").read_text()
     assert f'<img src="../plots/xas/{XAS_CELL}_spectra_over_time.png"' in xas
     assert f'<img src="../plots/xas/{XAS_CELL}_edge_versus_potential.png"' in xas
+    first = con.execute("SELECT scan_number, voltage_volt, edge_energy_ev FROM xas_echem WHERE sample_id = ? "
+                        "ORDER BY scan_number LIMIT 1", [XAS_CELL]).fetchone()
+    assert f"<tr><td>{first[0]}</td>" in xas and f"<td>{first[1]:.4f}</td>" in xas and f"<td>{first[2]:.2f}</td>" in xas
     answered = con.execute("SELECT count(*) FROM survey_answers a JOIN experiments e ON a.technique = e.technique "
                            "AND a.partner = e.partner WHERE a.answer IS NOT NULL AND list_contains(e.sample_ids, ?)",
                            [XAS_CELL]).fetchone()[0]
-    assert xas.count("<tr>") >= answered
+    technique, partner = con.execute("SELECT technique, partner FROM experiments WHERE list_contains(sample_ids, ?)",
+                                     [XAS_CELL]).fetchone()
+    assert answered > 0 and xas.count(f"<tr><td>{escape(f'{technique} ({partner})')}</td>") == answered
     alerts = dict(con.execute("SELECT rule || ' ' || sample_id, message FROM alerts").fetchall())
     soh, checkup = con.execute("SELECT soh, checkup_index FROM cycling_soh WHERE sample_id = ? AND end_of_life",
                                [AGEING_CELL]).fetchone()
