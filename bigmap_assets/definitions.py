@@ -10,6 +10,7 @@ import warnings
 
 import dagster as dg
 
+from .defs.alerts import AlertResource, build_alert_sensor
 from .defs.jobs import build_jobs
 from .modules import import_if_present
 from .defs.resources import WarehouseResource
@@ -24,7 +25,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 # Each module defines ASSETS and CHECKS; a technique that is not built yet is simply absent.
 TECHNIQUE_MODULES = ("cycling", "d2b", "xas", "registry", "survey", "overview", "freshness", "accounting",
-                     "archive")
+                     "archive", "alerts", "report")
 
 
 def _collect() -> tuple[list, list]:
@@ -45,9 +46,11 @@ def build_defs(data_dir: str | None = None) -> dg.Definitions:
         assets=assets,
         asset_checks=checks,
         jobs=list(jobs.values()),
-        sensors=[build_raw_file_sensor(jobs), build_after_partition_sensor(jobs)],
+        sensors=[build_raw_file_sensor(jobs), build_after_partition_sensor(jobs),
+                 build_alert_sensor([key for c in checks for key in c.check_keys])],
         schedules=build_nightly_schedules(jobs),
-        resources={"warehouse": WarehouseResource(data_dir=data_dir or default_data_dir())},
+        resources={"warehouse": WarehouseResource(data_dir=data_dir or default_data_dir()),
+                   "alerting": AlertResource()},
         executor=dg.in_process_executor,
     )
 

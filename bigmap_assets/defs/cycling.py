@@ -8,9 +8,11 @@ from .. import schemas
 from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources, unregistered_issues
 from ..errors import UnreadableFile
 from ..ingest import Issue
+from ..alerts.rules import trajectory_departures
 from ..plots.cycling import soh_versus_cycle
 from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles_in_pieces
 from ..science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
+from .alerts import alert_result
 from .partitions import partitions_for, sample_of
 from .publish import (PREVIEW_ROWS, column_schema, empty_table, log_issues, plot_metadata, preview_markdown, publish,
                       read_sample_table, record_ingest)
@@ -132,16 +134,14 @@ def cycling_series(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset_check(asset=cycling_series, description="No cell's capacity or SoH trajectory departs from the rest of its series.")
+@dg.asset_check(asset=cycling_series, description="No cell's capacity or SoH trajectory departs from the rest of its series: a "
+                                                 "departing cell alerts once.")
 def cells_follow_their_series(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     outliers = trajectory_outliers(all_soh(warehouse))
     flagged = outliers.filter(pa.compute.field("outlier")) if outliers.num_rows else outliers
     cells = sorted(set(flagged.column("sample_id").to_pylist())) if flagged.num_rows else []
-    return dg.AssetCheckResult(
-        passed=not cells,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"outlier_cells": dg.MetadataValue.json(cells), "checked_rows": outliers.num_rows},
-    )
+    return alert_result(trajectory_departures(outliers), outlier_cells=dg.MetadataValue.json(cells),
+                        checked_rows=outliers.num_rows)
 
 
 @dg.asset_check(asset=cycling_timeseries, partitions_def=PARTITIONS,

@@ -60,14 +60,24 @@ def test_plots_and_xye_exports_are_written(warehouse):
     assert [p.name for p in exports][0] == "LNO-OPD2B-01_612001-612010.xye" and len(exports) == 3
 
 
-def test_check_passes_on_the_generated_sample(warehouse):
+def test_checks_on_the_generated_sample_pass_or_list_their_alerts(warehouse):
     data_dir, _ = warehouse
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(sample_partitions.name, ["LNO-OPD2B-01"])
     job = build_defs(str(data_dir)).resolve_job_def("d2b_job")
     result = job.execute_in_process(partition_key=partition_key("LNO-OPD2B-01", "d2b"), instance=instance)
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"measurements_are_complete": True, "newer_than_raw_files": True}
+    checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert {k: e.passed for k, e in checks.items() if k[1] != "newer_than_raw_files"} == {
+        ("d2b_numors", "measurements_are_complete"): True,
+        ("d2b_numors", "raw_files_accepted"): False,  # the broken file and the rerun are refused: alerts
+        ("d2b_comparisons", "diffractograms_unchanged"): False,  # the lattice moved: alerts
+    }
+    refused = checks["d2b_numors", "raw_files_accepted"].metadata["alerts"].value
+    assert sorted(a["values"]["path"] for a in refused) == ["raw/d2b/LNO-OPD2B-01/not_a_numor.nxs",
+                                                            "raw/d2b/LNO-OPD2B-01/rerun_612003.nxs"]
+    changes = checks["d2b_comparisons", "diffractograms_unchanged"].metadata["alerts"].value
+    assert [a["event_key"] for a in changes] == ["diffractogram_changed|LNO-OPD2B-01|612001>612011",
+                                                 "diffractogram_changed|LNO-OPD2B-01|612011>612021"]
 
 
 def test_sensor_reruns_only_the_d2b_partition_for_a_new_numor_set(tmp_path):

@@ -45,6 +45,7 @@ def test_definitions_load_with_every_asset_job_sensor_and_schedule(tmp_path):
     assert defs.resolve_job_def("cycling_job").partitions_def.partition_dimension_names == ["sample_id", "technique"]
     assert defs.resolve_sensor_def("raw_file_sensor")
     assert defs.resolve_sensor_def("after_partition_run")
+    assert defs.resolve_sensor_def("alert_sensor")
     assert defs.resolve_schedule_def("nightly_cycling").cron_schedule == "0 2 * * *"
 
 
