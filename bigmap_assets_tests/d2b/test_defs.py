@@ -71,6 +71,7 @@ def test_checks_on_the_generated_sample_pass_or_list_their_alerts(warehouse):
         ("d2b_numors", "measurements_are_complete"): True,
         ("d2b_numors", "raw_files_accepted"): False,  # the broken file and the rerun are refused: alerts
         ("d2b_comparisons", "diffractograms_unchanged"): False,  # the lattice moved: alerts
+        ("d2b_archive", "record_is_valid"): True,
     }
     refused = checks["d2b_numors", "raw_files_accepted"].metadata["alerts"].value
     assert sorted(a["values"]["path"] for a in refused) == ["raw/d2b/LNO-OPD2B-01/not_a_numor.nxs",

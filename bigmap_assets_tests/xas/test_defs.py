@@ -53,7 +53,7 @@ def test_checks_pass_on_the_generated_sample(warehouse):
     result = job.execute_in_process(partition_key=partition_key("LNO-OPXAS-01", "xas"), instance=instance)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"energy_calibration_is_stable": True, "scans_meet_the_electrochemistry": True,
-                      "newer_than_raw_files": True, "raw_files_accepted": True}
+                      "newer_than_raw_files": True, "raw_files_accepted": True, "record_is_valid": True}
 
 
 def test_scan_notes_become_ingest_warnings(realdata, tmp_path):
