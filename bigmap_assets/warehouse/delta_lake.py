@@ -158,6 +158,10 @@ class DeltaLake:
                   if c not in schemas.TABLES[table_name].partitioned_by]
         return dataset.to_table(columns=stored, filter=self._filter(table_name, partition) & (ds.field(ROW) == last))
 
+    def part_count(self, table_name: str, partition: dict[str, str] | None = None) -> int:
+        parts = self._hidden(table_name, partition)
+        return 0 if parts is None else len(pc.unique(parts.column(PART)))
+
     def partitions(self, table_name: str) -> list[dict[str, str]]:
         """The partitions of ``table_name`` that hold rows."""
         table = self._table(table_name)
@@ -195,13 +199,6 @@ class DeltaLake:
         """The table's current snapshot as an Arrow dataset (None when never written)."""
         table = self._table(table_name)
         return table.to_pyarrow_dataset() if table is not None else None
-
-    def clear(self) -> None:
-        fs, path = pafs.FileSystem.from_uri(self.root) if not self.options else (self._fs, self._path(""))
-        try:
-            fs.delete_dir(path)
-        except (FileNotFoundError, OSError):
-            pass
 
     # -- internals -------------------------------------------------------------------------
     def _keys(self, table_name: str, partition: dict[str, str] | None) -> dict[str, str]:
