@@ -1,8 +1,10 @@
-"""The example data materialised into a bucket of a local S3 server: the README's queries answer as from the local lake."""
+"""The example data materialised into a bucket of a local S3 server: the README's queries answer as from the local lake.
+
+Cost against the local lake: ``benchmarks/lake_storage.py`` (figures in docs/operations.md § 6).
+"""
 
 from __future__ import annotations
 
-import time
 import urllib.request
 
 import dagster as dg
@@ -29,18 +31,14 @@ README_QUERIES = [
 ]
 
 
-def _materialize(data_dir) -> float:
-    started = time.perf_counter()
+def _materialize(data_dir) -> None:
     with dg.DagsterInstance.ephemeral() as instance:
         assert materialize_all(data_dir, instance=instance).succeeded
-    return time.perf_counter() - started
 
 
-def _answers(data_dir) -> tuple[list, float]:
-    started = time.perf_counter()
+def _answers(data_dir) -> list:
     con = catalog.connect(data_dir / "warehouse")
-    answers = [con.sql(query).fetchall() for query in README_QUERIES]
-    return answers, time.perf_counter() - started
+    return [con.sql(query).fetchall() for query in README_QUERIES]
 
 
 def test_the_example_data_in_a_bucket_answers_the_readme_queries_as_the_local_lake(
@@ -51,12 +49,12 @@ def test_the_example_data_in_a_bucket_answers_the_readme_queries_as_the_local_la
         (data_dir / "raw" / "cycling" / CELLS[1] / "notes.mpt").write_text("EC-Lab ASCII FILE\nthis run was aborted\n")
 
     monkeypatch.delenv(storage.LAKE_ENV, raising=False)
-    local_write = _materialize(local_dir)
-    local_answers, local_query = _answers(local_dir)
+    _materialize(local_dir)
+    local_answers = _answers(local_dir)
 
     monkeypatch.setenv(storage.LAKE_ENV, s3_lake)
-    remote_write = _materialize(remote_dir)
-    remote_answers, remote_query = _answers(remote_dir)
+    _materialize(remote_dir)
+    remote_answers = _answers(remote_dir)
 
     assert not (remote_dir / "warehouse" / "lake").exists()  # nothing of the lake on the local disk
     bucket, prefix = s3_lake.removeprefix("s3://").split("/", 1)
@@ -71,6 +69,3 @@ def test_the_example_data_in_a_bucket_answers_the_readme_queries_as_the_local_la
     assert main(["sql", README_QUERIES[1], "--data-dir", str(remote_dir), "--format", "csv"]) == 0  # `bigmap sql`
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "sample_id,eol_cycle_count" and len(printed) == len(local_answers[1]) + 1
-    with capsys.disabled():
-        print(f"\n{len(CELLS)} cells, one run: materialize local {local_write:.1f} s, S3 {remote_write:.1f} s; "
-              f"README queries local {local_query:.2f} s, S3 {remote_query:.2f} s")

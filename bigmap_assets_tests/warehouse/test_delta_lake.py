@@ -133,6 +133,8 @@ WRITER = textwrap.dedent("""
     if mode == "hang":
         lake.write_tables("cycling_timeseries", pieces(), {"sample_id": sample})
     else:
+        print("ready", flush=True)
+        sys.stdin.readline()  # both writers start together
         for i in range(count):
             lake.write("cycling_timeseries", rows(1000 * i), {"sample_id": sample})
 """)
@@ -140,18 +142,24 @@ WRITER = textwrap.dedent("""
 
 def _writer(lake_uri: str, sample: str, count: int, mode: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", WRITER, lake_uri, sample, str(count), mode],
-                            stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
 
 
 def test_two_concurrent_writers_on_different_partitions_both_commit(s3_lake):
     lake = DeltaLake(s3_lake)
     lake.write("cycling_timeseries", _timeseries("S0", 1), {"sample_id": "S0"})  # the table exists
     writers = [_writer(s3_lake, sample, 6, "commits") for sample in ("A", "B")]
+    assert [w.stdout.readline().strip() for w in writers] == ["ready", "ready"]
+    for writer in writers:
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
     table = DeltaTable(lake.uri("cycling_timeseries"))
     assert table.version() == 12  # 1 + 2 x 6 commits, none lost
-    operations = [h["operation"] for h in table.history()]
-    assert len(operations) == 13
+    writers_in_order = [next((s for s in "AB" if f"'{s}'" in str(h.get("operationParameters"))), "-")
+                        for h in reversed(table.history())]
+    assert writers_in_order.count("A") == writers_in_order.count("B") == 6
+    assert "".join(writers_in_order) not in ("-AAAAAABBBBBB", "-BBBBBBAAAAAA")  # their commits interleave
     for sample in ("A", "B"):
         times = lake.read("cycling_timeseries", {"sample_id": sample}).column("test_time_second").to_pylist()
         assert times == [5000.0 + i for i in range(1000)]  # each writer's last commit is what stands
