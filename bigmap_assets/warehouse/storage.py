@@ -24,7 +24,8 @@ def lake_location(data_dir: str | Path, setting: str = "") -> str:
     """
     location = setting or os.environ.get(LAKE_ENV, "")
     if location and not is_remote(location):
-        raise ValueError(f"lake location {location!r}: leave it empty for <data-dir>/warehouse/lake, "
+        raise ValueError(f"lake location {location!r} (${LAKE_ENV} or the warehouse resource's lake_location): "
+                         "leave it empty for <data-dir>/warehouse/lake, "
                          f"or give {' or '.join(s + 'bucket/prefix' for s in REMOTE_SCHEMES)}")
     return location or str(Path(data_dir).resolve() / "warehouse" / "lake")
 
