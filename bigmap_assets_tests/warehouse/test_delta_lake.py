@@ -182,3 +182,19 @@ def test_a_killed_writer_leaves_no_visible_partial_commit(s3_lake):
     assert lake.read("cycling_timeseries", {"sample_id": "S1"}).equals(before)
     lake.write("cycling_timeseries", _timeseries("S1", 2), {"sample_id": "S1"})  # the next writer is not blocked
     assert lake.read("cycling_timeseries", {"sample_id": "S1"}).num_rows == 2
+
+
+def test_an_error_while_rows_are_streamed_is_raised_as_itself_and_commits_nothing(s3_lake):
+    lake = DeltaLake(s3_lake)
+    lake.write("cycling_timeseries", _timeseries("S1", 5), {"sample_id": "S1"})
+
+    class RowsDiffer(Exception):  # as cycling_ingest's, caught by type to fall back to a rewrite
+        pass
+
+    def pieces():
+        yield _timeseries("S1", 3, start=50.0)
+        raise RowsDiffer("stored rows differ")
+
+    with pytest.raises(RowsDiffer, match="stored rows differ"):
+        lake.write_tables("cycling_timeseries", pieces(), {"sample_id": "S1"})
+    assert lake.read("cycling_timeseries", {"sample_id": "S1"}).column("test_time_second").to_pylist() == [0.0, 1.0, 2.0, 3.0, 4.0]
