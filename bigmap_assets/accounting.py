@@ -14,6 +14,7 @@ from . import registry
 from .ingest import TECHNIQUES, sample_folders
 from .raw_tree import containment, entries_on_disk
 from .warehouse.lake import Lake
+from .warehouse.storage import lake_location, open_lake
 
 
 def recorded_paths(lake: Lake) -> tuple[set[str], set[str]]:
@@ -27,13 +28,15 @@ def recorded_paths(lake: Lake) -> tuple[set[str], set[str]]:
     return ingested, explained
 
 
-def unaccounted_files(data_dir: str | Path) -> list[str]:
-    """Entries under ``raw/`` (relative to the data folder) neither ingested nor explained by an issue."""
+def unaccounted_files(data_dir: str | Path, lake_setting: str = "") -> list[str]:
+    """Entries under ``raw/`` (relative to the data folder) neither ingested nor explained by an issue.
+
+    ``lake_setting``: the lake's location as ``storage.lake_location`` takes it (empty: the default)."""
     data_dir = Path(data_dir)
     raw = data_dir / "raw"
     if not raw.is_dir():
         return []
-    ingested, explained = recorded_paths(Lake(data_dir / "warehouse" / "lake"))
+    ingested, explained = recorded_paths(open_lake(lake_location(data_dir, lake_setting)))
     found = []
     for path in entries_on_disk(raw, containment(data_dir)):
         rel = Path(path).relative_to(data_dir)

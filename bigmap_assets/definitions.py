@@ -1,11 +1,13 @@
 """The Dagster code location: every asset, check, job, sensor and schedule of the project.
 
 ``dagster dev`` loads ``defs`` from here (see ``[tool.dagster]`` in pyproject.toml); the data
-folder is ``$BIGMAP_DATA_DIR`` or the example data in ``data/``.
+folder is ``$BIGMAP_DATA_DIR`` or the example data in ``data/``; the lake is in it, or at
+``$BIGMAP_LAKE`` (``s3://bucket/prefix``, see ``warehouse/storage.py``).
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import dagster as dg
@@ -14,6 +16,7 @@ from .defs.alerts import AlertResource, build_alert_sensor
 from .defs.jobs import build_jobs
 from .modules import import_if_present
 from .defs.resources import WarehouseResource
+from .warehouse.storage import LAKE_ENV
 from .ingest import default_data_dir
 from .defs.schedules import build_nightly_schedules
 from .defs.sensors import build_after_partition_sensor, build_raw_file_sensor
@@ -49,7 +52,8 @@ def build_defs(data_dir: str | None = None) -> dg.Definitions:
         sensors=[build_raw_file_sensor(jobs), build_after_partition_sensor(jobs),
                  build_alert_sensor([key for c in checks for key in c.check_keys])],
         schedules=build_nightly_schedules(jobs),
-        resources={"warehouse": WarehouseResource(data_dir=data_dir or default_data_dir()),
+        resources={"warehouse": WarehouseResource(data_dir=data_dir or default_data_dir(),
+                                                  lake_location=os.environ.get(LAKE_ENV, "")),
                    "alerting": AlertResource()},
         executor=dg.in_process_executor,
     )

@@ -15,7 +15,7 @@ from tabulate import tabulate
 
 from ..ingest import default_data_dir
 from ..readers import metadata_of, read
-from ..warehouse import catalog
+from ..warehouse import catalog, storage
 
 
 def register(subparsers) -> None:
@@ -108,7 +108,7 @@ def cmd_materialize(args) -> int:
 
 def cmd_sql(args) -> int:
     warehouse = data_dir_of(args) / "warehouse"
-    if not (warehouse / "lake").is_dir():
+    if not (warehouse / "lake").is_dir() and not storage.is_remote(storage.lake_location(warehouse.parent)):
         raise FileNotFoundError(f"no warehouse under {warehouse}: run `bigmap materialize` first")
     relation = catalog.connect(warehouse).sql(args.query)
     if relation is None:  # a statement without a result

@@ -10,7 +10,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from ..accounting import unaccounted_files, unregistered_samples
-from ..warehouse import catalog
+from ..warehouse import catalog, storage
 from .core import data_dir_arg, existing_data_folder
 
 RECENT_RUNS = 10
@@ -57,7 +57,7 @@ def recent_runs(home: Path, limit: int) -> list[dict]:
 
 def open_issues(warehouse_dir: Path) -> list[tuple]:
     """``(technique, sample_id, path, reason)`` of every file the last runs could not use."""
-    if not (warehouse_dir / "lake").is_dir():
+    if not (warehouse_dir / "lake").is_dir() and not storage.is_remote(storage.lake_location(warehouse_dir.parent)):
         return []
     return catalog.connect(warehouse_dir).execute(
         "SELECT technique, sample_id, path, reason FROM ingest_issues WHERE severity = 'error' "

@@ -39,7 +39,7 @@ def raw_folder_layout(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                 description="Every file under raw/ is ingested (raw_files, status ok) or has an ingest_issues row "
                             "(for it or a folder holding it) saying why not.")
 def every_raw_file_accounted_for(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    missing = unaccounted_files(warehouse.root)
+    missing = unaccounted_files(warehouse.root, warehouse.lake_location)
     return dg.AssetCheckResult(passed=not missing, metadata={
         "unaccounted_files": len(missing), "files": dg.MetadataValue.json(missing[:LISTED])})
 

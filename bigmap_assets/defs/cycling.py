@@ -2,7 +2,6 @@
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .. import schemas
 from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources, unregistered_issues
@@ -72,14 +71,14 @@ def _mark_status(files, rel: str, status: str) -> None:
 
 def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: IngestReport) -> dict:
     """Row count, schema, where the parts are, a preview (first rows only) and how this run stored them."""
-    parts = warehouse.lake.parts("cycling_timeseries", {"sample_id": sample_id})
-    first_rows = next(pq.ParquetFile(parts[0]).iter_batches(batch_size=PREVIEW_ROWS), None)
-    preview = pa.Table.from_batches([first_rows]) if first_rows is not None else empty_table("cycling_timeseries")
+    lake, partition = warehouse.lake, {"sample_id": sample_id}
+    first_rows = next(lake.iter_tables("cycling_timeseries", partition, batch_rows=PREVIEW_ROWS), None)
+    preview = first_rows.drop_columns(["sample_id"]) if first_rows is not None else empty_table("cycling_timeseries")
     return {
         "dagster/row_count": report.rows,
         "dagster/column_schema": column_schema("cycling_timeseries"),
-        "path": dg.MetadataValue.path(str(parts[0].parent)),
-        "parts": len(parts),
+        "path": dg.MetadataValue.path(lake.location("cycling_timeseries", partition)),
+        "parts": lake.part_count("cycling_timeseries", partition),
         "preview": dg.MetadataValue.md(preview_markdown(preview)),
         "ingest_mode": report.mode,
         "ingest_reason": report.reason,

@@ -18,6 +18,7 @@ import dagster as dg
 from .. import schemas
 from ..ingest import TECHNIQUES, raw_files_of, sample_folders
 from ..warehouse.lake import Lake
+from ..warehouse.storage import lake_location, open_lake
 from ..warehouse.provenance import sha256_of
 from .partitions import partitions_for, sample_of
 from .resources import WarehouseResource
@@ -56,7 +57,7 @@ def table_mtime_second(lake: Lake, table: str, technique: str, sample_id: str) -
     """When the newest part of the sample's partition of ``table`` was written (None: never)."""
     keys = {"technique": technique, "sample_id": sample_id}
     partition = {k: keys[k] for k in schemas.TABLES[table].partitioned_by}
-    return max((p.stat().st_mtime for p in lake.parts(table, partition)), default=None)
+    return lake.modified_second(table, partition)
 
 
 def _content_changed(data_dir: Path, lake: Lake, technique: str, sample_id: str, raw: list[Path],
@@ -70,9 +71,9 @@ def _content_changed(data_dir: Path, lake: Lake, technique: str, sample_id: str,
     return any(p.stat().st_mtime > since_second and sha256_of(p) != known[rel] for rel, p in current.items())
 
 
-def freshness_of(data_dir: str | Path, technique: str, sample_id: str, table: str) -> Freshness:
+def freshness_of(data_dir: str | Path, technique: str, sample_id: str, table: str, lake_setting: str = "") -> Freshness:
     data_dir = Path(data_dir)
-    lake = Lake(data_dir / "warehouse" / "lake")
+    lake = open_lake(lake_location(data_dir, lake_setting))
     raw = raw_files_of(data_dir, technique, sample_id)
     newest = max(raw, key=lambda p: p.stat().st_mtime, default=None)
     written = table_mtime_second(lake, table, technique, sample_id)
@@ -107,7 +108,7 @@ def _build_check(technique: str, table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=table, name="newer_than_raw_files", partitions_def=partitions_for(technique),
                     description=f"{table} of the sample was written after its newest raw/{technique} file changed.")
     def newer_than_raw_files(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        state = freshness_of(warehouse.root, technique, sample_of(context), table)
+        state = freshness_of(warehouse.root, technique, sample_of(context), table, warehouse.lake_location)
         return dg.AssetCheckResult(
             passed=not state.stale,
             metadata={

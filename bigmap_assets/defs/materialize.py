@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 
 from ..ingest import TECHNIQUES, sample_folders
-from ..warehouse import catalog
+from ..warehouse import catalog, storage
 from .partitions import partition_key, sample_partitions
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
@@ -85,10 +85,11 @@ def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = Non
 
 
 def _print_counts(warehouse: Path, log: Callable[[str], None]) -> None:
-    path = catalog.refresh(warehouse)
+    location = storage.lake_location(warehouse.parent)
     con = catalog.connect(warehouse)
-    log(f"warehouse: {warehouse / 'lake'}")
-    log(f"catalog:   {path}  (query with: bigmap sql \"SELECT ...\")")
+    log(f"warehouse: {location}")
+    if not storage.is_remote(location):  # on object storage, views over the Delta tables (object_catalog)
+        log(f"catalog:   {catalog.refresh(warehouse)}  (query with: bigmap sql \"SELECT ...\")")
     for table in SUMMARY_TABLES:
         try:
             n = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]

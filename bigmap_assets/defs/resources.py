@@ -6,13 +6,19 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..warehouse import catalog
+from ..warehouse import catalog, storage
 from ..warehouse.lake import Lake
 
 class WarehouseResource(dg.ConfigurableResource):
-    """A data folder: ``raw/`` and ``registry/`` in, ``warehouse/`` (lake, catalog, plots, exports) out."""
+    """A data folder: ``raw/`` and ``registry/`` in, ``warehouse/`` (lake, catalog, plots, exports) out.
+
+    ``lake_location`` is where the lake lives: empty for ``<data_dir>/warehouse/lake`` (or
+    ``$BIGMAP_LAKE`` when set), a local folder, or ``s3://bucket/prefix`` (Delta Lake tables;
+    endpoint and credentials from the ``AWS_*`` environment, see ``warehouse/storage.py``).
+    """
 
     data_dir: str
+    lake_location: str = ""
     settle_seconds: float = 5.0  # a raw file modified more recently than this is still being written
     large_file_mb: float = 256.0  # cycler text files larger than this are streamed in bounded memory
 
@@ -34,7 +40,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def lake(self) -> Lake:
-        return Lake(self.warehouse_dir / "lake")
+        """The lake (``Lake``, or ``DeltaLake`` on object storage: the same methods)."""
+        return storage.open_lake(storage.lake_location(self.root, self.lake_location))
 
     def output_dir(self, kind: str, *parts: str) -> Path:
         """``warehouse/<kind>/<parts...>`` (plots, exports), created on demand."""
@@ -42,6 +49,9 @@ class WarehouseResource(dg.ConfigurableResource):
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def publish_catalog(self) -> Path:
-        """Rebuild the DuckDB catalog of views (temp file, then rename)."""
+    def publish_catalog(self) -> Path | None:
+        """Rebuild the DuckDB catalog of views (temp file, then rename); None for a lake on object storage,
+        read through ``catalog.connect`` (DuckDB over the Delta tables' Arrow datasets) instead."""
+        if storage.is_remote(storage.lake_location(self.root, self.lake_location)):
+            return None
         return catalog.refresh(self.warehouse_dir)

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from .. import schemas
+from . import storage
 from .lake import Lake
 
 CATALOG_NAME = "catalog.duckdb"
@@ -83,6 +84,10 @@ def refresh(warehouse_dir: str | Path) -> Path:
 
 def connect(warehouse_dir: str | Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding every warehouse view; holds no lock on any file."""
+    location = storage.lake_location(Path(warehouse_dir).parent)
+    if storage.is_remote(location):  # the lake on object storage: see object_catalog
+        from . import object_catalog
+        return object_catalog.connect(location)
     con = duckdb.connect()
     create_views(con, Lake(Path(warehouse_dir) / "lake"))
     return con

@@ -158,6 +158,17 @@ class Lake:
         numbered = [(int(m.group(1)), p) for p in folder.iterdir() if (m := PART_PATTERN.match(p.name))]
         return [p for _, p in sorted(numbered)]
 
+    def part_count(self, table_name: str, partition: dict[str, str] | None = None) -> int:
+        return len(self.parts(table_name, partition))
+
+    def modified_second(self, table_name: str, partition: dict[str, str] | None = None) -> float | None:
+        """When the partition's newest part was written (POSIX seconds), None when never."""
+        return max((p.stat().st_mtime for p in self.parts(table_name, partition)), default=None)
+
+    def location(self, table_name: str, partition: dict[str, str] | None = None) -> str:
+        """The partition's folder."""
+        return str(self.partition_dir(table_name, partition))
+
     def read(self, table_name: str, partition: dict[str, str] | None = None,
              columns: list[str] | None = None) -> pa.Table | None:
         """One partition back (all its parts, in order) with its hive key columns, or None when never written.
