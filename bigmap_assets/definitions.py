@@ -8,23 +8,17 @@ folder is ``$BIGMAP_DATA_DIR`` or the example data in ``data/``; the lake is in 
 from __future__ import annotations
 
 import os
-import warnings
 
 import dagster as dg
 
 from .defs.alerts import AlertResource, build_alert_sensor
 from .defs.jobs import build_jobs
-from .modules import import_if_present
 from .defs.resources import WarehouseResource
-from .warehouse.storage import LAKE_ENV
-from .ingest import default_data_dir
 from .defs.schedules import build_nightly_schedules
 from .defs.sensors import build_after_partition_sensor, build_raw_file_sensor
-
-# Partitioned asset checks (preview) and MultiPartitionMapping (beta) are used on purpose; the
-# tests pin the behaviour we rely on, so their notices are not repeated at every import.
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
+from .ingest import default_data_dir
+from .modules import import_if_present
+from .warehouse.storage import LAKE_ENV
 
 # Each module defines ASSETS and CHECKS; a technique that is not built yet is simply absent.
 TECHNIQUE_MODULES = ("cycling", "d2b", "xas", "registry", "survey", "overview", "freshness", "accounting",

@@ -49,6 +49,14 @@ def test_definitions_load_with_every_asset_job_sensor_and_schedule(tmp_path):
     assert defs.resolve_schedule_def("nightly_cycling").cron_schedule == "0 2 * * *"
 
 
+def test_loading_the_code_location_prints_nothing():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import bigmap_assets.definitions"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout == ""
+
+
 def test_sensor_requests_one_run_for_a_new_file_and_none_on_the_next_tick(data_dir):
     defs = build_defs(str(data_dir))
     sensor = defs.resolve_sensor_def("raw_file_sensor")
