@@ -21,11 +21,19 @@ SAMPLE_PLOT_LABELS = {"d2b": ("last_comparison", "series"), "xas": ("spectra_ove
 
 
 def removed(warehouse: WarehouseResource, registered: dict[str, set[str]]) -> dict[str, list[str]]:
-    """``{technique: [sample_id]}`` registered for a technique whose folder under ``raw/<technique>/`` is gone."""
+    """``{technique: [sample_id]}`` registered for a technique whose folder under ``raw/<technique>/`` is gone.
+
+    Nothing is gone while ``raw/`` itself is missing (an unmounted share) or ``raw/<technique>/`` cannot
+    be listed: that is not a removal.
+    """
     found = {}
+    if not warehouse.raw_dir.is_dir():
+        return found
     for technique in TECHNIQUES:
-        on_disk = set(sample_folders(warehouse.root, technique)[0])
-        gone = sorted(registered.get(technique, set()) - on_disk)
+        on_disk, issues = sample_folders(warehouse.root, technique)
+        if any(issue.path == f"raw/{technique}" for issue in issues):
+            continue
+        gone = sorted(registered.get(technique, set()) - set(on_disk))
         if gone:
             found[technique] = gone
     return found

@@ -6,6 +6,7 @@ Screenshots of every page visited go to ``test-output/ui/``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -119,6 +120,7 @@ def test_ui_shows_groups_partitions_only_where_data_exist_lineage_a_ui_launched_
             # 3. the lineage of the XAS alignment: its cycling input from the same sample
             page.goto(f"{base}/assets/xas_echem?view=lineage")
             page.get_by_text("cycling_timeseries", exact=True).first.wait_for()
+            page.get_by_text(re.compile(r"^Loading")).first.wait_for(state="hidden")  # the nodes' latest events
             _shot(page, "3-lineage")
 
             # 4. a partitioned asset: sample and technique partitions
