@@ -121,6 +121,8 @@ def test_ui_shows_groups_partitions_only_where_data_exist_lineage_a_ui_launched_
             page.goto(f"{base}/assets/xas_echem?view=lineage")
             page.get_by_text("cycling_timeseries", exact=True).first.wait_for()
             page.get_by_text(re.compile(r"^Loading")).first.wait_for(state="hidden")  # the nodes' latest events
+            page.get_by_text("100% filled", exact=True).first.wait_for()
+            assert page.get_by_text("100% filled", exact=True).count() == 4  # cycling_timeseries and the 3 XAS assets
             _shot(page, "3-lineage")
 
             # 4. a partitioned asset: sample and technique partitions
