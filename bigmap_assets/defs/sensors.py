@@ -163,7 +163,7 @@ def build_after_partition_sensor(jobs: dict) -> dg.SensorDefinition:
         monitored_jobs=partition_jobs, request_jobs=list(jobs.values()),
         description="After a sample's run: refresh the summaries, and rerun what reads that sample's tables.",
     )
-    def after_partition_run(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
+    def after_partition_run(context: dg.RunStatusSensorContext):
         run = context.dagster_run
         requests = [dg.RunRequest(run_key=f"summary-after-{run.run_id}", job_name=jobs["summary"].name)]
         technique = run.tags.get("bigmap/technique")
