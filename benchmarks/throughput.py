@@ -75,7 +75,7 @@ def fresh_copy(source: Path, target: Path, home: Path, ids: list[str]) -> Path:
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions("sample_id", ids)
+        instance.add_dynamic_partitions("cycling_samples", ids)
     return target / "data"
 
 
@@ -123,7 +123,7 @@ def sensor_latency(data_dir: Path, home: Path, template: Path) -> dict[str, floa
         shutil.copy(template, target)
         tick = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": warehouse}))
         timings["sensor tick"] = time.perf_counter() - landed
-        instance.add_dynamic_partitions("sample_id", tick.dynamic_partitions_requests[0].partition_keys)
+        instance.add_dynamic_partitions("cycling_samples", tick.dynamic_partitions_requests[0].partition_keys)
         (request,) = tick.run_requests
         started = time.perf_counter()
         defs.resolve_job_def(request.job_name).execute_in_process(partition_key=request.partition_key,

@@ -11,7 +11,7 @@ from ..readers.d2b_nexus import read_calibration
 from ..science.d2b_workflows import DEFAULT_WORKFLOW
 from ..science.diffraction import DEFAULT_THRESHOLD, compare_consecutive, compare_diffractograms, duplicate_runs, \
     main_1d, reduce_sample
-from .cycling import cycling_timeseries
+from .cycling import cycling_timeseries, has_cycling_data
 from .partitions import partitions_for, same_sample_from, sample_of
 from .publish import log_issues, plot_metadata, publish, read_sample_table, record_ingest
 from .resources import WarehouseResource
@@ -137,4 +137,4 @@ def measurements_are_complete(context: dg.AssetCheckExecutionContext,
 
 
 ASSETS = [d2b_ingest, d2b_comparisons]
-CHECKS = [measurements_are_complete]
+CHECKS = [has_cycling_data("d2b_comparisons", TECHNIQUE), measurements_are_complete]

@@ -12,7 +12,10 @@ import duckdb
 
 from ..ingest import TECHNIQUES, sample_folders
 from ..warehouse import catalog, storage
-from .partitions import partition_key, sample_partitions
+from . import partitions
+from .partitions import partition_key, registered, sample_set
+from .removal import removed, retract
+from .resources import WarehouseResource
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -55,12 +58,13 @@ def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = Non
     defs = build_defs(str(data_dir))
     report = Report()
     job_names = {j.name for j in defs.jobs}
+    _sync_sample_sets(instance, WarehouseResource(data_dir=str(data_dir)), log)
     for technique in TECHNIQUES:
         if f"{technique}_job" not in job_names:
             continue
         sample_ids, refused = sample_folders(data_dir, technique)
         report.refused += [f"{i.path}: {i.reason}" for i in refused]
-        instance.add_dynamic_partitions(sample_partitions.name, sample_ids)
+        instance.add_dynamic_partitions(sample_set(technique).name, sample_ids)
         job = defs.resolve_job_def(f"{technique}_job")
         for sample_id in sample_ids:
             key = partition_key(sample_id, technique)
@@ -82,6 +86,19 @@ def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = Non
                 f"{', '.join(report.unaccounted)}")
     _print_counts(data_dir / "warehouse", log)
     return report
+
+
+def _sync_sample_sets(instance: dg.DagsterInstance, warehouse: WarehouseResource, log: Callable[[str], None]) -> None:
+    """Move an old instance's single sample set (see ``partitions``), and drop the samples whose folder is gone
+    (rows retracted), as the sensor does."""
+    lake = warehouse.lake
+    partitions.apply(instance, partitions.legacy_moves(
+        instance, warehouse.root, has_rows=lambda t, s: bool(lake.parts("raw_files", {"technique": t, "sample_id": s}))))
+    for technique, sample_ids in removed(warehouse, {t: registered(instance, t) for t in TECHNIQUES}).items():
+        for sample_id in sample_ids:
+            retract(warehouse, technique, sample_id)
+            instance.delete_dynamic_partition(sample_set(technique).name, sample_id)
+            log(f"removed {sample_id}|{technique}: raw/{technique}/{sample_id} is gone, its rows retracted")
 
 
 def _print_counts(warehouse: Path, log: Callable[[str], None]) -> None:

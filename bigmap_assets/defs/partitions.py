@@ -1,21 +1,31 @@
-"""Partitions: one dynamic dimension of sample IDs, crossed with the technique.
+"""Partitions: one dynamic set of sample IDs per technique, crossed with the technique.
 
-Each technique's assets are partitioned by ``sample_id x technique`` with the technique
-dimension holding only their own technique, so every partition in the UI is one that
-exists (``LNO-REF-A-01|cycling``), and the keys read the same for every technique.
+Each technique's assets are partitioned by ``sample_id x technique``: the ``sample_id``
+dimension is that technique's own set (``cycling_samples``, ``d2b_samples``, ``xas_samples``),
+holding exactly the samples with files under ``raw/<technique>/``, and the technique dimension
+holds only the technique. So every partition in the UI is one that exists, and keys read the
+same for every technique: ``LNO-REF-A-01|cycling``.
+
+Instances built before this split hold one set, ``sample_id``, for all techniques:
+``legacy_moves`` says how to move it (the sensor and ``bigmap materialize`` apply it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import dagster as dg
 
-from ..ingest import TECHNIQUES
+from ..ingest import TECHNIQUES, sample_folders
 
-sample_partitions = dg.DynamicPartitionsDefinition(name="sample_id")
+LEGACY_SET = "sample_id"  # the single set of sample IDs that instances built before the split hold
+
+SAMPLE_SETS = {technique: dg.DynamicPartitionsDefinition(name=f"{technique}_samples") for technique in TECHNIQUES}
 
 _BY_TECHNIQUE = {
     technique: dg.MultiPartitionsDefinition(
-        {"sample_id": sample_partitions, "technique": dg.StaticPartitionsDefinition([technique])}
+        {"sample_id": SAMPLE_SETS[technique], "technique": dg.StaticPartitionsDefinition([technique])}
     )
     for technique in TECHNIQUES
 }
@@ -25,12 +35,18 @@ def partitions_for(technique: str) -> dg.MultiPartitionsDefinition:
     return _BY_TECHNIQUE[technique]
 
 
+def sample_set(technique: str) -> dg.DynamicPartitionsDefinition:
+    """The dynamic partitions of the samples that have ``technique`` files."""
+    return SAMPLE_SETS[technique]
+
+
 def partition_key(sample_id: str, technique: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"sample_id": sample_id, "technique": technique})
 
 
 def same_sample_from(upstream: str, downstream: str) -> dg.MultiPartitionMapping:
-    """Map a ``downstream``-technique partition to the same sample's ``upstream``-technique partition."""
+    """Map a ``downstream``-technique partition to the same sample's ``upstream``-technique partition
+    (none when the sample has no ``upstream`` files: the asset then reads an empty table)."""
     return dg.MultiPartitionMapping({
         "sample_id": dg.DimensionPartitionMapping("sample_id", dg.IdentityPartitionMapping()),
         "technique": dg.DimensionPartitionMapping("technique", dg.StaticPartitionMapping({upstream: downstream})),
@@ -43,3 +59,39 @@ def sample_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext)
     if isinstance(key, dg.MultiPartitionKey):
         return key.keys_by_dimension["sample_id"]
     return key.split("|")[0]
+
+
+def registered(instance: dg.DagsterInstance, technique: str) -> set[str]:
+    return set(instance.get_dynamic_partitions(SAMPLE_SETS[technique].name))
+
+
+def legacy_moves(instance: dg.DagsterInstance, data_dir: str | Path,
+                 has_rows: Callable[[str, str], bool] = lambda technique, sample_id: False) -> list:
+    """Requests that move an old instance's single ``sample_id`` set into the technique sets.
+
+    A sample joins a technique's set when it has a folder under ``raw/<technique>/`` or the
+    warehouse holds rows of it for that technique (``has_rows``: then the removal of its folder
+    is handled as any other); the old set is emptied. Partition keys read the same, so the
+    history of every partition carries over. No requests once moved.
+    """
+    legacy = instance.get_dynamic_partitions(LEGACY_SET)
+    if not legacy:
+        return []
+    requests = []
+    for technique in TECHNIQUES:
+        on_disk = set(sample_folders(Path(data_dir), technique)[0])
+        moved = sorted(s for s in legacy if s in on_disk or has_rows(technique, s))
+        if moved:
+            requests.append(SAMPLE_SETS[technique].build_add_request(moved))
+    requests.append(dg.DynamicPartitionsDefinition(name=LEGACY_SET).build_delete_request(list(legacy)))
+    return requests
+
+
+def apply(instance: dg.DagsterInstance, requests: list) -> None:
+    """Apply dynamic-partition requests to ``instance`` now (as the daemon does after a sensor tick)."""
+    for request in requests:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)

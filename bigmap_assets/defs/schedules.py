@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ..ingest import TECHNIQUES, sample_folders
-from .partitions import partition_key, sample_partitions
+from .partitions import partition_key, registered
 from .resources import WarehouseResource
 
 NIGHTLY_CRON = "0 2 * * *"
@@ -27,7 +27,7 @@ def _nightly_partitions(technique: str, job) -> dg.ScheduleDefinition:
                  description=f"Reprocesses every {technique} partition that has raw files.")
     def nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
         on_disk, _ = sample_folders(warehouse.root, technique)
-        known = set(context.instance.get_dynamic_partitions(sample_partitions.name))
+        known = registered(context.instance, technique)
         date = f"{context.scheduled_execution_time:%Y-%m-%d}"
         if set(on_disk) - known:
             context.log.info(f"left for the sensor to register first: {sorted(set(on_disk) - known)}")

@@ -1,15 +1,20 @@
-"""Sensors: new or changed raw files request runs for their partitions only; a finished
-partition run refreshes the summaries and what depends on the same sample."""
+"""Sensors: new or changed raw files request runs for their partitions only (a sample joins a
+technique's partitions with its first file of that technique, and leaves them, rows retracted, when
+its folder is removed); a finished partition run refreshes the summaries and what depends on the
+same sample."""
 
 import hashlib
 import json
+import time
 
 import dagster as dg
 
 from .. import registry, watch
-from ..ingest import TECHNIQUES
+from ..ingest import TECHNIQUES, sample_folders
 from ..warehouse.provenance import code_version
-from .partitions import partition_key, sample_partitions
+from . import partitions as partition_sets
+from .partitions import partition_key, registered, sample_set
+from .removal import removed, retract
 from .resources import WarehouseResource
 from .survey import PARTITION as SURVEY_PARTITION
 
@@ -38,7 +43,8 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
             # On a first look the rows the warehouse was built with are unknown: every sample counts as changed.
             before = {} if first_look else previous["samples"]
             changed = {s for s in sample_rows.keys() | before.keys() if sample_rows.get(s) != before.get(s)}
-            partitions |= {(t, s) for t in TECHNIQUES for s in changed if (warehouse.raw_dir / t / s).is_dir()}
+            with_files = {watch.classify(p) for p in found.state}
+            partitions |= {(t, s) for t in TECHNIQUES for s in changed if (t, s) in with_files}
         # a refusal that came or went is recorded by the run of where it lies: its partition, the surveys,
         # or (outside every sample folder) the summary run's raw_folder_layout
         # (on a first look, those the warehouse's ingest_issues already hold are not news)
@@ -49,9 +55,14 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
         changed_sources = {"registry": found.changed_registry or ("registry", None) in moved,
                            "survey": found.changed_surveys or ("survey", None) in moved,
                            "summary": ("unknown", None) in moved}
-        known = set(context.instance.get_dynamic_partitions(sample_partitions.name))
-        new_samples = sorted({s for _, s in partitions} - known)
-        requests = [
+        known = _known_after_migration(context, warehouse)
+        gone = removed(warehouse, known)
+        requests = _retractions(context, warehouse, jobs, gone, known)
+        on_disk = {t: set(sample_folders(warehouse.root, t)[0]) for t in TECHNIQUES}
+        partitions = {(t, s) for t, s in partitions
+                      if s not in gone.get(t, ()) and (s in known.get(t, ()) or s in on_disk.get(t, ()))}
+        new_samples = {t: sorted({s for tt, s in partitions if tt == t} - known[t]) for t in TECHNIQUES}
+        requests += [
             dg.RunRequest(
                 run_key=f"{technique}:{sample_id}:{_fingerprint(found.state, refused, sample_rows, technique, sample_id)}",
                 job_name=jobs[technique].name,
@@ -67,11 +78,45 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
                     run_key=f"{source}:{_fingerprint(found.state, refused, sample_rows, source, '')}", job_name=job.name))
         return dg.SensorResult(
             run_requests=requests,
-            dynamic_partitions_requests=[sample_partitions.build_add_request(new_samples)] if new_samples else [],
+            dynamic_partitions_requests=(
+                [sample_set(t).build_add_request(ids) for t, ids in new_samples.items() if ids]
+                + [sample_set(t).build_delete_request(ids) for t, ids in gone.items()]),
             cursor=json.dumps({"files": found.state, "samples": sample_rows, "refused": refused}, sort_keys=True),
         )
 
     return raw_file_sensor
+
+
+def _known_after_migration(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dict[str, set[str]]:
+    """Each technique's registered samples, once an instance's old single set is moved (see ``partitions``)."""
+    moves = partition_sets.legacy_moves(context.instance, warehouse.root,
+                                    has_rows=lambda technique, sample_id: bool(_recorded(warehouse, technique, sample_id)))
+    if moves:
+        partition_sets.apply(context.instance, moves)
+        context.log.info(f"moved the sample_id partitions into the technique sets: "
+                         f"{ {m.partitions_def_name: len(m.partition_keys) for m in moves} }")
+    return {t: registered(context.instance, t) for t in TECHNIQUES}
+
+
+def _retractions(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, jobs: dict,
+                 gone: dict[str, list[str]], known: dict[str, set[str]]) -> list[dg.RunRequest]:
+    """Retract the rows of the samples whose folder is gone; runs for the summaries and for what read them."""
+    requests = []
+    stamp = time.time_ns()  # a removal happens once per registration: never deduplicated with an earlier one
+    for technique, sample_ids in gone.items():
+        for sample_id in sample_ids:
+            tables = retract(warehouse, technique, sample_id)
+            context.log.warning(f"raw/{technique}/{sample_id} is gone: partition {sample_id}|{technique} removed, "
+                                f"its rows retracted from {', '.join(tables) or 'no table'}")
+            for dependent in DEPENDENT_TECHNIQUES.get(technique, ()):
+                if dependent in jobs and sample_id in known.get(dependent, set()) - set(gone.get(dependent, ())):
+                    requests.append(dg.RunRequest(
+                        run_key=f"{dependent}:{sample_id}:after-removal-of-{technique}:{stamp}",
+                        job_name=jobs[dependent].name, partition_key=partition_key(sample_id, dependent),
+                        tags={"bigmap/technique": dependent}))
+    if gone:
+        requests.append(dg.RunRequest(run_key=f"summary:after-removal:{stamp}", job_name=jobs["summary"].name))
+    return requests
 
 
 # The raw_files partition of the files that belong to no sample.
@@ -127,7 +172,7 @@ def build_after_partition_sensor(jobs: dict) -> dg.SensorDefinition:
         monitored_jobs=partition_jobs, request_jobs=list(jobs.values()),
         description="After a sample's run: refresh the summaries, and rerun what reads that sample's tables.",
     )
-    def after_partition_run(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
+    def after_partition_run(context: dg.RunStatusSensorContext):
         run = context.dagster_run
         requests = [dg.RunRequest(run_key=f"summary-after-{run.run_id}", job_name=jobs["summary"].name)]
         technique = run.tags.get("bigmap/technique")
@@ -135,7 +180,7 @@ def build_after_partition_sensor(jobs: dict) -> dg.SensorDefinition:
         if key and technique in DEPENDENT_TECHNIQUES:
             sample_id = key.split("|")[0]
             for dependent in DEPENDENT_TECHNIQUES[technique]:
-                if dependent in jobs and (warehouse.raw_dir / dependent / sample_id).is_dir():
+                if dependent in jobs and sample_id in registered(context.instance, dependent):
                     requests.append(dg.RunRequest(
                         run_key=f"{dependent}-after-{run.run_id}", job_name=jobs[dependent].name,
                         partition_key=partition_key(sample_id, dependent),

@@ -10,8 +10,8 @@ from ..ingest import Issue, read_partition
 from ..plots.xas import edge_versus_potential, spectra_over_time
 from ..science.alignment import align_scans
 from ..science.xas import build_scans
-from .cycling import cycling_timeseries
 from .alerts import alert_result
+from .cycling import cycling_timeseries, has_cycling_data
 from .partitions import partitions_for, same_sample_from, sample_of
 from .publish import empty_table, log_issues, plot_metadata, publish, read_sample_table, record_ingest
 from .resources import WarehouseResource
@@ -130,4 +130,4 @@ def energy_calibration_is_stable(context: dg.AssetCheckExecutionContext,
 
 
 ASSETS = [xas_ingest, xas_echem]
-CHECKS = [scans_meet_the_electrochemistry, energy_calibration_is_stable]
+CHECKS = [has_cycling_data("xas_echem", TECHNIQUE), scans_meet_the_electrochemistry, energy_calibration_is_stable]

@@ -11,7 +11,7 @@ import pytest
 
 from bigmap_assets.definitions import build_defs
 from bigmap_assets.defs.materialize import materialize_all
-from bigmap_assets.defs.partitions import partition_key, sample_partitions
+from bigmap_assets.defs.partitions import partition_key, sample_set
 from bigmap_assets.defs.resources import WarehouseResource
 from bigmap_assets.simulate import d2b as simulate_d2b
 from bigmap_assets.simulate import registry as simulate_registry
@@ -63,7 +63,7 @@ def test_plots_and_xye_exports_are_written(warehouse):
 def test_checks_on_the_generated_sample_pass_or_list_their_alerts(warehouse):
     data_dir, _ = warehouse
     instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(sample_partitions.name, ["LNO-OPD2B-01"])
+    instance.add_dynamic_partitions(sample_set("d2b").name, ["LNO-OPD2B-01"])
     job = build_defs(str(data_dir)).resolve_job_def("d2b_job")
     result = job.execute_in_process(partition_key=partition_key("LNO-OPD2B-01", "d2b"), instance=instance)
     checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
@@ -72,6 +72,7 @@ def test_checks_on_the_generated_sample_pass_or_list_their_alerts(warehouse):
         ("d2b_numors", "raw_files_accepted"): False,  # the broken file and the rerun are refused: alerts
         ("d2b_comparisons", "diffractograms_unchanged"): False,  # the lattice moved: alerts
         ("d2b_archive", "record_is_valid"): True,
+        ("d2b_comparisons", "has_cycling_data"): True,
     }
     refused = checks["d2b_numors", "raw_files_accepted"].metadata["alerts"].value
     assert sorted(a["values"]["path"] for a in refused) == ["raw/d2b/LNO-OPD2B-01/not_a_numor.nxs",
@@ -96,7 +97,7 @@ def test_sensor_reruns_only_the_d2b_partition_for_a_new_numor_set(tmp_path):
     with dg.instance_for_test() as instance:
         first = sensor(dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
         assert sorted(str(r.partition_key) for r in first.run_requests) == ["LNO-OPD2B-01|cycling", "LNO-OPD2B-01|d2b"]
-        instance.add_dynamic_partitions("sample_id", ["LNO-OPD2B-01"])
+        instance.add_dynamic_partitions("d2b_samples", ["LNO-OPD2B-01"])
         rng = np.random.default_rng(0)
         for k in range(simulate_d2b.NUMORS_PER_MEASUREMENT):  # the next measurement arrives
             angles = simulate_d2b.detector_angles(k, 2)

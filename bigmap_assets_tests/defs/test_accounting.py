@@ -110,7 +110,7 @@ def test_the_sensor_requests_the_runs_that_record_a_new_refusal(hostile):
     with dg.instance_for_test() as instance:
         first = sensor(dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
         assert "summary_job" in {r.job_name for r in first.run_requests}
-        instance.add_dynamic_partitions("sample_id", [CELL, UNREGISTERED])
+        instance.add_dynamic_partitions("cycling_samples", [CELL, UNREGISTERED])
         quiet = sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"warehouse": warehouse}))
         assert quiet.run_requests == []
 

@@ -90,7 +90,7 @@ def test_a_significant_new_diffractogram_alerts_once_at_each_webhook(tmp_path, w
                     if e.asset_key.to_user_string() == "d2b_comparisons"}
 
         files = tick(raw_sensor, None)
-        instance.add_dynamic_partitions("sample_id", [SAMPLE])
+        instance.add_dynamic_partitions("d2b_samples", [SAMPLE])
         assert run_d2b()["diffractograms_unchanged"] is True  # one measurement: nothing to compare
         cursor = tick_alerts(None)
         assert received == [] and Lake(data_dir / "warehouse" / "lake").read("alerts") is None

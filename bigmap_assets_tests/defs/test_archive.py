@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bigmap_assets.definitions import build_defs
-from bigmap_assets.defs.partitions import partition_key, partitions_for, sample_partitions
+from bigmap_assets.defs.partitions import partition_key, partitions_for, sample_set
 from bigmap_assets.warehouse.lake import Lake
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
@@ -49,7 +49,7 @@ def test_bundle_holds_the_samples_rows_is_reproducible_and_follows_a_changed_raw
     defs = build_defs(str(data_dir))
     job = defs.resolve_job_def("cycling_job")
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions(sample_partitions.name, [CELL])
+        instance.add_dynamic_partitions(sample_set("cycling").name, [CELL])
         assert job.execute_in_process(partition_key=partition_key(CELL, "cycling"), instance=instance).success
         folder = data_dir / "warehouse" / "archive" / CELL / "cycling"
         lake = Lake(data_dir / "warehouse" / "lake")

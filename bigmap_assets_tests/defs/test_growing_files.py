@@ -52,7 +52,7 @@ def cell_runs(result: dg.SensorResult) -> list[str]:
 
 
 def run_cycling(data_dir: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    instance.add_dynamic_partitions("sample_id", [CELL])
+    instance.add_dynamic_partitions("cycling_samples", [CELL])
     job = build_defs(str(data_dir)).resolve_job_def("cycling_job")
     result = job.execute_in_process(partition_key=partition_key(CELL, "cycling"), instance=instance)
     assert result.success

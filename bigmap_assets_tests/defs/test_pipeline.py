@@ -68,7 +68,7 @@ def test_sensor_requests_one_run_for_a_new_file_and_none_on_the_next_tick(data_d
         keys = sorted(str(r.partition_key) for r in first.run_requests if r.partition_key)
         assert keys == [f"{CELLS[0]}|cycling"]
         assert first.dynamic_partitions_requests[0].partition_keys == [CELLS[0]]
-        instance.add_dynamic_partitions("sample_id", [CELLS[0]])
+        instance.add_dynamic_partitions("cycling_samples", [CELLS[0]])
 
         # a new file of a new cell: exactly one run, for its partition
         shutil.copytree(REPO_DATA / "raw" / "cycling" / CELLS[1], data_dir / "raw" / "cycling" / CELLS[1])
@@ -105,7 +105,7 @@ def test_a_changed_registry_row_reruns_only_that_sample_and_the_registry_tables(
     _age(data_dir)
     with dg.instance_for_test() as instance:
         first = sensor(dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
-        instance.add_dynamic_partitions("sample_id", list(CELLS))
+        instance.add_dynamic_partitions("cycling_samples", list(CELLS))
         samples = data_dir / "registry" / "samples.csv"
         text = samples.read_text()
         line = next(l for l in text.splitlines() if l.startswith(CELLS[1] + ","))
@@ -177,7 +177,7 @@ def test_a_streamed_file_that_breaks_part_way_becomes_an_issue(data_dir, monkeyp
     monkeypatch.setattr(cycling_ingest.streaming, "iter_batches", breaks_after_one_batch)
     warehouse = WarehouseResource(data_dir=str(data_dir), large_file_mb=0.01)  # stream every file
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("sample_id", [CELLS[0]])
+        instance.add_dynamic_partitions("cycling_samples", [CELLS[0]])
         result = dg.materialize([cycling_timeseries], partition_key=f"{CELLS[0]}|cycling", instance=instance,
                                 resources={"warehouse": warehouse})
     assert result.success

@@ -69,7 +69,7 @@ def test_multiprocess_executor_runs_with_readers_match_a_serial_run(example_data
     serial_dir = copy_cells(example_data, tmp_path / "serial", CELLS, FILES_MTIME_SECOND)
     serial_job = build_defs(str(serial_dir)).resolve_job_def("cycling_job")
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("sample_id", CELLS)
+        instance.add_dynamic_partitions("cycling_samples", CELLS)
         serial_results = [serial_job.execute_in_process(partition_key=k, instance=instance) for k in keys]
     assert all(r.success for r in serial_results)
     steps = sorted(e.step_key for e in serial_results[0].all_events if e.event_type_value == "STEP_START")
@@ -78,7 +78,7 @@ def test_multiprocess_executor_runs_with_readers_match_a_serial_run(example_data
     parallel_dir = copy_cells(example_data, tmp_path / "parallel", CELLS, FILES_MTIME_SECOND)
     home = write_instance_yaml(tmp_path / "dagster_home")
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions("sample_id", CELLS)
+        instance.add_dynamic_partitions("cycling_samples", CELLS)
 
     spawn = multiprocessing.get_context("spawn")
     stop, report = spawn.Event(), spawn.Queue()

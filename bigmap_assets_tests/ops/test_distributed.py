@@ -27,7 +27,7 @@ def test_assets_run_unchanged_on_a_dask_cluster(example_data, tmp_path, pinned_c
     local_dir = copy_cells(example_data, tmp_path / "in-process", CELLS, FILES_MTIME_SECOND)
     job = build_defs(str(local_dir)).resolve_job_def("cycling_job")
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("sample_id", CELLS)
+        instance.add_dynamic_partitions("cycling_samples", CELLS)
         assert all(job.execute_in_process(partition_key=k, instance=instance).success for k in keys)
 
     dask_dir = copy_cells(example_data, tmp_path / "dask", CELLS, FILES_MTIME_SECOND)
@@ -35,7 +35,7 @@ def test_assets_run_unchanged_on_a_dask_cluster(example_data, tmp_path, pinned_c
     home = write_instance_yaml(tmp_path / "dagster_home")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions("sample_id", CELLS)
+        instance.add_dynamic_partitions("cycling_samples", CELLS)
         run_config = {"execution": {"config": {"cluster": {"existing": {"address": cluster.scheduler_address}}}}}
         step_pids = set()
         for key in keys:

@@ -36,7 +36,7 @@ def test_checks_pass_after_the_run_and_fail_when_a_raw_file_is_newer(example_dat
     job = defs_with_freshness(str(data_dir)).resolve_job_def("cycling_job")
     key = f"{CELL}|cycling"
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("sample_id", [CELL])
+        instance.add_dynamic_partitions("cycling_samples", [CELL])
         run = job.execute_in_process(partition_key=key, instance=instance)
         fresh = {e.asset_key.to_user_string(): e.passed for e in run.get_asset_check_evaluations()
                  if e.check_name == "newer_than_raw_files"}

@@ -54,8 +54,8 @@ def test_postgres_instance_records_runs_sensor_and_schedule(postgres_server, exa
         tick = sensor(dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}))
         keys = sorted(str(r.partition_key) for r in tick.run_requests if r.partition_key)
         assert keys == sorted(f"{c}|cycling" for c in CELLS)
-        instance.add_dynamic_partitions("sample_id", tick.dynamic_partitions_requests[0].partition_keys)
-        assert sorted(instance.get_dynamic_partitions("sample_id")) == sorted(CELLS)
+        instance.add_dynamic_partitions("cycling_samples", tick.dynamic_partitions_requests[0].partition_keys)
+        assert sorted(instance.get_dynamic_partitions("cycling_samples")) == sorted(CELLS)
 
         job = defs.resolve_job_def("cycling_job")
         for key in keys:

@@ -6,6 +6,7 @@ Screenshots of every page visited go to ``test-output/ui/``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -16,9 +17,11 @@ import pytest
 
 from bigmap_assets.definitions import build_defs
 from bigmap_assets.defs.materialize import materialize_all
+from bigmap_assets.simulate import d2b as simulate_d2b
+from bigmap_assets.simulate import xas as simulate_xas
 from bigmap_assets.warehouse import catalog
 
-from .conftest import ProcessGroup, copy_cells, free_port, wait_for_http, write_instance_yaml
+from .conftest import ProcessGroup, copy_cells, free_port, settle, wait_for_http, write_instance_yaml
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the Python package) is not installed")
 
@@ -38,11 +41,15 @@ def dagster_dev(example_data, tmp_path, monkeypatch):
     """``dagster dev`` on the project's code location over a small data folder, in its own process group.
 
     The data is materialised once beforehand (as ``bigmap materialize`` would), so summary
-    plots exist; one cell holds a file that cannot be read.
+    plots exist; one cell holds a file that cannot be read; the operando D2B and XAS cells
+    (with their cycling) are the only samples of those techniques.
     """
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} absent: install Debian's chromium")
     data_dir = copy_cells(example_data, tmp_path / "data", CELLS)
+    simulate_d2b.generate(data_dir, steps_per_numor=2, measurements=2)
+    simulate_xas.generate(data_dir, seed=0)
+    settle(data_dir)
     (data_dir / BAD_FILE).write_text("EC-Lab ASCII FILE\nthe run was aborted before the header was written\n")
     home = write_instance_yaml(tmp_path / "dagster_home")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -74,7 +81,7 @@ def _dismiss_welcome(page) -> None:
         skip.click()
 
 
-def test_ui_shows_groups_partitions_a_ui_launched_run_plots_previews_and_failures(dagster_dev):
+def test_ui_shows_groups_partitions_only_where_data_exist_lineage_a_ui_launched_run_plots_and_failures(dagster_dev):
     base, data_dir, home = dagster_dev
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     groups = sorted({build_defs(str(data_dir)).resolve_asset_graph().get(k).group_name
@@ -100,51 +107,69 @@ def test_ui_shows_groups_partitions_a_ui_launched_run_plots_previews_and_failure
                 pass
             _shot(page, "1-asset-graph")
 
-            # 2. a partitioned asset: sample and technique partitions
+            # 2. the D2B and XAS assets list only their own sample, built: no missing partition
+            for asset, sample in (("d2b_numors", simulate_d2b.SAMPLE_ID), ("d2b_comparisons", simulate_d2b.SAMPLE_ID),
+                                  ("xas_scans", simulate_xas.SAMPLE_ID), ("xas_echem", simulate_xas.SAMPLE_ID)):
+                page.goto(f"{base}/assets/{asset}?view=partitions")
+                page.get_by_text(sample, exact=True).first.wait_for()
+                page.get_by_text("Materialized (1)", exact=True).wait_for()
+                assert page.get_by_text("Missing (0)", exact=True).is_visible()
+                assert not page.get_by_text(CELLS[0], exact=True).count()  # a cycling-only cell is not listed
+            _shot(page, "2-xas-partitions")
+
+            # 3. the lineage of the XAS alignment: its cycling input from the same sample
+            page.goto(f"{base}/assets/xas_echem?view=lineage")
+            page.get_by_text("cycling_timeseries", exact=True).first.wait_for()
+            page.get_by_text(re.compile(r"^Loading")).first.wait_for(state="hidden")  # the nodes' latest events
+            page.get_by_text("100% filled", exact=True).first.wait_for()
+            assert page.get_by_text("100% filled", exact=True).count() == 4  # cycling_timeseries and the 3 XAS assets
+            _shot(page, "3-lineage")
+
+            # 4. a partitioned asset: sample and technique partitions
             page.goto(f"{base}/assets/cycling_timeseries?view=partitions")
             for key in (*CELLS, "cycling"):
                 page.get_by_text(key, exact=True).first.wait_for()
             page.get_by_placeholder("Filter by sample_id…").wait_for()
             page.get_by_placeholder("Filter by technique…").wait_for()
-            _shot(page, "2-partitions")
+            _shot(page, "4-partitions")
 
-            # 3. launch one partition from the UI and see it succeed
+            # 5. launch one partition from the UI and see it succeed
             page.get_by_role("button", name="Materialize…").click()
             dialog = page.get_by_role("dialog")
             dialog.get_by_text("Select a partition or create one").first.click()
             page.get_by_role("menuitem", name=CELLS[1]).click()
             dialog.get_by_role("button", name="All").nth(1).click()  # the technique dimension (cycling only)
-            _shot(page, "3-launch-dialog")
+            _shot(page, "5-launch-dialog")
             started = time.time()
             dialog.get_by_role("button", name="Launch 1 run").click()
             run_id = _wait_for_ui_run(home, f"{CELLS[1]}|cycling", started)
             page.goto(f"{base}/runs/{run_id}")
             page.get_by_text("Success", exact=True).first.wait_for()
-            _shot(page, "4-run-success")
+            _shot(page, "6-run-success")
 
-            # 4. the partition's metadata: table preview and the failing file's reason
+            # 6. the partition's metadata: table preview and the failing file's reason
             page.goto(f"{base}/assets/cycling_timeseries")  # the latest materialisation: the UI's run
             page.get_by_text(BAD_FILE).first.wait_for()  # the `issues` metadata table
             page.get_by_text(reason[:30]).first.scroll_into_view_if_needed()
-            _shot(page, "5-failure-reason")
+            _shot(page, "7-failure-reason")
             preview = page.locator("tr", has=page.get_by_text("preview", exact=True))
             show = preview.get_by_text("[Show Markdown]")
             if show.count():  # long markdown opens in a dialog
                 show.click()
             scope = page.get_by_role("dialog") if show.count() else preview
             scope.get_by_text("voltage_volt", exact=True).first.wait_for()  # the preview's header
-            _shot(page, "6-table-preview")
+            _shot(page, "8-table-preview")
             if show.count():
                 page.get_by_role("button", name="Close").click()
 
-            # 5. a plot in the summary asset's metadata
+            # 7. a plot in the summary asset's metadata
             page.goto(f"{base}/assets/cycling_series")
             row = page.locator("tr", has=page.get_by_text("soh_versus_cycle", exact=True))
             row.get_by_text("[Show Markdown]").click()  # large markdown opens in a dialog
             plot = page.locator("img[src^='data:image/png']").first
             plot.wait_for()
             assert plot.evaluate("img => img.naturalWidth") > 100
-            _shot(page, "7-plot")
+            _shot(page, "9-plot")
         except Exception:
             _shot(page, "failed-here")
             raise

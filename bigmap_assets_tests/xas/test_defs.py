@@ -7,7 +7,7 @@ import pytest
 
 from bigmap_assets.definitions import build_defs
 from bigmap_assets.defs.materialize import materialize_all
-from bigmap_assets.defs.partitions import partition_key, sample_partitions
+from bigmap_assets.defs.partitions import partition_key, sample_set
 from bigmap_assets.simulate import registry as simulate_registry
 from bigmap_assets.simulate import xas as simulate_xas
 from bigmap_assets.warehouse import catalog
@@ -48,12 +48,13 @@ def test_plots_and_xdi_exports_are_written(warehouse):
 def test_checks_pass_on_the_generated_sample(warehouse):
     data_dir, _ = warehouse
     instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(sample_partitions.name, ["LNO-OPXAS-01"])
+    instance.add_dynamic_partitions(sample_set("xas").name, ["LNO-OPXAS-01"])
     job = build_defs(str(data_dir)).resolve_job_def("xas_job")
     result = job.execute_in_process(partition_key=partition_key("LNO-OPXAS-01", "xas"), instance=instance)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"energy_calibration_is_stable": True, "scans_meet_the_electrochemistry": True,
-                      "newer_than_raw_files": True, "raw_files_accepted": True, "record_is_valid": True}
+                      "newer_than_raw_files": True, "raw_files_accepted": True, "record_is_valid": True,
+                      "has_cycling_data": True}
 
 
 def test_scan_notes_become_ingest_warnings(realdata, tmp_path):
