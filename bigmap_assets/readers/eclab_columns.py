@@ -339,10 +339,9 @@ def _arrow_columns(values: list, types: list[pa.DataType], n: int) -> list[pa.Ar
     The float64 columns are copied into one (columns x rows) block, and likewise the
     int64 ones, each turned into one Arrow array and sliced: a file of a few dozen points
     then costs a few Arrow calls instead of two per column. Rows are copied ``_COPY_ROWS`` at
-    a time across the columns. From ``_BLOCK_ROWS_MAX`` rows on,
-    an array that owns its memory and already has the column's type (a derived column) is
-    wrapped without a copy. An integer column holding NaN (a blank cell in a text export)
-    becomes nullable on its own.
+    a time across the columns. From ``_BLOCK_ROWS_MAX`` rows on, an array that owns its memory
+    and already has the column's type (a derived column) is wrapped without a copy. An integer
+    column holding NaN (a blank cell in a text export) becomes nullable on its own.
     """
     arrays: list[pa.Array | None] = [None] * len(values)
     blocks: dict[pa.DataType, list[int]] = {_FLOAT64: [], _INT64: []}
