@@ -268,6 +268,10 @@ _TAKE = pc.get_function("take")  # called directly: the Array.take wrapper costs
 _SCHEMA = {c.name: c.type for c in READER_COLUMNS}
 _FLOAT64, _INT64 = _SCHEMA["test_time_second"], _SCHEMA["step_id"]
 _MMAP_THRESHOLD_BYTES = 128 * 1024
+# Columns of an .mpr are views into its packed records: copied 65536 rows at a time, the records
+# come from memory once, not once per column (half the time on a 1.8 M-row file).
+_COPY_ROWS = 65536
+_BLOCK_ROWS_MAX = 65536  # longer columns are not gathered into blocks: the per-column Arrow calls no longer matter
 
 
 def reader_table(columns: dict[str, np.ndarray], *, extras: bool = True) -> tuple[pa.Table, dict]:
@@ -334,8 +338,10 @@ def _arrow_columns(values: list, types: list[pa.DataType], n: int) -> list[pa.Ar
 
     The float64 columns are copied into one (columns x rows) block, and likewise the
     int64 ones, each turned into one Arrow array and sliced: a file of a few dozen points
-    then costs a few Arrow calls instead of two per column. An integer column holding NaN
-    (a blank cell in a text export) becomes nullable on its own.
+    then costs a few Arrow calls instead of two per column. Rows are copied ``_COPY_ROWS`` at
+    a time across the columns. From ``_BLOCK_ROWS_MAX`` rows on, an array that owns its memory
+    and already has the column's type (a derived column) is wrapped without a copy. An integer
+    column holding NaN (a blank cell in a text export) becomes nullable on its own.
     """
     arrays: list[pa.Array | None] = [None] * len(values)
     blocks: dict[pa.DataType, list[int]] = {_FLOAT64: [], _INT64: []}
@@ -346,6 +352,8 @@ def _arrow_columns(values: list, types: list[pa.DataType], n: int) -> list[pa.Ar
             arrays[i] = column
         elif arrow_type is _INT64 and column.dtype.kind == "f" and np.isnan(column).any():
             arrays[i] = pa.array(column, from_pandas=True).cast(_INT64, safe=False)
+        elif n >= _BLOCK_ROWS_MAX and _owned(column, arrow_type):
+            arrays[i] = pa.array(column)  # no copy
         else:
             blocks[arrow_type].append(i)
     for arrow_type, members in blocks.items():
@@ -353,12 +361,23 @@ def _arrow_columns(values: list, types: list[pa.DataType], n: int) -> list[pa.Ar
             continue
         dtype = np.float64 if arrow_type is _FLOAT64 else np.int64
         block = new_column(len(members) * n, dtype).reshape(len(members), n)
-        for row, i in enumerate(members):
-            np.copyto(block[row], values[i], casting="unsafe")
+        for start in range(0, n, _COPY_ROWS):  # the rows of every column in turn, while they are in cache
+            end = start + _COPY_ROWS
+            for row, i in enumerate(members):
+                np.copyto(block[row, start:end], values[i][start:end], casting="unsafe")
         flat = pa.array(block.reshape(-1))
         for row, i in enumerate(members):
             arrays[i] = flat.slice(row * n, n)
     return arrays
+
+
+def _owned(column: np.ndarray, arrow_type: pa.DataType) -> bool:
+    """Whether ``column`` is a whole contiguous array of ``arrow_type``'s numpy type (not a view into a larger one)."""
+    dtype = np.float64 if arrow_type is _FLOAT64 else np.int64
+    if column.dtype != dtype or not column.flags.c_contiguous:
+        return False
+    base = column.base
+    return base is None or (isinstance(base, pa.Buffer) and base.size == column.nbytes)
 
 
 def _vendor_cycle_number(columns, used, sources, warnings) -> np.ndarray | None:

@@ -12,6 +12,7 @@ in one ``np.frombuffer`` call with a structured dtype built from the column-ID l
 
 from __future__ import annotations
 
+import os
 import struct
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -28,6 +29,7 @@ from .eclab_columns import (
     MPR_TECHNIQUE_IDS,
     MPR_TECHNIQUE_RENAMES,
     measurement_kind,
+    new_column,
     reader_table,
     split_unit,
 )
@@ -80,8 +82,8 @@ def read_canonical(path: Path) -> tuple[pa.Table, dict]:
 
 def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
     path = Path(path)
-    data = path.read_bytes()
-    if not data.startswith(MAGIC):
+    data = _file_bytes(path)
+    if bytes(data[: len(MAGIC)]) != MAGIC:
         raise UnreadableFile(path, "not a BioLogic .mpr: the 'BIO-LOGIC MODULAR FILE' magic is missing")
     modules = _modules(path, data)
     if "VMP data" not in modules:
@@ -110,7 +112,20 @@ def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
     return table, metadata
 
 
-def _modules(path: Path, data: bytes) -> dict[str, tuple[str, int, memoryview, bytes]]:
+def _file_bytes(path: Path) -> memoryview:
+    """The whole file, read into memory from Arrow's pool.
+
+    A large file read with ``read_bytes`` would land in fresh pages from the OS on every
+    read (one page fault per 4 KiB); the pool hands back memory it already holds.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        buffer = new_column(size, np.uint8)
+        got = fh.readinto(buffer)
+    return memoryview(buffer[:got]).cast("B")
+
+
+def _modules(path: Path, data: memoryview) -> dict[str, tuple[str, int, memoryview, bytes]]:
     """Short name -> (header style, version, payload, date written as text) for every module in the file."""
     modules = {}
     view = memoryview(data)
@@ -237,7 +252,7 @@ def _decode_points(path: Path, payload: memoryview, header_style: str, version: 
         if name != "flags":
             columns[name] = points[f"f{k}"]
             continue
-        flags = points[f"f{k}"]
+        flags = np.ascontiguousarray(points[f"f{k}"])  # one strided pass, then one contiguous pass per flag
         for column_id in ids:
             if column_id in MPR_FLAG_COLUMNS:
                 mask, shift, flag_name = MPR_FLAG_COLUMNS[column_id]
