@@ -9,6 +9,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from ..warehouse import catalog
+from ..warehouse.lake import Lake
 from .core import data_dir_arg, data_dir_of
 
 RECENT_RUNS = 10
@@ -18,8 +19,8 @@ LISTED_ISSUES = 20
 def register(subparsers) -> None:
     p = subparsers.add_parser("status", help="last runs, stale partitions and open ingest issues",
                               description="Health of a data folder: the Dagster instance's last runs, the sample "
-                                          "partitions whose raw files are newer than their tables, and the files "
-                                          "that could not be used.")
+                                          "partitions whose raw files are newer than their tables, the files "
+                                          "that could not be used, and any warehouse part that cannot be read.")
     data_dir_arg(p)
     p.add_argument("--runs", type=int, default=RECENT_RUNS, help=f"how many recent runs to list (default {RECENT_RUNS})")
     p.set_defaults(func=cmd_status)
@@ -92,5 +93,9 @@ def cmd_status(args) -> int:
         print(f"  {path}: {reason}")
     if len(issues) > LISTED_ISSUES:
         print(f"  ... and {len(issues) - LISTED_ISSUES} more: see `bigmap issues`")
+    broken = Lake(data_dir / "warehouse" / "lake").broken_parts()
+    print(f"\nunreadable warehouse parts (left out of queries; the next run rebuilds them): {len(broken)}")
+    for part in broken:
+        print(f"  {part}")
     failed = sum(r["status"] == "FAILURE" for r in runs)
-    return 1 if failed or partitions or issues else 0
+    return 1 if failed or partitions or issues or broken else 0

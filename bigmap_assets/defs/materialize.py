@@ -1,4 +1,8 @@
-"""The main job: every asset over a data folder, run through Dagster and recorded in its instance."""
+"""The main job: every asset over a data folder, run through Dagster and recorded in its instance.
+
+One ``materialize`` at a time per data folder: a second one waits for the first
+(``warehouse.folder_lock``), so the instance is created once and runs never race.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import duckdb
 
 from ..ingest import TECHNIQUES, sample_folders
 from ..warehouse import catalog
+from ..warehouse.folder_lock import data_folder_lock
 from .partitions import partition_key, sample_partitions
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
@@ -44,13 +49,24 @@ def ensure_dagster_home(data_dir: Path) -> Path:
 
 def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = None,
                     log: Callable[[str], None] = lambda line: None) -> Report:
-    """Run every technique job for every sample folder, then the summary job; print row counts."""
+    """Run every technique job for every sample folder, then the summary job; print row counts.
+
+    Waits for a ``materialize`` already running on the same folder, and starts by removing
+    temp files that a killed run left in the warehouse.
+    """
+    data_dir = Path(data_dir).resolve()
+    with data_folder_lock(data_dir, log):
+        for path in catalog.remove_stale_temp_files(data_dir / "warehouse"):
+            log(f"removed {path} (left by an interrupted run)")
+        if instance is None:
+            ensure_dagster_home(data_dir)
+            instance = dg.DagsterInstance.get()
+        return _run_jobs(data_dir, instance, log)
+
+
+def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str], None]) -> Report:
     from ..definitions import build_defs
 
-    data_dir = Path(data_dir).resolve()
-    if instance is None:
-        ensure_dagster_home(data_dir)
-        instance = dg.DagsterInstance.get()
     defs = build_defs(str(data_dir))
     report = Report()
     job_names = {j.name for j in defs.jobs}
@@ -78,7 +94,7 @@ def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = Non
 
 
 def _print_counts(warehouse: Path, log: Callable[[str], None]) -> None:
-    path = catalog.refresh(warehouse)
+    path = catalog.refresh(warehouse, warn=log)
     con = catalog.connect(warehouse)
     log(f"warehouse: {warehouse / 'lake'}")
     log(f"catalog:   {path}  (query with: bigmap sql \"SELECT ...\" or duckdb {path})")

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ..errors import UnreadableFile
+from ..errors import UnreadableFile, failure_reason, must_propagate
 from . import METADATA_KEY, READER_COLUMN_NAMES, find_reader, read_head
 from . import arbin, basytec, maccor, novonix
 from .cycler_common import TextLayout, decode_text, encoding_of, line_offset
@@ -41,6 +41,18 @@ _MPT_START_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S")
 
 
 def iter_batches(path: str | Path, *, batch_rows: int = 1_000_000, canonical_only: bool = False) -> Iterator[pa.RecordBatch]:
+    """The file's reader table as record batches (see ``_iter_batches``); any failure is an ``UnreadableFile``."""
+    try:
+        yield from _iter_batches(Path(path), batch_rows, canonical_only)
+    except UnreadableFile:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a file broken part-way in a way the readers did not foresee
+        if must_propagate(exc):
+            raise
+        raise UnreadableFile(path, f"streamed reading failed: {failure_reason(exc)}") from exc
+
+
+def _iter_batches(path: Path, batch_rows: int, canonical_only: bool) -> Iterator[pa.RecordBatch]:
     """The file's reader table as record batches of about ``batch_rows`` rows (bounded memory).
 
     With ``canonical_only``, only the columns behind ``READER_COLUMNS`` are parsed and the
