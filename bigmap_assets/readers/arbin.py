@@ -283,7 +283,7 @@ def _sidecar(path: Path) -> dict:
     if not sidecar.is_file():
         return {}
     data = sidecar.read_bytes()
-    table, _ = read_delimited(sidecar, data, simple_layout(data))
+    table = read_delimited(sidecar, data, simple_layout(data))[0]
     if table.num_rows == 0:
         return {}
     row = {name: table.column(name)[0].as_py() for name in table.column_names}
@@ -337,6 +337,9 @@ def _read_res(path: Path) -> tuple[pa.Table, dict]:
         raise UnreadableFile(path, "Arbin .res files need mdb-export from the Debian/Ubuntu package mdbtools "
                                    "(apt-get install mdbtools); it is not installed")
     normal = _export_table(path, tool, "Channel_Normal_Table")
+    if normal.num_rows == 0:
+        raise UnreadableFile(path, "Channel_Normal_Table holds no data point (a truncated .res file, "
+                                   f"{path.stat().st_size} bytes, or a test that recorded nothing)")
     global_table = _export_table(path, tool, "Global_Table")
     extra = {"warnings": []}
     if global_table.num_rows:
@@ -351,7 +354,7 @@ def _read_res(path: Path) -> tuple[pa.Table, dict]:
 def _export_table(path: Path, tool: str, table: str) -> pa.Table:
     result = subprocess.run([tool, str(path), table], capture_output=True, timeout=600)
     if result.returncode != 0:
-        reason = result.stderr.decode("utf-8", "replace").strip() or f"exit code {result.returncode}"
+        reason = " ".join(result.stderr.decode("utf-8", "replace").split()) or f"exit code {result.returncode}"
         raise UnreadableFile(path, f"mdb-export could not export {table} ({reason}); is this an Arbin .res file?")
     if not result.stdout.strip():
         return pa.table({})

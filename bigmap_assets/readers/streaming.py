@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 from ..errors import UnreadableFile, failure_reason, must_propagate
 from . import METADATA_KEY, READER_COLUMN_NAMES, find_reader, read_head
 from . import arbin, basytec, maccor, novonix
-from .cycler_common import TextLayout, decode_text, encoding_of, line_offset
+from .cycler_common import TextLayout, decode_text, encoding_of, line_offset, with_line_feeds
 from .eclab_columns import CANONICAL_SOURCES, TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
 
 CUMULATIVE_COLUMNS = ("charging_capacity_ah", "discharging_capacity_ah")
@@ -61,7 +61,7 @@ def _iter_batches(path: Path, batch_rows: int, canonical_only: bool) -> Iterator
     (binary files: read them whole with ``bigmap_assets.read``).
     """
     path = Path(path)
-    head = read_head(path)
+    head = with_line_feeds(read_head(path))  # pyarrow reads CR-only rows; the layout needs LF
     name = find_reader(path).NAME
     text_layout, convert, sources = _format(path, name, head)
     if canonical_only:
@@ -162,7 +162,7 @@ class _WithoutTrailingDelimiter(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         while len(self._ready) < len(buffer) and not self._eof:
-            chunk = self._raw.read(max(len(buffer), 1 << 20))
+            chunk = with_line_feeds(self._raw.read(max(len(buffer), 1 << 20)))  # CR-only rows: LF
             text = self._tail + chunk
             if chunk:
                 cut = text.rfind(b"\n") + 1

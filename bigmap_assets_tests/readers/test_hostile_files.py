@@ -8,7 +8,7 @@ import pytest
 
 from bigmap_assets.errors import UnreadableFile
 from bigmap_assets.ingest import read_partition
-from bigmap_assets.readers import READERS, find_reader, read
+from bigmap_assets.readers import READERS, find_reader, metadata_of, read
 
 
 def duplicated_chunk(data: bytes, source: int, target: int, size: int) -> bytes:
@@ -79,3 +79,78 @@ def test_an_interrupt_is_not_swallowed(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         find_reader(path)
 
+
+
+def with_line(data: bytes, index: int, change) -> bytes:
+    lines = data.split(b"\n")
+    lines[index] = change(lines[index])
+    return b"\n".join(lines)
+
+
+@pytest.mark.parametrize("name", ["novonix/pyprobe_sample_data_novonix.csv", "basytec/pyprobe_sample_data_basytec.txt",
+                                  "arbin/pyprobe_sample_data_arbin.csv", "maccor/beep_maccor_test_file_4267-66-6519.041",
+                                  "maccor/cellpy_maccor_002.txt", "eclab/yadg/mb.issue_95.mpt"])
+def test_cr_only_line_ends_read_as_the_original(realdata, tmp_path, name):
+    original = realdata / "cycling" / name
+    mac = tmp_path / original.name
+    mac.write_bytes(original.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    expected, got = read(original, canonical_only=True), read(mac, canonical_only=True)
+    assert got.num_rows == expected.num_rows > 10
+    assert got.to_pydict() == expected.to_pydict()
+
+
+def test_cr_only_rows_stream_as_the_original(realdata, tmp_path):
+    from bigmap_assets.readers.streaming import iter_batches
+
+    original = realdata / "cycling" / "maccor" / "cellpy_maccor_002.txt"  # rows end in a tab: the trailing-delimiter path
+    mac = tmp_path / original.name
+    mac.write_bytes(original.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    rows = [sum(b.num_rows for b in iter_batches(p, batch_rows=1000, canonical_only=True)) for p in (original, mac)]
+    assert rows == [7446, 7446]
+
+
+def test_a_maccor_value_that_is_not_a_number_drops_its_row_and_names_line_and_column(realdata, tmp_path):
+    path = tmp_path / "cell.txt"
+    original = (realdata / "cycling" / "maccor" / "cellpy_maccor_002.txt").read_bytes()
+    path.write_bytes(with_line(with_line(original, 99, lambda line: line.replace(b"0.00000000", b"0,00000000", 1)),
+                               4999, lambda line: line.replace(b"\t", b"\tx", 1)))
+    table = read(path)
+    assert table.num_rows == 7446 - 2
+    warnings = metadata_of(table)["warnings"]
+    assert ("2 data row(s) skipped for a value that is not a number: line 100, column 'Cap. [Ah]': '0,00000000' is "
+            "not a number; line 5000, column 'Cycle P': 'x1' is not a number") in warnings, warnings
+
+
+def test_a_short_first_maccor_row_is_dropped_not_an_index_error(realdata, tmp_path):
+    path = tmp_path / "cell.txt"
+    original = (realdata / "cycling" / "maccor" / "cellpy_maccor_002.txt").read_bytes()
+    path.write_bytes(with_line(original, 15, lambda line: b"\t".join(line.split(b"\t")[:5])))
+    table = read(path)
+    assert table.num_rows == 7445
+    assert "1 malformed row(s) skipped (e.g. a truncated last row)" in metadata_of(table)["warnings"]
+    path.write_bytes(b"\n".join(original.split(b"\n")[:15] + [b"1\t0\t1"]))
+    with pytest.raises(UnreadableFile, match=r"\(line 16\): the first data row has 3 fields, expected the 28 of the column line \(line 14\)"):
+        read(path)
+
+
+def test_a_byte_above_0x7f_in_an_mpt_data_row_drops_that_row_quietly(realdata, tmp_path, capfd):
+    path = tmp_path / "cell.mpt"
+    original = (realdata / "cycling" / "eclab" / "yadg" / "mb.issue_95.mpt").read_bytes()
+    path.write_bytes(with_line(original, 96, lambda line: line[:5] + b"\x80" + line[5:]))
+    table = read(path)
+    assert table.num_rows == read(realdata / "cycling" / "eclab" / "yadg" / "mb.issue_95.mpt").num_rows - 1
+    assert any(w.startswith("1 data row(s) skipped for a value that is not a number: line 97, column ")
+               for w in metadata_of(table)["warnings"])
+    path.write_bytes(with_line(original, 96, lambda line: line + b"\t\x80"))  # a field too many, not UTF-8
+    assert read(path).num_rows == table.num_rows
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_a_truncated_arbin_res_file_says_so(realdata, tmp_path):
+    if shutil.which("mdb-export") is None:
+        pytest.skip("mdbtools is not installed")
+    path = tmp_path / "cell.res"
+    original = (realdata / "cycling" / "arbin" / "navani_arbin_example.res").read_bytes()
+    path.write_bytes(original[: len(original) // 2])
+    with pytest.raises(UnreadableFile, match=r"Channel_Normal_Table holds no data point \(a truncated .res file, 266240 bytes"):
+        read(path)
