@@ -79,6 +79,8 @@ def find_reader(path: str | Path) -> ModuleType:
         try:
             if reader.sniff(path, head):
                 return reader
+        except UnreadableFile as exc:  # the sniffer found a reason to refuse the file (a zip bomb, say)
+            failures.append(exc.reason)
         except BaseException as exc:  # noqa: BLE001 - a panic in a Rust library is a BaseException
             if must_propagate(exc):
                 raise

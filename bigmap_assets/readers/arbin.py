@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import UnreadableFile
+from .limits import check_zip
 from .cycler_common import (
     control_mode_array,
     CC_CURRENT_SPREAD,
@@ -311,6 +312,7 @@ def _is_arbin_workbook(path: Path) -> bool:
 def _read_workbook(path: Path) -> tuple[pa.Table, dict]:
     from python_calamine import CalamineWorkbook
 
+    check_zip(path)
     workbook = CalamineWorkbook.from_path(str(path))
     sheets = [name for name in workbook.sheet_names if re.fullmatch(r"Channel_\d+_\d+", name)]
     if not sheets:

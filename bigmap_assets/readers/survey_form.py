@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..errors import UnreadableFile
+from ..errors import UnreadableFile, failure_reason, must_propagate
+from .limits import check_zip
 
 NAME = "survey_form"
 TECHNIQUE = "survey"
@@ -76,6 +77,8 @@ def sniff(path: Path, head: bytes) -> bool:
             sheets = {path.stem: list(csv.reader(head.decode("utf-8-sig", "replace").splitlines()[:SNIFF_ROWS]))}
         else:
             return False
+    except UnreadableFile:  # a workbook too big to open: say why
+        raise
     except Exception:  # a broken workbook is not ours to explain; other readers may still try
         return False
     return any({"partner", "technique"} <= {_label(row)[1] for row in rows} for rows in sheets.values())
@@ -87,8 +90,12 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     warnings: list[str] = []
     try:
         sheets = _sheets(path) if path.suffix.lower() in SPREADSHEET_SUFFIXES else _csv_sheet(path, warnings)
-    except Exception as exc:
-        raise UnreadableFile(path, f"cannot open as a spreadsheet: {type(exc).__name__}: {exc}") from exc
+    except UnreadableFile:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - python-calamine is Rust: a damaged workbook may panic
+        if must_propagate(exc):
+            raise
+        raise UnreadableFile(path, f"cannot open as a spreadsheet: {failure_reason(exc)}") from exc
     rows, forms, issues = [], [], []
     for sheet, cells in sheets.items():
         for block in _blocks(cells):
@@ -124,6 +131,7 @@ def normalise_answer(text: str) -> str | None:
 def _sheets(path: Path, nrows: int | None = None) -> dict[str, list[list]]:
     from python_calamine import CalamineWorkbook
 
+    check_zip(path)  # .xlsx and .ods are zip archives
     book = CalamineWorkbook.from_path(str(path))
     return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=nrows)
             for name in book.sheet_names}

@@ -154,3 +154,40 @@ def test_a_truncated_arbin_res_file_says_so(realdata, tmp_path):
     path.write_bytes(original[: len(original) // 2])
     with pytest.raises(UnreadableFile, match=r"Channel_Normal_Table holds no data point \(a truncated .res file, 266240 bytes"):
         read(path)
+
+
+def test_a_spreadsheet_declaring_gigabytes_is_refused_before_it_is_unpacked(tmp_path):
+    import time
+    import zipfile
+
+    from bigmap_assets.readers.limits import MAX_UNPACKED_BYTE
+
+    bomb = tmp_path / "survey.xlsx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("xl/sharedStrings.xml", "w") as member:
+            chunk = b"<si><t>a</t></si>" * (2**20 // 17)
+            for _ in range(MAX_UNPACKED_BYTE // len(chunk) + 2):
+                member.write(chunk)
+    assert bomb.stat().st_size < 8 * 2**20
+    started = time.perf_counter()
+    with pytest.raises(UnreadableFile, match=r"the archive would unpack to 51\d MiB \(xl/sharedStrings.xml: 51\d MiB "
+                                             r"from \d\.\d MiB\), more than the 512 MiB allowed: not read"):
+        read(bomb)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_an_hdf5_dataset_declaring_gigabytes_is_refused_before_it_is_read(tmp_path):
+    import h5py
+    import numpy as np
+
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as h5:
+        entry = h5.create_group("entry")
+        entry["definition"] = "NXxas"
+        entry.create_dataset("energy", shape=(2**31,), dtype=np.float64, chunks=(2**16,), compression="gzip")
+        entry.create_dataset("title", shape=(2**31,), dtype="S8", chunks=(2**16,), compression="gzip")
+    assert path.stat().st_size < 2**20
+    with pytest.raises(UnreadableFile, match=r"dataset entry/energy declares \(2147483648,\) x float64 \(16,384 MiB\), "
+                                             r"more than the 1,024 MiB allowed: not read"):
+        read(path)
