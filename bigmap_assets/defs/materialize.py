@@ -94,7 +94,11 @@ def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str],
 
 
 def _print_counts(warehouse: Path, log: Callable[[str], None]) -> None:
-    path = catalog.refresh(warehouse, warn=log)
+    try:
+        path = catalog.refresh(warehouse, warn=log)
+    except (OSError, duckdb.Error) as exc:  # a full disk, say: the previous catalog stays in place
+        log(f"catalog not published: {str(exc).splitlines()[0]}")
+        return
     con = catalog.connect(warehouse)
     log(f"warehouse: {warehouse / 'lake'}")
     log(f"catalog:   {path}  (query with: bigmap sql \"SELECT ...\" or duckdb {path})")

@@ -4,6 +4,8 @@ Parquet part, temp files left by a killed run."""
 from __future__ import annotations
 
 import os
+import random
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ from bigmap_assets.warehouse.lake import Lake
 from .conftest import copy_cells, write_instance_yaml
 
 CELL = "LNO-REF-A-01"
+KILLS = 2
 
 pytestmark = pytest.mark.ops
 
@@ -94,3 +97,80 @@ def test_the_next_run_rebuilds_a_damaged_part_and_removes_stale_temp_files(examp
         assert lake.read_every(table).equals(rows), table
     columns, rows = catalog.query(catalog.connect(warehouse), "SELECT count(*) FROM cycling_cycles")
     assert rows == [(good["cycling_cycles"].num_rows,)]
+
+
+def lake_tables(data_dir) -> dict:
+    from bigmap_assets import schemas
+
+    lake = Lake(data_dir / "warehouse" / "lake")
+    return {name: lake.read_every(name) for name in schemas.TABLES}
+
+
+def test_kill_9_at_random_moments_leaves_a_readable_warehouse_and_the_rerun_equals_a_clean_run(
+        example_data, tmp_path, pinned_code_version):
+    settled = 1_780_000_000.0  # both folders' raw files carry the same times
+    clean_dir = copy_cells(example_data, tmp_path / "clean", [CELL], settled)
+    started = time.monotonic()
+    clean = bigmap("materialize", "--data-dir", str(clean_dir))
+    assert clean.wait(timeout=600) == 0, clean.stdout.read()
+    clean_second = time.monotonic() - started
+
+    data_dir = copy_cells(example_data, tmp_path / "killed", [CELL], settled)
+    rng = random.Random(9)
+    for _ in range(KILLS):
+        run = bigmap("materialize", "--data-dir", str(data_dir), start_new_session=True)
+        time.sleep(rng.uniform(0.3, 0.9) * clean_second)
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=60)
+        assert Lake(data_dir / "warehouse" / "lake").broken_parts() == []  # no half-written part is visible
+        if (data_dir / "warehouse" / "lake").is_dir():
+            query = bigmap("sql", "SELECT count(*) FROM raw_files", "--data-dir", str(data_dir))
+            assert query.wait(timeout=120) == 0, query.stdout.read()
+    rerun = bigmap("materialize", "--data-dir", str(data_dir))
+    assert rerun.wait(timeout=600) == 0, rerun.stdout.read()
+
+    expected, got = lake_tables(clean_dir), lake_tables(data_dir)
+    for name, table in expected.items():
+        assert (got[name] is None) == (table is None), name
+        if table is not None:
+            assert got[name].equals(table), name
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 700 KiB tmpfs (the raw files of one cell take 450 KiB); ``grow()`` gives it room."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=700k", "tmpfs", str(disk)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()}): needs root")
+
+    def grow() -> None:
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+
+    try:
+        yield disk, grow
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_fails_the_run_cleanly_and_the_next_run_with_space_completes(example_data, tmp_path, small_disk):
+    disk, grow = small_disk
+    data_dir = copy_cells(example_data, disk / "data", [CELL])
+    home = write_instance_yaml(tmp_path / "home")  # the instance elsewhere: the warehouse meets the full disk
+    env_home = {**os.environ, "DAGSTER_HOME": str(home)}
+    full = subprocess.run([sys.executable, "-m", "bigmap_assets.cli", "materialize", "--data-dir", str(data_dir)],
+                          env=env_home, capture_output=True, text=True, timeout=600)
+    assert full.returncode == 1
+    assert "FAILED cycling_job" in full.stdout and "No space left on device" in full.stdout + full.stderr
+    assert "Traceback" not in full.stderr
+    lake = Lake(data_dir / "warehouse" / "lake")
+    assert lake.broken_parts() == []  # what was published reads; what did not fit was never renamed into place
+    assert not [p for p in (data_dir / "warehouse").rglob("*.tmp")]
+
+    grow()
+    rerun = subprocess.run([sys.executable, "-m", "bigmap_assets.cli", "materialize", "--data-dir", str(data_dir)],
+                           env=env_home, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert lake.broken_parts() == []
+    assert catalog.query(catalog.connect(data_dir / "warehouse"), "SELECT count(*) FROM cycling_timeseries")[1] == [(3042,)]
