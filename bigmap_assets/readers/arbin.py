@@ -358,6 +358,10 @@ def _export_table(path: Path, tool: str, table: str) -> pa.Table:
     if result.returncode != 0:
         reason = " ".join(result.stderr.decode("utf-8", "replace").split()) or f"exit code {result.returncode}"
         raise UnreadableFile(path, f"mdb-export could not export {table} ({reason}); is this an Arbin .res file?")
+    complaint = " ".join(result.stderr.decode("utf-8", "replace").split())
+    if "error" in complaint.lower() or "beyond eof" in complaint.lower():  # pages missing: rows lost or blank
+        raise UnreadableFile(path, f"{table} cannot be read whole (mdb-export: {complaint}): a truncated or damaged "
+                                   f".res file ({path.stat().st_size} bytes)")
     if not result.stdout.strip():
         return pa.table({})
     return read_delimited(path, result.stdout, simple_layout(result.stdout), allow_empty=True)[0]

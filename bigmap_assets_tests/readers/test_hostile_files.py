@@ -146,14 +146,18 @@ def test_a_byte_above_0x7f_in_an_mpt_data_row_drops_that_row_quietly(realdata, t
     assert "Exception ignored" not in capfd.readouterr().err
 
 
-def test_a_truncated_arbin_res_file_says_so(realdata, tmp_path):
+@pytest.mark.parametrize(("kept", "page"), [(1 / 2, "offset 274432 is beyond EOF error: reading page 67 failed."),
+                                           (3 / 4, "offset 401408 is beyond EOF error: reading page 98 failed.")])
+def test_a_truncated_arbin_res_file_says_so(realdata, tmp_path, kept, page):
     if shutil.which("mdb-export") is None:
         pytest.skip("mdbtools is not installed")
     path = tmp_path / "cell.res"
     original = (realdata / "cycling" / "arbin" / "navani_arbin_example.res").read_bytes()
-    path.write_bytes(original[: len(original) // 2])
-    with pytest.raises(UnreadableFile, match=r"Channel_Normal_Table holds no data point \(a truncated .res file, 266240 bytes"):
+    path.write_bytes(original[: int(len(original) * kept)])  # pages of the data table missing: rows lost, some blank
+    with pytest.raises(UnreadableFile) as raised:
         read(path)
+    assert raised.value.reason == (f"Channel_Normal_Table cannot be read whole (mdb-export: {page}): a truncated or "
+                                   f"damaged .res file ({path.stat().st_size} bytes)")
 
 
 def test_a_spreadsheet_declaring_gigabytes_is_refused_before_it_is_unpacked(tmp_path):
