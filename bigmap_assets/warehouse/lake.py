@@ -48,14 +48,21 @@ class BrokenPart(ValueError):
 
 
 def part_problem(path: str | Path, expected: pa.Schema | None = None) -> str | None:
-    """Why a Parquet part cannot be read (footer, or a column missing or of another type), None when it can."""
+    """Why a Parquet part cannot be read, None when it can: its footer, or (given the table's
+    ``expected`` schema) a column of another type, or none of the table's columns at all.
+
+    A part lacking some columns is one written before they were declared: it reads, with nulls.
+    """
     try:
         stored = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
         return f"unreadable Parquet file ({exc})"
-    for field in expected or []:
-        if field.name not in stored.names:
-            return f"not a part of this table: column {field.name} is missing"
+    if expected is None:
+        return None
+    shared = [field for field in expected if field.name in stored.names]
+    if expected.names and not shared:
+        return f"not a part of this table: none of its columns ({', '.join(expected.names[:3])}, ...)"
+    for field in shared:
         found = stored.field(field.name).type
         if found != field.type:
             return f"not a part of this table: column {field.name} is {found}, expected {field.type}"

@@ -76,6 +76,11 @@ def test_a_foreign_file_in_a_partition_folder_is_a_broken_part(tmp_path):
     broken = lake.broken_parts("cycling_timeseries")
     assert [(b.path, b.reason) for b in broken] == [
         (foreign, "not a part of this table: column test_time_second is string, expected double")]
+    pq.write_table(pa.table({"range": list(range(1000))}), foreign)
+    assert [b.reason for b in lake.broken_parts("cycling_timeseries")] == [
+        "not a part of this table: none of its columns (test_time_second, unix_time_second, utc_time, ...)"]
+    pq.write_table(pa.table({"test_time_second": [5.0]}), foreign)  # written before the other columns existed
+    assert lake.broken_parts("cycling_timeseries") == []
 
 
 def test_a_damaged_growing_partition_has_no_append_state(tmp_path):
