@@ -5,9 +5,9 @@
 
 Seeds are one real file per folder and suffix of ``../shared/realdata`` (``fuzzing.seed_files``);
 mutations come from ``bigmap_assets_tests/fuzzing.py`` (the test suite runs a fixed slice of
-them). Each mutant is read in a child forked from this process (the readers imported once),
-so a hang can be killed and the child's peak memory measured (``wait4``: its peak RSS less
-the RSS it started with). Outcomes: ``ok`` (a table), ``clean`` (``UnreadableFile``),
+them). Each mutant is read in a child forked from this process, so a hang can be killed and
+the child's peak memory measured (``wait4``: its peak RSS less the RSS it started with); the
+readers' lazily imported libraries are imported first, so the children do not each import them. Outcomes: ``ok`` (a table), ``clean`` (``UnreadableFile``),
 ``other`` (any other exception), ``hang`` (over ``--timeout`` s), ``memory`` (over
 ``--memory-mb``), ``crash`` (the child died). Mutants that are neither ok nor clean are
 written to ``--keep`` to become regression tests. Exit status 1 when there is any.
@@ -28,9 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bigmap_assets.modules import import_if_present  # noqa: E402
 from bigmap_assets_tests.fuzzing import mutants, outcome, seed_files  # noqa: E402
 
 BAD = ("other", "hang", "memory", "crash")
+# Libraries the readers import on first use. Only imported, never used, before forking: a child
+# forked after polars (inside fastnda) has started its thread pool deadlocks in its first query.
+LAZY_IMPORTS = ("fastnda", "python_calamine")
 
 
 def rss_kib() -> int:
@@ -84,6 +88,8 @@ def main() -> int:
     args = parser.parse_args()
 
     seeds = seed_files(args.realdata)
+    for library in LAZY_IMPORTS:  # imported here once, not in each child
+        import_if_present(library)
     totals: Counter = Counter()
     worst_second, worst_mib = (0.0, ""), (0.0, "")
     started = time.monotonic()
