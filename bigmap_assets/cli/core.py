@@ -34,11 +34,15 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_materialize)
 
     p = subparsers.add_parser("sql", help="query the warehouse with DuckDB SQL",
-                              description="Run a DuckDB query over the warehouse views (no lock is taken).")
+                              description="Run a DuckDB query over the warehouse views (no lock is taken). Read-only: "
+                                          "only queries (SELECT, FROM, WITH, DESCRIBE, SUMMARIZE, EXPLAIN) run, and "
+                                          "they read the warehouse's lake and nothing else.")
     p.add_argument("query")
     data_dir_arg(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="csv: text that starts like a spreadsheet formula (= + - @) is prefixed with a single quote")
+    p.add_argument("--allow-files", action="store_true",
+                   help="let the query read other files too (e.g. read_csv('my.csv')); it still writes nothing")
     p.set_defaults(func=cmd_sql)
 
     p = subparsers.add_parser("issues", help="list the ingest issues: files or rows that could not be used, and why",
@@ -110,11 +114,14 @@ def cmd_sql(args) -> int:
     warehouse = data_dir_of(args) / "warehouse"
     if not (warehouse / "lake").is_dir() and not storage.is_remote(storage.lake_location(warehouse.parent)):
         raise FileNotFoundError(f"no warehouse under {warehouse}: run `bigmap materialize` first")
-    relation = catalog.connect(warehouse).sql(args.query)
-    if relation is None:  # a statement without a result
-        return 0
-    print_rows(relation.columns, relation.fetchall(), args.format)
+    con = catalog.connect(warehouse, allow_files=getattr(args, "allow_files", False), warn=warn)
+    columns, rows = catalog.query(con, args.query)
+    print_rows(columns, rows, args.format)
     return 0
+
+
+def warn(message: str) -> None:
+    print(f"bigmap: warning: {message}", file=sys.stderr)
 
 
 def cmd_issues(args) -> int:

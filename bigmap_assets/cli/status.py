@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from ..accounting import unaccounted_files, unregistered_samples
 from ..warehouse import catalog, storage
+from ..warehouse.lake import Lake
 from .core import data_dir_arg, existing_data_folder
 
 RECENT_RUNS = 10
@@ -22,8 +23,9 @@ def register(subparsers) -> None:
                               description="Health of a data folder: the Dagster instance's last runs, the sample "
                                           "partitions whose raw files are newer than their tables, the files "
                                           "that could not be used, the raw files neither ingested nor explained "
-                                          "by an issue, and the samples missing from the registry. Exit 1 when a "
-                                          "run failed, a partition is stale, or a file is unused or unaccounted.")
+                                          "by an issue, the samples missing from the registry, and any warehouse "
+                                          "part that cannot be read. Exit 1 when a run failed, a partition is "
+                                          "stale, a file is unused or unaccounted, or a part is unreadable.")
     data_dir_arg(p)
     p.add_argument("--runs", type=int, default=RECENT_RUNS, help=f"how many recent runs to list (default {RECENT_RUNS})")
     p.set_defaults(func=cmd_status)
@@ -106,5 +108,10 @@ def cmd_status(args) -> int:
           f"{len(unregistered)}")
     for sample_id, technique in unregistered:
         print(f"  {sample_id}|{technique}")
+
+    broken = Lake(data_dir / "warehouse" / "lake").broken_parts()
+    print(f"\nunreadable warehouse parts (left out of queries; the next run rebuilds them): {len(broken)}")
+    for part in broken:
+        print(f"  {part}")
     failed = sum(r["status"] == "FAILURE" for r in runs)
-    return 1 if failed or partitions or issues or unaccounted else 0
+    return 1 if failed or partitions or issues or unaccounted or broken else 0

@@ -116,9 +116,8 @@ def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 
 def all_soh(warehouse: WarehouseResource) -> pa.Table:
     """Every cell's check-ups, from the lake."""
-    parts = [warehouse.lake.read("cycling_soh", p) for p in warehouse.lake.partitions("cycling_soh")]
-    parts = [p for p in parts if p is not None and p.num_rows]
-    return pa.concat_tables(parts) if parts else empty_table("cycling_soh")
+    soh = warehouse.lake.read_every("cycling_soh")
+    return soh if soh is not None else empty_table("cycling_soh")
 
 
 @dg.asset(group_name=GROUP, kinds={"parquet"}, deps=[cycling_soh],

@@ -17,7 +17,7 @@ import dagster as dg
 
 from .. import schemas
 from ..ingest import TECHNIQUES, raw_files_of, sample_folders
-from ..warehouse.lake import Lake
+from ..warehouse.lake import BrokenPart, Lake
 from ..warehouse.storage import lake_location, open_lake
 from ..warehouse.provenance import sha256_of
 from .partitions import partitions_for, sample_of
@@ -63,7 +63,10 @@ def table_mtime_second(lake: Lake, table: str, technique: str, sample_id: str) -
 def _content_changed(data_dir: Path, lake: Lake, technique: str, sample_id: str, raw: list[Path],
                      since_second: float) -> bool:
     """Whether the raw files differ from the last ingest's record (only files modified since then are hashed)."""
-    recorded = lake.read("raw_files", {"technique": technique, "sample_id": sample_id}, columns=["path", "sha256"])
+    try:
+        recorded = lake.read("raw_files", {"technique": technique, "sample_id": sample_id}, columns=["path", "sha256"])
+    except BrokenPart:  # the record is damaged: rebuild
+        return True
     known = dict(zip(recorded.column("path").to_pylist(), recorded.column("sha256").to_pylist())) if recorded else {}
     current = {str(p.relative_to(data_dir)): p for p in raw}
     if set(current) != set(known):

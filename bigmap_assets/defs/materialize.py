@@ -1,4 +1,8 @@
-"""The main job: every asset over a data folder, run through Dagster and recorded in its instance."""
+"""The main job: every asset over a data folder, run through Dagster and recorded in its instance.
+
+One ``materialize`` at a time per data folder: a second one waits for the first
+(``warehouse.folder_lock``), so the instance is created once and runs never race.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import duckdb
 
 from ..ingest import TECHNIQUES, sample_folders
 from ..warehouse import catalog, storage
+from ..warehouse.folder_lock import data_folder_lock
 from . import partitions
 from .partitions import partition_key, registered, sample_set
 from .removal import removed, retract
@@ -48,13 +53,24 @@ def ensure_dagster_home(data_dir: Path) -> Path:
 
 def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = None,
                     log: Callable[[str], None] = lambda line: None) -> Report:
-    """Run every technique job for every sample folder, then the summary job; print row counts."""
+    """Run every technique job for every sample folder, then the summary job; print row counts.
+
+    Waits for a ``materialize`` already running on the same folder, and starts by removing
+    temp files that a killed run left in the warehouse.
+    """
+    data_dir = Path(data_dir).resolve()
+    with data_folder_lock(data_dir, log):
+        for path in catalog.remove_stale_temp_files(data_dir / "warehouse"):
+            log(f"removed {path} (left by an interrupted run)")
+        if instance is None:
+            ensure_dagster_home(data_dir)
+            instance = dg.DagsterInstance.get()
+        return _run_jobs(data_dir, instance, log)
+
+
+def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str], None]) -> Report:
     from ..definitions import build_defs
 
-    data_dir = Path(data_dir).resolve()
-    if instance is None:
-        ensure_dagster_home(data_dir)
-        instance = dg.DagsterInstance.get()
     defs = build_defs(str(data_dir))
     report = Report()
     job_names = {j.name for j in defs.jobs}
@@ -103,10 +119,16 @@ def _sync_sample_sets(instance: dg.DagsterInstance, warehouse: WarehouseResource
 
 def _print_counts(warehouse: Path, log: Callable[[str], None]) -> None:
     location = storage.lake_location(warehouse.parent)
-    con = catalog.connect(warehouse)
-    log(f"warehouse: {location}")
     if not storage.is_remote(location):  # on object storage, views over the Delta tables (object_catalog)
-        log(f"catalog:   {catalog.refresh(warehouse)}  (query with: bigmap sql \"SELECT ...\")")
+        try:
+            path = catalog.refresh(warehouse, warn=log)
+        except (OSError, duckdb.Error) as exc:  # a full disk, say: the previous catalog stays in place
+            log(f"catalog not published: {str(exc).splitlines()[0]}")
+            return
+    log(f"warehouse: {location}")
+    if not storage.is_remote(location):
+        log(f"catalog:   {path}  (query with: bigmap sql \"SELECT ...\")")
+    con = catalog.connect(warehouse)
     for table in SUMMARY_TABLES:
         try:
             n = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]

@@ -16,14 +16,10 @@ REGISTRY_TABLES = ("samples", "electrodes", "shipments", "experiments")
 
 
 def read_all(warehouse: WarehouseResource, table_name: str) -> pa.Table | None:
-    """Every partition of ``table_name`` in the lake, or None when the table is unknown or never written."""
+    """Every readable partition of ``table_name`` in the lake, or None when the table is unknown or never written."""
     if table_name not in schemas.TABLES:
         return None
-    if not schemas.TABLES[table_name].partitioned_by:
-        return warehouse.lake.read(table_name)
-    parts = [warehouse.lake.read(table_name, p) for p in warehouse.lake.partitions(table_name)]
-    parts = [p for p in parts if p is not None]
-    return pa.concat_tables(parts) if parts else None
+    return warehouse.lake.read_every(table_name)
 
 
 @dg.asset(group_name=GROUP, kinds={"parquet"},

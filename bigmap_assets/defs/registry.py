@@ -56,7 +56,7 @@ def registry_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 def _table(warehouse: WarehouseResource, name: str) -> pa.Table:
-    table = warehouse.lake.read(name)
+    table = warehouse.lake.read_every(name)
     return table if table is not None else schemas.TABLES[name].arrow_schema().empty_table()
 
 

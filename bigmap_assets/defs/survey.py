@@ -8,7 +8,7 @@ import dagster as dg
 import pyarrow as pa
 
 from .. import schemas
-from ..errors import UnreadableFile
+from ..errors import UnreadableFile, failure_reason, must_propagate
 from ..ingest import Issue, PartitionFiles, ReadFile, files_in
 from ..plots.survey import survey_grid
 from ..readers import attach_metadata, find_reader, metadata_of, read, survey_form
@@ -84,8 +84,10 @@ def read_survey_file(path: Path) -> pa.Table:
             table, metadata = survey_form.read(path)
         except UnreadableFile:
             raise
-        except Exception as exc:  # a workbook broken in a way the form reader did not foresee
-            raise UnreadableFile(path, f"{survey_form.NAME} reader failed: {type(exc).__name__}: {exc}") from exc
+        except BaseException as exc:  # noqa: BLE001 - a workbook broken in a way the form reader did not foresee
+            if must_propagate(exc):
+                raise
+            raise UnreadableFile(path, f"{survey_form.NAME} reader failed: {failure_reason(exc)}") from exc
         return attach_metadata(table, {"format": survey_form.NAME, "technique": survey_form.TECHNIQUE,
                                        "source_file": str(path), **metadata})
     return read(path)
@@ -114,7 +116,7 @@ def survey_answers(context: dg.AssetExecutionContext, warehouse: WarehouseResour
           description="Per point of interest (38, Figure 34): yes/no/unsure/n.a. counts across techniques and a "
                       "verdict (clear difference, clear no difference, uncertain, divergent).")
 def survey_metaview(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    answers = warehouse.lake.read("survey_answers")
+    answers = warehouse.lake.read_every("survey_answers")
     answers = answers if answers is not None else schemas.TABLES["survey_answers"].arrow_schema().empty_table()
     view = compute_metaview(answers)
     metadata = publish(warehouse, "survey_metaview", view)

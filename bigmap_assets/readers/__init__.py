@@ -22,7 +22,7 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from ..errors import UnreadableFile
+from ..errors import UnreadableFile, failure_reason, must_propagate
 from ..modules import import_if_present
 from ..raw_tree import not_a_regular_file
 from ..schemas.cycling import READER_COLUMNS
@@ -64,6 +64,8 @@ def find_reader(path: str | Path) -> ModuleType:
     """The reader that accepts ``path``, or ``UnreadableFile`` listing what was tried.
 
     Only a regular file is opened: a FIFO would wait for a writer forever, a device never ends.
+    A sniffer that fails on the file (a corrupt HDF5 file, say) does not stop the others;
+    when none accepts the file, the first failure is the reason given.
     """
     path = Path(path)
     problem = not_a_regular_file(path)
@@ -75,11 +77,23 @@ def find_reader(path: str | Path) -> ModuleType:
         raise UnreadableFile(path, "is a folder, not a file") from None
     except (FileNotFoundError, NotADirectoryError):
         raise UnreadableFile(path, "no such file") from None
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot be opened: {exc.strerror or exc}") from None
     if not head:
         raise UnreadableFile(path, "file is empty")
+    failures = []
     for reader in READERS:
-        if reader.sniff(path, head):
-            return reader
+        try:
+            if reader.sniff(path, head):
+                return reader
+        except UnreadableFile as exc:  # the sniffer found a reason to refuse the file (a zip bomb, say)
+            failures.append(exc.reason)
+        except BaseException as exc:  # noqa: BLE001 - a panic in a Rust library is a BaseException
+            if must_propagate(exc):
+                raise
+            failures.append(f"it looks like {reader.NAME} but cannot be opened as one: {failure_reason(exc)}")
+    if failures:
+        raise UnreadableFile(path, failures[0])
     tried = ", ".join(r.NAME for r in READERS)
     raise UnreadableFile(path, f"no reader recognises this file (tried: {tried})")
 
@@ -115,7 +129,9 @@ def read(path: str | Path, *, canonical_only: bool = False) -> pa.Table:
             table = table.select(READER_COLUMN_NAMES)
     except UnreadableFile:
         raise
-    except Exception as exc:  # a reader bug or a file broken in a way it did not foresee
-        raise UnreadableFile(path, f"{reader.NAME} reader failed: {type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:  # noqa: BLE001 - a reader bug, a file broken in a way it did not foresee, a panic
+        if must_propagate(exc):
+            raise
+        raise UnreadableFile(path, f"{reader.NAME} reader failed: {failure_reason(exc)}") from exc
     metadata = {"format": reader.NAME, "technique": reader.TECHNIQUE, "source_file": str(path), **metadata}
     return attach_metadata(table, metadata)

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import UnreadableFile
+from .limits import check_zip
 from .cycler_common import (
     control_mode_array,
     CC_CURRENT_SPREAD,
@@ -283,7 +284,7 @@ def _sidecar(path: Path) -> dict:
     if not sidecar.is_file():
         return {}
     data = sidecar.read_bytes()
-    table, _ = read_delimited(sidecar, data, simple_layout(data))
+    table = read_delimited(sidecar, data, simple_layout(data))[0]
     if table.num_rows == 0:
         return {}
     row = {name: table.column(name)[0].as_py() for name in table.column_names}
@@ -311,6 +312,7 @@ def _is_arbin_workbook(path: Path) -> bool:
 def _read_workbook(path: Path) -> tuple[pa.Table, dict]:
     from python_calamine import CalamineWorkbook
 
+    check_zip(path)
     workbook = CalamineWorkbook.from_path(str(path))
     sheets = [name for name in workbook.sheet_names if re.fullmatch(r"Channel_\d+_\d+", name)]
     if not sheets:
@@ -337,6 +339,9 @@ def _read_res(path: Path) -> tuple[pa.Table, dict]:
         raise UnreadableFile(path, "Arbin .res files need mdb-export from the Debian/Ubuntu package mdbtools "
                                    "(apt-get install mdbtools); it is not installed")
     normal = _export_table(path, tool, "Channel_Normal_Table")
+    if normal.num_rows == 0:
+        raise UnreadableFile(path, "Channel_Normal_Table holds no data point (a truncated .res file, "
+                                   f"{path.stat().st_size} bytes, or a test that recorded nothing)")
     global_table = _export_table(path, tool, "Global_Table")
     extra = {"warnings": []}
     if global_table.num_rows:
@@ -351,8 +356,12 @@ def _read_res(path: Path) -> tuple[pa.Table, dict]:
 def _export_table(path: Path, tool: str, table: str) -> pa.Table:
     result = subprocess.run([tool, str(path), table], capture_output=True, timeout=600)
     if result.returncode != 0:
-        reason = result.stderr.decode("utf-8", "replace").strip() or f"exit code {result.returncode}"
+        reason = " ".join(result.stderr.decode("utf-8", "replace").split()) or f"exit code {result.returncode}"
         raise UnreadableFile(path, f"mdb-export could not export {table} ({reason}); is this an Arbin .res file?")
+    complaint = " ".join(result.stderr.decode("utf-8", "replace").split())
+    if "error" in complaint.lower() or "beyond eof" in complaint.lower():  # pages missing: rows lost or blank
+        raise UnreadableFile(path, f"{table} cannot be read whole (mdb-export: {complaint}): a truncated or damaged "
+                                   f".res file ({path.stat().st_size} bytes)")
     if not result.stdout.strip():
         return pa.table({})
     return read_delimited(path, result.stdout, simple_layout(result.stdout), allow_empty=True)[0]

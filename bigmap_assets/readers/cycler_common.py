@@ -278,10 +278,11 @@ class TextLayout:
         return pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=invalid_row_handler,
                                   ignore_empty_lines=True)
 
-    def convert_options(self, numbers_as_float: bool = False) -> pacsv.ConvertOptions:
+    def convert_options(self, numbers_as_float: bool = False, float_columns: list[str] = ()) -> pacsv.ConvertOptions:
         """Text columns as strings; with ``numbers_as_float`` every other column float64
-        (streaming needs fixed types: a column of integers may turn decimal later on)."""
-        types = {name: pa.string() for name in self.text_columns}
+        (streaming needs fixed types: a column of integers may turn decimal later on), else
+        those in ``float_columns``."""
+        types = {name: pa.string() for name in self.text_columns} | {name: pa.float64() for name in float_columns}
         if numbers_as_float:
             types.update({name: pa.float64() for name in self.column_names if name not in self.text_columns})
         return pacsv.ConvertOptions(decimal_point="," if self.decimal_comma else ".", column_types=types,
@@ -303,29 +304,48 @@ def encoding_of(sample: bytes) -> str:
         return "latin-1"
 
 
+def with_line_feeds(data: bytes) -> bytes:
+    """``data`` with CR-only line ends (old Mac exports) turned into LF, byte for byte (offsets stay valid);
+    unchanged when it holds any LF."""
+    return data if b"\n" in data or b"\r" not in data else data.replace(b"\r", b"\n")
+
+
 def read_text_export(path, layout, convert, canonical_sources=None) -> tuple[pa.Table, dict]:
     """Read a delimited vendor export with a reader's ``layout`` and ``convert``; given the
-    reader's ``canonical_sources``, parse only those columns.
+    reader's ``canonical_sources``, parse only those columns. CR-only line ends are read as LF.
 
     The file goes into one Arrow buffer: Arrow's memory pool keeps pages between files, while
     ``bytes`` of more than 32 MiB are fresh pages on every read (about 5x slower).
     """
     with pa.OSFile(str(path)) as stream:
         data = stream.read_buffer()
+    head = data[:65536].to_pybytes()
+    if with_line_feeds(head) is not head:
+        data = pa.py_buffer(with_line_feeds(data.to_pybytes()))
     text_layout = layout(path, data[:65536].to_pybytes())
     if canonical_sources is not None:
         text_layout = text_layout.narrowed(canonical_sources(text_layout))
-    table, dropped = read_delimited(path, data, text_layout)
-    return convert(path, table, text_layout, dropped)
+    table, dropped, bad_rows = read_delimited(path, data, text_layout)
+    table, metadata = convert(path, table, text_layout, dropped)
+    if bad_rows:
+        metadata.setdefault("warnings", []).append(bad_rows_warning(bad_rows))
+    return table, metadata
+
+
+def bad_rows_warning(bad_rows: list[str], shown: int = 5) -> str:
+    more = f"; and {len(bad_rows) - shown} more" if len(bad_rows) > shown else ""
+    return f"{len(bad_rows)} data row(s) skipped for a value that is not a number: {'; '.join(bad_rows[:shown])}{more}"
 
 
 def read_delimited(path, data: bytes | pa.Buffer, layout: TextLayout, *,
-                   allow_empty: bool = False) -> tuple[pa.Table, int]:
-    """The data rows of a vendor file (all of ``data``) as Arrow, and how many rows were dropped.
+                   allow_empty: bool = False) -> tuple[pa.Table, int, list[str]]:
+    """The data rows of a vendor file (all of ``data``) as Arrow, how many malformed rows were
+    dropped, and the rows dropped for a value that is not a number (line, column, value).
 
     Rows with the wrong number of fields (a truncated last row, a padded footer) are dropped
-    and counted rather than failing the file. A file with no data row yet (a run that has just
-    started) is ``UnreadableFile`` unless ``allow_empty``.
+    and counted rather than failing the file. A number column where a few values are not numbers
+    is parsed again as numbers and those rows are dropped (``parse_dropping_bad_rows``). A file
+    with no data row yet (a run that has just started) is ``UnreadableFile`` unless ``allow_empty``.
     """
     dropped = 0
 
@@ -343,17 +363,43 @@ def read_delimited(path, data: bytes | pa.Buffer, layout: TextLayout, *,
     if body.size < 1024 and not body.to_pybytes().strip():  # a column line and no rows
         if not allow_empty:
             raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
-        return pa.table({name: pa.array([], pa.string()) for name in layout.column_names}), 0
+        return pa.table({name: pa.array([], pa.string()) for name in layout.column_names}), 0, []
+    bad_rows: list[str] = []
     try:
         table = _read_regular(body, layout)
         if table is None:  # a malformed row somewhere: one thread, dropping and counting such rows
             table = pacsv.read_csv(pa.BufferReader(body), read_options=layout.read_options(),
                                    parse_options=layout.parse_options(drop), convert_options=layout.convert_options())
+        numeric = _numbers_read_as_text(table, layout)
+        if numeric:
+            dropped = 0
+            options = layout.convert_options(float_columns=numeric)
+            table, bad_rows = parse_dropping_bad_rows(
+                path, body, lambda rows: pacsv.read_csv(pa.BufferReader(rows), read_options=layout.read_options(),
+                                                        parse_options=layout.parse_options(drop),
+                                                        convert_options=options),
+                layout.column_names, first_line=bytes(data[:layout.offset]).count(b"\n") + 1)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise UnreadableFile(path, f"data block is not a consistent {layout.delimiter!r}-separated table: {exc}") from exc
     if table.num_rows == 0 and not allow_empty:
         raise UnreadableFile(path, f"no complete data row ({dropped} malformed row(s) skipped)")
-    return table, dropped
+    return table, dropped, bad_rows
+
+
+_NUMBER = r"^\s*[-+]?(\d+([.]\d*)?|[.]\d+)([eE][-+]?\d+)?\s*$"
+
+
+def _numbers_read_as_text(table: pa.Table, layout: TextLayout) -> list[str]:
+    """Columns read as text although most of their values are numbers (a damaged cell or two)."""
+    pattern = _NUMBER.replace("[.]", "[,]") if layout.decimal_comma else _NUMBER
+    found = []
+    for name, column in zip(table.column_names, table.columns):
+        if name in layout.text_columns or not pa.types.is_string(column.type) or column.null_count == len(column):
+            continue
+        numbers = pc.sum(pc.match_substring_regex(column, pattern)).as_py() or 0
+        if numbers >= 0.9 * (len(column) - column.null_count):
+            found.append(name)
+    return found
 
 
 def _read_regular(body: pa.Buffer, layout: TextLayout) -> pa.Table | None:
@@ -370,6 +416,62 @@ def _read_regular(body: pa.Buffer, layout: TextLayout) -> pa.Table | None:
                               parse_options=layout.parse_options(), convert_options=layout.convert_options())
     except pa.ArrowInvalid:
         return None
+
+
+MAX_BAD_ROWS = 100  # rows with a value that is not a number dropped before a file is refused
+_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): Row #(\d+): CSV conversion error to (\w+): invalid value '(.*)'",
+                               re.DOTALL)
+
+
+def parse_dropping_bad_rows(path, body: pa.Buffer, parse, column_names: list[str],
+                            first_line: int) -> tuple[pa.Table, list[str]]:
+    """``parse(body)`` (a single-threaded ``pyarrow.csv`` read); a row with a value its column cannot
+    hold is dropped and described (file line, column, value), up to ``MAX_BAD_ROWS`` rows.
+
+    ``first_line`` is the file's line number of the body's first line. Returns the table and the
+    descriptions, in file order.
+    """
+    dropped: dict[int, str] = {}  # by the line's index in the original body
+    while True:
+        try:
+            return parse(body), [dropped[index] for index in sorted(dropped)]
+        except pa.ArrowInvalid as exc:
+            found = _CONVERSION_ERROR.search(str(exc))
+            starts = _line_starts(body)
+            index = _nonempty_line(body, starts, int(found[2])) if found else None
+            if index is None:
+                raise
+            column, value = int(found[1]), found[4]
+            original = index
+            for gone in sorted(dropped):  # pyarrow reports columns in order, so rows come in any order
+                original += gone <= original
+            line = first_line + original
+            name = column_names[column] if column < len(column_names) else f"#{column + 1}"
+            text = f"line {line}, column {name!r}: {value[:40]!r} is not a number"
+            if len(dropped) >= MAX_BAD_ROWS:
+                raise UnreadableFile(path, f"more than {MAX_BAD_ROWS} data rows hold a value that is not a number, "
+                                           f"e.g. {text}", location=f"line {line}") from None
+            dropped[original] = text
+            end = starts[index + 1] if index + 1 < len(starts) else body.size
+            body = pa.py_buffer(body[:starts[index]].to_pybytes() + body[end:].to_pybytes())
+
+
+def _line_starts(body: pa.Buffer) -> np.ndarray:
+    newlines = np.flatnonzero(np.frombuffer(body, np.uint8) == 10)
+    return np.r_[0, newlines[newlines < body.size - 1] + 1]
+
+
+def _nonempty_line(body: pa.Buffer, starts: np.ndarray, row: int) -> int | None:
+    """The index of the ``row``-th (1-based) non-empty line, as pyarrow counts rows with ``ignore_empty_lines``."""
+    data = np.frombuffer(body, np.uint8)
+    if data.size == 0:
+        return None
+    first = data[starts]
+    second = data[np.minimum(starts + 1, data.size - 1)]
+    at_end = starts + 1 >= data.size
+    empty = (first == 10) | ((first == 13) & (at_end | (second == 10)))
+    nonempty = np.flatnonzero(~empty)
+    return int(nonempty[row - 1]) if 0 < row <= nonempty.size else None
 
 
 def simple_layout(data: bytes, delimiter: str = ",", **options) -> TextLayout:

@@ -23,6 +23,7 @@ from ..schemas import Column, utc_timestamp
 from ..schemas.d2b import PIXELS, READER_COLUMNS
 from ..science.d2b_efficiency import EfficiencyMap
 from ..science.d2b_geometry import ILL_TIMEZONE, PIXELS_PER_TUBE, TUBE_RADIUS_METRE, TUBES, era_for
+from .limits import MAX_TEXT_VALUES, check_hdf5
 
 NAME = "d2b_nexus"
 TECHNIQUE = "d2b"
@@ -60,6 +61,7 @@ def read_numor(path: Path, *, block: str = "auto") -> tuple[pa.Table, dict]:
     except OSError as exc:
         raise UnreadableFile(path, f"not a readable HDF5/NeXus file ({exc})") from exc
     with h5:
+        check_hdf5(path, h5)
         entry = _entry(path, h5)
         warnings: list[str] = []
         counts, block_read, raw_only = _counts(path, entry, block)
@@ -97,6 +99,7 @@ def read_calibration(path: Path) -> EfficiencyMap:
     path = Path(path)
     try:
         with h5py.File(path, "r") as h5:
+            check_hdf5(path, h5)
             if "mantid_workspace_1/workspace/values" not in h5:
                 raise UnreadableFile(path, "not a Mantid processed NeXus calibration: no "
                                            "/mantid_workspace_1/workspace/values dataset")
@@ -132,7 +135,7 @@ def _field(column: Column) -> pa.Field:
 
 
 def _text(group: h5py.Group, name: str) -> str | None:
-    if name not in group or not isinstance(group[name], h5py.Dataset):
+    if name not in group or not isinstance(group[name], h5py.Dataset) or group[name].size > MAX_TEXT_VALUES:
         return None
     value = group[name][()]
     if isinstance(value, np.ndarray):

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import UnreadableFile
+from .cycler_common import bad_rows_warning, parse_dropping_bad_rows, with_line_feeds
 from .eclab_columns import CANONICAL_SOURCES, TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
 
 NAME = "eclab_mpt"
@@ -52,7 +53,7 @@ def read_canonical(path: Path) -> tuple[pa.Table, dict]:
 
 def _read(path: Path, canonical_only: bool) -> tuple[pa.Table, dict]:
     path = Path(path)
-    data = path.read_bytes()
+    data = with_line_feeds(path.read_bytes())
     header_lines, data_offset = _split_header(path, data)
     text_lines = [_decode(line).rstrip("\r") for line in header_lines]
     source_columns = [canonical_name(name) for name in _column_names(text_lines[-1])]
@@ -144,17 +145,19 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str],
         skipped.append(row.number)
         return "skip"
 
-    read_options, convert_options = _csv_options(tuple(padded), tuple(wanted), decimal_comma, time_as_date)
+    # a byte >= 0x80 in a row (a damaged file) is not UTF-8: pyarrow could not hand that row to skip_row
+    encoding = "latin-1" if np.frombuffer(data, np.uint8, offset=offset).max(initial=0) >= 0x80 else "utf8"
+    read_options, convert_options = _csv_options(tuple(padded), tuple(wanted), decimal_comma, time_as_date, encoding)
+    parse_options = pacsv.ParseOptions(delimiter="\t", quote_char=False, invalid_row_handler=skip_row)
     try:
-        table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(data)[offset:]),
-            read_options=read_options,
-            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, invalid_row_handler=skip_row),
-            convert_options=convert_options,
-        )
+        table, bad_rows = parse_dropping_bad_rows(
+            path, pa.py_buffer(data)[offset:],
+            lambda rows: pacsv.read_csv(pa.BufferReader(rows), read_options=read_options, parse_options=parse_options,
+                                        convert_options=convert_options),
+            padded, first_line=data.count(b"\n", 0, offset) + 1)
     except pa.ArrowInvalid as exc:
         raise UnreadableFile(path, f"data rows do not parse as EC-Lab numbers: {exc}") from exc
-    warnings = []
+    warnings = [bad_rows_warning(bad_rows)] if bad_rows else []
     if skipped:
         warnings.append(f"{len(skipped)} malformed data row(s) skipped (e.g. a truncated last line)")
     if time_as_date:
@@ -164,11 +167,12 @@ def _parse_data(path: Path, data: bytes, offset: int, names: list[str],
 
 
 @lru_cache(maxsize=64)
-def _csv_options(padded: tuple[str, ...], names: tuple[str, ...], decimal_comma: bool, time_as_date: bool):
+def _csv_options(padded: tuple[str, ...], names: tuple[str, ...], decimal_comma: bool, time_as_date: bool,
+                 encoding: str = "utf8"):
     """``pyarrow.csv`` read and convert options for one column layout (cached: exports of a protocol share it)."""
     # one thread: the invalid-row handler is Python, and pyarrow's threaded parser calling it has been
     # seen to abort the process ("terminate called without an active exception")
-    read_options = pacsv.ReadOptions(column_names=list(padded), block_size=1 << 24, use_threads=False)
+    read_options = pacsv.ReadOptions(column_names=list(padded), block_size=1 << 24, use_threads=False, encoding=encoding)
     convert_options = pacsv.ConvertOptions(
         decimal_point="," if decimal_comma else ".",
         column_types={n: pa.string() if time_as_date and n == "time/s" else pa.float64() for n in names},

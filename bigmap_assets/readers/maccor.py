@@ -101,9 +101,15 @@ def layout(path: Path, head: bytes) -> TextLayout:
     header = lines[header_index]
     delimiter = "\t" if "\t" in header else ","
     names = [name.strip() for name in header.split(delimiter)]
-    first_data = next((line for line in lines[header_index + 1:] if line.strip()), "")
-    if not first_data:
+    rows = [(number, line) for number, line in enumerate(lines[header_index + 1:], header_index + 2) if line.strip()]
+    if not rows:
         raise UnreadableFile(path, "no data rows after the header yet (the run may just have started)")
+    # a short row (damaged, or cut where the head ends) is dropped when the rows are parsed: look past it
+    first_data = next((line for _, line in rows if len(line.split(delimiter)) >= len(names)), None)
+    if first_data is None:
+        number, line = rows[0]
+        raise UnreadableFile(path, f"the first data row has {len(line.split(delimiter))} fields, expected the "
+                                   f"{len(names)} of the column line (line {header_index + 1})", location=f"line {number}")
     first_fields = first_data.rstrip("\r\n").split(delimiter)
     decimal_comma = delimiter == "\t" and bool(re.search(r"(^|\t)\s*-?\d+,\d+\s*(\t|$)", first_data))
     columns = {key: next((n for n in candidates if n in names), None) for key, candidates in _COLUMNS.items()}

@@ -32,7 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import UnreadableFile
+from ..errors import UnreadableFile, failure_reason, must_propagate
+from .limits import check_zip
 from .cycler_common import (
     CC,
     CCCV,
@@ -101,12 +102,15 @@ def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
         raise UnreadableFile(path, "reading Neware files needs the Python package fastnda (pip install fastnda)") from exc
     warnings: list[str] = []
     notices: list[str] = []
+    check_zip(path)  # .ndax: a zip archive
     try:
         with _fastnda_notices_into(notices):
             frame = fastnda.read(path, cycle_mode="raw")
             vendor_metadata = fastnda.read_metadata(path)
-    except Exception as exc:  # fastnda raises plain exceptions on unknown layouts
-        raise UnreadableFile(path, f"not a Neware file fastnda can decode ({type(exc).__name__}: {exc})") from exc
+    except BaseException as exc:  # noqa: BLE001 - plain exceptions on unknown layouts, a Rust panic on damaged ones
+        if must_propagate(exc):
+            raise
+        raise UnreadableFile(path, f"not a Neware file fastnda can decode ({failure_reason(exc)})") from exc
     if frame.height == 0:
         raise UnreadableFile(path, "the Neware file holds no data records")
     source = frame.to_arrow()

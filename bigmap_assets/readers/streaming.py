@@ -26,10 +26,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ..errors import UnreadableFile
+from ..errors import UnreadableFile, failure_reason, must_propagate
 from . import METADATA_KEY, READER_COLUMN_NAMES, find_reader, read_head
 from . import arbin, basytec, maccor, novonix
-from .cycler_common import TextLayout, decode_text, encoding_of, line_offset
+from .cycler_common import TextLayout, decode_text, encoding_of, line_offset, with_line_feeds
 from .eclab_columns import CANONICAL_SOURCES, TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
 
 CUMULATIVE_COLUMNS = ("charging_capacity_ah", "discharging_capacity_ah")
@@ -42,6 +42,18 @@ _MPT_START_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S")
 
 
 def iter_batches(path: str | Path, *, batch_rows: int = 1_000_000, canonical_only: bool = False) -> Iterator[pa.RecordBatch]:
+    """The file's reader table as record batches (see ``_iter_batches``); any failure is an ``UnreadableFile``."""
+    try:
+        yield from _iter_batches(Path(path), batch_rows, canonical_only)
+    except UnreadableFile:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a file broken part-way in a way the readers did not foresee
+        if must_propagate(exc):
+            raise
+        raise UnreadableFile(path, f"streamed reading failed: {failure_reason(exc)}") from exc
+
+
+def _iter_batches(path: Path, batch_rows: int, canonical_only: bool) -> Iterator[pa.RecordBatch]:
     """The file's reader table as record batches of about ``batch_rows`` rows (bounded memory).
 
     With ``canonical_only``, only the columns behind ``READER_COLUMNS`` are parsed and the
@@ -50,7 +62,7 @@ def iter_batches(path: str | Path, *, batch_rows: int = 1_000_000, canonical_onl
     (binary files: read them whole with ``bigmap_assets.read``).
     """
     path = Path(path)
-    head = read_head(path)
+    head = with_line_feeds(read_head(path))  # pyarrow reads CR-only rows; the layout needs LF
     name = find_reader(path).NAME
     text_layout, convert, sources = _format(path, name, head)
     if canonical_only:
@@ -157,7 +169,7 @@ class _WithoutTrailingDelimiter(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         while len(self._ready) < len(buffer) and not self._eof:
-            chunk = self._raw.read(max(len(buffer), 1 << 20))
+            chunk = with_line_feeds(self._raw.read(max(len(buffer), 1 << 20)))  # CR-only rows: LF
             text = self._tail + chunk
             if chunk:
                 cut = text.rfind(b"\n") + 1

@@ -50,7 +50,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..errors import UnreadableFile
+from ..errors import UnreadableFile, failure_reason, must_propagate
+from .limits import check_zip
 from .ods_merges import merged_ranges
 
 NAME = "survey_form"
@@ -109,6 +110,8 @@ def sniff(path: Path, head: bytes) -> bool:
             grids = {path.stem: _Grid(list(csv.reader(head.decode("utf-8-sig", "replace").splitlines()[:SNIFF_ROWS])))}
         else:
             return False
+    except UnreadableFile:  # a workbook too big to open: say why
+        raise
     except Exception:  # a broken workbook is not ours to explain; other readers may still try
         return False
     return any({"partner", "technique"} <= {_label(row)[1] for row in grid.cells} for grid in grids.values())
@@ -120,8 +123,12 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     warnings: list[str] = []
     try:
         grids = _sheets(path) if path.suffix.lower() in SPREADSHEET_SUFFIXES else _csv_sheet(path, warnings)
-    except Exception as exc:
-        raise UnreadableFile(path, f"cannot open as a spreadsheet: {type(exc).__name__}: {exc}") from exc
+    except UnreadableFile:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - python-calamine is Rust: a damaged workbook may panic
+        if must_propagate(exc):
+            raise
+        raise UnreadableFile(path, f"cannot open as a spreadsheet: {failure_reason(exc)}") from exc
     rows, forms, issues = [], [], []
     for sheet, grid in grids.items():
         for first, end in _blocks(grid.cells):
@@ -170,6 +177,7 @@ def _sheets(path: Path, nrows: int | None = None) -> dict[str, _Grid]:
     """Every sheet's cells; with ``nrows`` (sniffing) only its first rows and no merged ranges."""
     from python_calamine import CalamineWorkbook
 
+    check_zip(path)  # .xlsx and .ods are zip archives
     book = CalamineWorkbook.from_path(str(path))
     ods = path.suffix.lower() == ".ods"
     ods_ranges = merged_ranges(path) if ods and nrows is None else {}

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import UnreadableFile
+from .limits import MAX_TEXT_VALUES, check_hdf5
 from .xas_columns import energy_order, reader_table
 
 NAME = "xas_nxxas"
@@ -23,7 +24,7 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _text(group: h5py.Group, name: str) -> str | None:
-    if name not in group or not isinstance(group[name], h5py.Dataset):
+    if name not in group or not isinstance(group[name], h5py.Dataset) or group[name].size > MAX_TEXT_VALUES:
         return None
     value = group[name][()]
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -87,6 +88,7 @@ def read(path: Path) -> tuple[pa.Table, dict]:
     except OSError as exc:
         raise UnreadableFile(path, f"not a readable HDF5 file: {exc}") from exc
     with h5:
+        check_hdf5(path, h5)
         names = _xas_entries(h5)
         if not names:
             raise UnreadableFile(path, "HDF5 file has no NXentry with definition NXxas")

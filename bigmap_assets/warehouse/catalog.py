@@ -3,12 +3,20 @@
 Nobody keeps a writable DuckDB open: the pipeline builds ``catalog.duckdb`` under a
 temporary name and renames it into place, and ``connect()`` gives analysts an in-memory
 DuckDB with the same views, so queries never contend for a file lock.
+
+``connect()`` is a read-only door: it reads nothing but the lake (``allow_files`` adds the
+analyst's own files), refuses every statement but queries (no ``COPY``, ``ATTACH``,
+``SET``, ``CREATE``, ...), and locks its configuration. A part that cannot be read is left
+out of its table's view and reported, so one damaged file does not take the others down.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -16,9 +24,10 @@ import pyarrow as pa
 
 from .. import schemas
 from . import storage
-from .lake import Lake
+from .lake import BrokenPart, Lake
 
 CATALOG_NAME = "catalog.duckdb"
+STALE_TEMP_SECOND = 600.0  # a temp file untouched this long belongs to no running writer
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -43,28 +52,47 @@ def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def view_sql(lake: Lake, table: schemas.Table) -> str:
-    """``CREATE VIEW`` text for one table: over its Parquet files, or empty but typed."""
+def view_sql(lake: Lake, table: schemas.Table, files: list[Path] | None = None) -> str:
+    """``CREATE VIEW`` text for one table: over its Parquet files (``files``, default every one), or empty but typed."""
     columns = ", ".join(f'"{c.name}"' for c in table.columns)
-    if any(Path(lake.root, table.name).rglob("*.parquet")):
-        hive = ", ".join(f"'{k}': 'VARCHAR'" for k in table.partitioned_by)
-        hive_args = f", hive_partitioning = true, hive_types = {{{hive}}}" if hive else ", hive_partitioning = false"
-        source = f"read_parquet({_quote(lake.glob(table.name))}, union_by_name = true{hive_args})"
-        return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {columns} FROM {source}'
-    empty = ", ".join(f'CAST(NULL AS {duck_type(c.type)}) AS "{c.name}"' for c in table.columns)
-    return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {empty} WHERE false'
+    if files is None and any(Path(lake.root, table.name).rglob("*.parquet")):
+        source = _quote(lake.glob(table.name))
+    elif files:
+        source = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
+    else:
+        empty = ", ".join(f'CAST(NULL AS {duck_type(c.type)}) AS "{c.name}"' for c in table.columns)
+        return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {empty} WHERE false'
+    hive = ", ".join(f"'{k}': 'VARCHAR'" for k in table.partitioned_by)
+    hive_args = f", hive_partitioning = true, hive_types = {{{hive}}}" if hive else ", hive_partitioning = false"
+    return (f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {columns} '
+            f"FROM read_parquet({source}, union_by_name = true{hive_args})")
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
-    names = []
+def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[BrokenPart]:
+    """A view per declared table; a table with unreadable parts gets a view over the others. Returns those parts."""
+    broken = []
     for table in schemas.TABLES.values():
-        con.execute(view_sql(lake, table))
-        names.append(table.name)
-    return names
+        try:
+            con.execute(view_sql(lake, table))
+            continue
+        except duckdb.Error as exc:
+            failure = str(exc).splitlines()[0]
+        bad = lake.broken_parts(table.name)
+        good = sorted(set(Path(lake.root, table.name).rglob("*.parquet")) - {b.path for b in bad})
+        try:
+            con.execute(view_sql(lake, table, good))
+        except duckdb.Error:  # not one part in particular: the table reads as empty
+            con.execute(view_sql(lake, table, []))
+            bad = [BrokenPart(Path(lake.root, table.name), failure)]
+        broken += bad
+    return broken
 
 
-def refresh(warehouse_dir: str | Path) -> Path:
-    """Rebuild ``<warehouse_dir>/catalog.duckdb`` under a temp name and rename it into place."""
+def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _message: None) -> Path:
+    """Rebuild ``<warehouse_dir>/catalog.duckdb`` under a temp name and rename it into place.
+
+    Parts that cannot be read are left out of the views and passed to ``warn``.
+    """
     warehouse_dir = Path(warehouse_dir)
     warehouse_dir.mkdir(parents=True, exist_ok=True)
     final = warehouse_dir / CATALOG_NAME
@@ -72,7 +100,8 @@ def refresh(warehouse_dir: str | Path) -> Path:
     try:
         con = duckdb.connect(str(tmp))
         try:
-            create_views(con, Lake(warehouse_dir / "lake"))
+            for part in create_views(con, Lake(warehouse_dir / "lake")):
+                warn(f"left out of the catalog: {part}")
         finally:
             con.close()
         os.replace(tmp, final)
@@ -82,12 +111,74 @@ def refresh(warehouse_dir: str | Path) -> Path:
     return final
 
 
-def connect(warehouse_dir: str | Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB holding every warehouse view; holds no lock on any file."""
+def remove_stale_temp_files(warehouse_dir: str | Path, older_than_second: float = STALE_TEMP_SECOND) -> list[Path]:
+    """Delete catalog and lake temp files (with a catalog's ``.wal``) left by a killed run; returns them.
+
+    Only files untouched for ``older_than_second`` go: a run writing one meanwhile keeps it.
+    """
+    warehouse_dir = Path(warehouse_dir)
+    if not warehouse_dir.is_dir():
+        return []
+    candidates = [*warehouse_dir.glob(f".{CATALOG_NAME}.*.tmp*"), *(warehouse_dir / "lake").rglob(".*.tmp")]
+    cutoff = time.time() - older_than_second
+    removed = []
+    for path in candidates:
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # removed by another run meanwhile
+            continue
+    return removed
+
+
+def connect(warehouse_dir: str | Path, *, allow_files: bool = False,
+            warn: Callable[[str], None] = lambda _message: None) -> duckdb.DuckDBPyConnection:
+    """An in-memory, read-only DuckDB holding every warehouse view; holds no lock on any file.
+
+    It reads the lake only, or any file the user can read with ``allow_files``; it writes
+    nothing. Run queries through ``query()``, which refuses every statement but a query.
+    Parts left out of a view (unreadable) are passed to ``warn``.
+    """
     location = storage.lake_location(Path(warehouse_dir).parent)
-    if storage.is_remote(location):  # the lake on object storage: see object_catalog
+    if storage.is_remote(location):  # the lake on object storage: views over its Delta tables (object_catalog)
         from . import object_catalog
         return object_catalog.connect(location)
-    con = duckdb.connect()
-    create_views(con, Lake(Path(warehouse_dir) / "lake"))
+    lake = Lake(Path(warehouse_dir).resolve() / "lake")
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    for part in create_views(con, lake):
+        warn(f"left out of its table: {part}")
+    if not allow_files:
+        con.execute(f"SET allowed_directories = [{_quote(str(lake.root) + os.sep)}]")
+        con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     return con
+
+
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALY[SZ]E\s+)?(\([^)]*\)\s*)?", re.IGNORECASE)
+
+
+def check_read_only(sql: str) -> None:
+    """Raise ``ValueError`` unless every statement of ``sql`` is a query (``SELECT``, ``FROM``, ``WITH``,
+    ``DESCRIBE``, ``SUMMARIZE``, ``SHOW``, ``EXPLAIN`` of one of those)."""
+    for statement in duckdb.extract_statements(sql):
+        kind = statement.type
+        if kind == duckdb.StatementType.EXPLAIN:
+            inner = _EXPLAIN.sub("", statement.query, count=1)
+            kind = duckdb.extract_statements(inner)[0].type if inner.strip() else kind
+        if kind != duckdb.StatementType.SELECT:
+            words = " ".join(statement.query.split()[:3])
+            raise ValueError(f"only queries can be run on the warehouse, not {kind.name} (\"{words} ...\")")
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
+    """``(columns, rows)`` of ``sql`` run on a ``connect()`` connection after ``check_read_only``.
+
+    DuckDB's errors become a one-line ``ValueError``.
+    """
+    try:
+        check_read_only(sql)
+        relation = con.sql(sql)
+        return (relation.columns, relation.fetchall()) if relation is not None else ([], [])
+    except duckdb.Error as exc:
+        raise ValueError(str(exc).splitlines()[0]) from None

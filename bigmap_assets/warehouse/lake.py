@@ -11,6 +11,10 @@ the last (the tail) holds rows that may still change. ``append`` renames the new
 rows onto the tail in one step, then writes the new tail as the next part, so a reader
 always sees a consistent prefix of the table and never a row twice. ``APPEND_STATE``
 beside the parts records what the rows were made from.
+
+A part that cannot be read (damaged on disk, or a file that is not this table's) raises
+``BrokenPart`` on reading; ``broken_parts`` lists them, and writing the partition again
+replaces them.
 """
 
 from __future__ import annotations
@@ -32,6 +36,37 @@ SAFE_VALUE = re.compile(r"^[A-Za-z0-9._-]+$")
 PART_NAME = "part-0.parquet"
 PART_PATTERN = re.compile(r"^part-(\d+)\.parquet$")
 APPEND_STATE = "_append_state.json"  # matches no *.parquet glob
+
+
+class BrokenPart(ValueError):
+    """A stored part that cannot be read: names the file and says why."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def part_problem(path: str | Path, expected: pa.Schema | None = None) -> str | None:
+    """Why a Parquet part cannot be read, None when it can: its footer, or (given the table's
+    ``expected`` schema) a column of another type, or none of the table's columns at all.
+
+    A part lacking some columns is one written before they were declared: it reads, with nulls.
+    """
+    try:
+        stored = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        return f"unreadable Parquet file ({exc})"
+    if expected is None:
+        return None
+    shared = [field for field in expected if field.name in stored.names]
+    if expected.names and not shared:
+        return f"not a part of this table: none of its columns ({', '.join(expected.names[:3])}, ...)"
+    for field in shared:
+        found = stored.field(field.name).type
+        if found != field.type:
+            return f"not a part of this table: column {field.name} is {found}, expected {field.type}"
+    return None
 
 
 def check_partition_value(value: str) -> str:
@@ -91,6 +126,9 @@ class Lake:
                     stored = self._stored(table_name, table).cast(schema)
                     writer.write_table(stored, row_group_size=row_group_size)
                     rows += stored.num_rows
+            problem = part_problem(tmp, schema)
+            if problem:
+                raise OSError(f"{final}: the written part does not read back: {problem}")
             if part == 0:
                 self._remove_parts_after(folder, 0)
             os.replace(tmp, final)
@@ -136,7 +174,11 @@ class Lake:
         expected = [folder / f"part-{i}.parquet" for i in range(state.get("tail_part", -1) + 1)]
         if not expected or parts != expected:
             return None
-        if sum(pq.ParquetFile(p).metadata.num_rows for p in parts[:-1]) != state.get("final_rows"):
+        try:
+            final_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts[:-1])
+        except (OSError, pa.ArrowException):  # a damaged part: rewrite the partition
+            return None
+        if final_rows != state.get("final_rows") or self.broken_parts(table_name, partition):
             return None
         return state
 
@@ -181,10 +223,45 @@ class Lake:
         schema = schemas.TABLES[table_name]
         stored = self._stored_schema(table_name)
         wanted = [c for c in columns if c in stored.names] if columns is not None else None
-        table = pa.concat_tables([pq.read_table(p, columns=wanted) for p in parts])
+        table = pa.concat_tables([_read_part(p, wanted, stored) for p in parts])
         for key, value in (partition or {}).items():
             table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
         return table.select([c for c in schema.column_names if c in table.column_names])
+
+    def read_every(self, table_name: str) -> pa.Table | None:
+        """Every readable partition of ``table_name`` (None when none was written); broken ones are left out.
+
+        Cross-sample tables use it, so one damaged part does not stop them; ``broken_parts`` names it.
+        """
+        if not schemas.TABLES[table_name].partitioned_by:
+            try:
+                return self.read(table_name)
+            except BrokenPart:
+                return None
+        tables = []
+        for partition in self.partitions(table_name):
+            try:
+                tables.append(self.read(table_name, partition))
+            except BrokenPart:
+                continue
+        tables = [t for t in tables if t is not None]
+        return pa.concat_tables(tables) if tables else None
+
+    def broken_parts(self, table_name: str | None = None,
+                     partition: dict[str, str] | None = None) -> list[BrokenPart]:
+        """The parts that cannot be read: of one partition, one table, or (no name) the whole lake."""
+        if partition is not None:
+            paths = self.parts(table_name, partition)
+        else:
+            names = [table_name] if table_name else sorted(schemas.TABLES)
+            paths = [p for name in names for p in sorted((self.root / name).rglob("*.parquet"))]
+        broken = []
+        for path in paths:
+            name = path.relative_to(self.root).parts[0]
+            problem = part_problem(path, self._stored_schema(name)) if name in schemas.TABLES else None
+            if problem:
+                broken.append(BrokenPart(path, problem))
+        return broken
 
     def iter_tables(self, table_name: str, partition: dict[str, str] | None = None,
                     columns: list[str] | None = None, batch_rows: int = 256_000) -> Iterator[pa.Table]:
@@ -192,6 +269,9 @@ class Lake:
         schema = schemas.TABLES[table_name]
         wanted = [c for c in columns if c in self._stored_schema(table_name).names] if columns is not None else None
         for path in self.parts(table_name, partition):
+            problem = part_problem(path, self._stored_schema(table_name))
+            if problem:
+                raise BrokenPart(path, problem)
             for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=wanted):
                 table = pa.Table.from_batches([batch])
                 for key, value in (partition or {}).items():
@@ -252,3 +332,13 @@ class Lake:
 
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _read_part(path: Path, columns: list[str] | None, expected: pa.Schema) -> pa.Table:
+    problem = part_problem(path, expected)
+    if problem is None:
+        try:
+            return pq.read_table(path, columns=columns)
+        except (OSError, pa.ArrowException) as exc:
+            problem = f"unreadable Parquet data ({exc})"
+    raise BrokenPart(path, problem)
