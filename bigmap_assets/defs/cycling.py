@@ -168,8 +168,8 @@ def has_cycling_data(asset: str, technique: str) -> dg.AssetChecksDefinition:
                                 f"files but none under raw/cycling/ warns: its rows carry no potential).")
     def check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         sample_id = sample_of(context)
-        rows = sum(pq.ParquetFile(p).metadata.num_rows
-                   for p in warehouse.lake.parts("cycling_timeseries", {"sample_id": sample_id}))
+        rows = sum(t.num_rows for t in warehouse.lake.iter_tables("cycling_timeseries", {"sample_id": sample_id},
+                                                                    columns=["test_time_second"]))
         return dg.AssetCheckResult(
             passed=rows > 0, severity=dg.AssetCheckSeverity.WARN,
             description=None if rows else f"no cycling data for {sample_id}: nothing under raw/cycling/{sample_id}/ "
