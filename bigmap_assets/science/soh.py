@@ -79,9 +79,9 @@ def series_statistics(soh_all_cells: pa.Table) -> pa.Table:
     and ``relative_spread_eol_between_providers``: std / mean of the providers' mean EoL cycles).
     Standard deviations are sample ones (ddof 1).
     """
-    if soh_all_cells.num_rows == 0:
-        return CYCLING_SERIES.arrow_schema().empty_table()
     soh = soh_all_cells.filter(pc.is_valid(soh_all_cells.column("series")))
+    if soh.num_rows == 0:  # no cell, or none with a series in the registry
+        return CYCLING_SERIES.arrow_schema().empty_table()
     keys = list(REGISTRY_COLUMNS)
     per_checkup = soh.group_by(keys + ["checkup_index"]).aggregate([
         ("sample_id", "count_distinct"),
