@@ -9,7 +9,7 @@ from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources, unre
 from ..errors import UnreadableFile
 from ..ingest import Issue
 from ..plots.cycling import soh_versus_cycle
-from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles_in_pieces
+from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles_in_pieces, time_steps_backwards
 from ..science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
 from .partitions import partitions_for, sample_of
 from .publish import (PREVIEW_ROWS, column_schema, empty_table, log_issues, plot_metadata, preview_markdown, publish,
@@ -147,15 +147,16 @@ def cells_follow_their_series(warehouse: WarehouseResource) -> dg.AssetCheckResu
 @dg.asset_check(asset=cycling_timeseries, partitions_def=PARTITIONS,
                 description="Rows match the declared schema; time never runs backwards.")
 def timeseries_is_well_formed(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    table = warehouse.lake.read("cycling_timeseries", {"sample_id": sample_of(context)})
-    if table is None:
+    lake, partition = warehouse.lake, {"sample_id": sample_of(context)}
+    if not lake.parts("cycling_timeseries", partition):
         return dg.AssetCheckResult(passed=False, metadata={"reason": "partition not written"})
-    expected = schemas.TABLES["cycling_timeseries"].column_names
-    times = table.column("test_time_second").to_numpy()
-    backwards = int((times[1:] < times[:-1]).sum()) if len(times) > 1 else 0
+    names = lake.column_names("cycling_timeseries", partition)
+    times = (t.column("test_time_second") for t in lake.iter_tables("cycling_timeseries", partition,
+                                                                     columns=["test_time_second"]))
+    rows, backwards = time_steps_backwards(times)
     return dg.AssetCheckResult(
-        passed=table.column_names == expected and backwards == 0,
-        metadata={"rows": table.num_rows, "time_steps_backwards": backwards},
+        passed=names == schemas.TABLES["cycling_timeseries"].column_names and backwards == 0,
+        metadata={"rows": rows, "time_steps_backwards": backwards},
     )
 
 

@@ -289,6 +289,20 @@ def cycle_counts(step_type: np.ndarray) -> np.ndarray:
     return np.where(np.arange(n) < first_charge_row, 0, active_cycle[next_active]).astype(np.int64)
 
 
+def time_steps_backwards(pieces: Iterable[pa.ChunkedArray]) -> tuple[int, int]:
+    """(rows, steps where test time decreases) over consecutive pieces of one ``test_time_second`` column.
+
+    One piece is held at a time, so a time series bigger than memory can be checked from the lake.
+    """
+    rows, backwards, last_s = 0, 0, -np.inf
+    for piece in pieces:
+        times = np.asarray(piece.to_numpy(), dtype=np.float64)
+        backwards += int((np.diff(times, prepend=last_s) < 0).sum())
+        rows += times.size
+        last_s = times[-1] if times.size else last_s
+    return rows, backwards
+
+
 # --- per-cycle summary -----------------------------------------------------------------------
 
 

@@ -187,6 +187,17 @@ class Lake:
                     table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
                 yield table.select([c for c in schema.column_names if c in table.column_names])
 
+    def column_names(self, table_name: str, partition: dict[str, str] | None = None) -> list[str]:
+        """The partition's columns as ``read`` returns them (stored columns, then hive keys in schema order),
+        from the files' footers alone; empty when never written."""
+        parts = self.parts(table_name, partition)
+        if not parts:
+            return []
+        stored = set(pq.read_schema(parts[0]).names) | set(partition or {})
+        for path in parts[1:]:
+            stored &= set(pq.read_schema(path).names) | set(partition or {})
+        return [c for c in schemas.TABLES[table_name].column_names if c in stored]
+
     def _stored_schema(self, table_name: str) -> pa.Schema:
         """The schema of the stored files: the declared one without the hive key columns."""
         schema = schemas.TABLES[table_name]
