@@ -322,34 +322,34 @@ def summarise_cycles(timeseries: pa.Table, *, active_mass_g: float | None,
     ``FORMATION_MASS_TOLERANCE``. Stages come from the CC currents relative to 1C, confirmed
     by the CV cut-off currents; deviations from the expected sequence are flagged, never relabelled.
     """
-    if timeseries.num_rows == 0:
-        return CYCLING_CYCLES.arrow_schema().empty_table()
-    rows, _ = _cycle_rows(timeseries, None)
-    return _cycles_table(rows, _arrays(timeseries.slice(0, 1))["sample_id"], active_mass_g, specific_capacity_mah_per_g)
+    return summarise_cycles_in_pieces([timeseries], active_mass_g=active_mass_g,
+                                      specific_capacity_mah_per_g=specific_capacity_mah_per_g)
 
 
 def summarise_cycles_in_pieces(pieces: Iterable[pa.Table], *, active_mass_g: float | None,
                                specific_capacity_mah_per_g: float = 225.0) -> pa.Table:
     """``summarise_cycles`` of the pieces' concatenation (consecutive rows of one time series, in order).
 
-    Memory holds one piece and the rows of one unfinished cycle at a time, so a time series
-    bigger than memory can be read from the lake piece by piece (``SUMMARY_COLUMNS`` suffice).
+    Memory holds one piece, the rows of one unfinished cycle and the summary rows of one
+    unfinished stage run at a time (finished summary rows are kept as Arrow columns), so a
+    time series bigger than memory can be read from the lake piece by piece (``SUMMARY_COLUMNS`` suffice).
     """
-    rows, pending, previous, sample_id = [], None, None, None
+    cycles, pending, previous = None, None, None
     for piece in pieces:
         if piece.num_rows == 0:
             continue
         pending = piece if pending is None else pa.concat_tables([pending, piece])
-        sample_id = sample_id or _arrays(pending.slice(0, 1))["sample_id"]
+        cycles = cycles or _CycleTable(_arrays(pending.slice(0, 1))["sample_id"], active_mass_g,
+                                       specific_capacity_mah_per_g)
         last_start = _last_cycle_start(pending.column("cycle_count"))
         if last_start:
             done, previous = _cycle_rows(pending.slice(0, last_start), previous)
-            rows += done
+            cycles.add(done)
             pending = pending.slice(last_start)
     if pending is None:
         return CYCLING_CYCLES.arrow_schema().empty_table()
-    rows += _cycle_rows(pending, previous)[0]
-    return _cycles_table(rows, sample_id, active_mass_g, specific_capacity_mah_per_g)
+    cycles.add(_cycle_rows(pending, previous)[0])
+    return cycles.finish()
 
 
 def _last_cycle_start(cycle_count: pa.ChunkedArray) -> int:
@@ -374,28 +374,89 @@ def _cycle_rows(timeseries: pa.Table, previous: dict | None) -> tuple[list[dict]
 _COUNTERS = ("charge_ah", "discharge_ah", "charge_wh", "discharge_wh")
 
 
-def _cycles_table(rows: list[dict], sample_id: str | None, active_mass_g: float | None,
-                  specific_capacity_mah_per_g: float) -> pa.Table:
-    """C-rates, stages, flags and the sequence check over every cycle's row, as a ``cycling_cycles`` table."""
-    one_c_a, mass_flag = _one_c_current(rows, active_mass_g, specific_capacity_mah_per_g)
-    _mark_last_incomplete(rows)
-    for row in rows:
-        row["c_rate_charge"] = _ratio(row["cc_charge_current_ampere"], one_c_a)
-        row["c_rate_discharge"] = _ratio(row["cc_discharge_current_ampere"], one_c_a)
-        row["stage"] = classify_cycle(row, one_c_a)
-        if active_mass_g:
-            row["specific_charge_capacity_mah_per_g"] = row["charge_capacity_ah"] * 1000 / active_mass_g
-            row["specific_discharge_capacity_mah_per_g"] = row["discharge_capacity_ah"] * 1000 / active_mass_g
-        if mass_flag:
-            row["flags"].append(mass_flag)
-    check_sequence(rows)
-    table = pa.Table.from_pylist([
-        {**{k: v for k, v in row.items() if k != "flags"}, "sample_id": sample_id,
-         "flags": ";".join(row["flags"]) or None}
-        for row in rows
-    ])
-    table = CYCLING_CYCLES.conform(table)
-    return attach_metadata(table, {"coulombic_efficiency": COULOMBIC_EFFICIENCY_DEFINITION, "one_c_ampere": one_c_a})
+class _CycleTable:
+    """Per-cycle sums (``_cycle_rows``, in cycle order) finished into ``cycling_cycles`` rows as they arrive.
+
+    C-rates and stages need 1C (known from the first CC charge on), the sequence check needs
+    a whole run of equal stages, and only the last cycle can turn out cut short: so only the
+    rows before the first CC charge, the current stage run and the newest cycle are held as
+    dicts; finished rows become Arrow columns every ``FINISHED_BATCH_ROWS`` rows.
+    """
+
+    FINISHED_BATCH_ROWS = 10_000
+
+    def __init__(self, sample_id: str | None, active_mass_g: float | None, specific_capacity_mah_per_g: float):
+        self.sample_id, self.active_mass_g, self.specific = sample_id, active_mass_g, specific_capacity_mah_per_g
+        self.one_c_a: float | None = None
+        self.mass_flag: str | None = None
+        self.waiting: list[dict] = []  # summed, not classified yet: 1C unknown
+        self.newest: dict | None = None  # the latest cycle: it may still be marked incomplete
+        self.discharge_minima: list[float] = []  # min voltage of every earlier cycle with a discharge
+        self.run: list[dict] = []  # classified rows of the current stage run
+        self.block, self.stage_before = 0, None
+        self.finished: list[dict] = []
+        self.tables: list[pa.Table] = []
+
+    def add(self, rows: list[dict]) -> None:
+        for row in rows:
+            if self.newest is not None:
+                if self.newest["has_discharge"]:
+                    self.discharge_minima.append(self.newest["min_voltage_volt"])
+                self._wait(self.newest, last=False)
+            self.newest = row
+
+    def finish(self) -> pa.Table:
+        """Every cycle's row (the newest judged as the last), as a ``cycling_cycles`` table."""
+        if self.newest is None:
+            return CYCLING_CYCLES.arrow_schema().empty_table()
+        _mark_last_incomplete(self.newest, self.discharge_minima)
+        self._wait(self.newest, last=True)
+        self._end_run(last_run=True)
+        self._convert()
+        table = CYCLING_CYCLES.conform(pa.concat_tables(self.tables))
+        return attach_metadata(table, {"coulombic_efficiency": COULOMBIC_EFFICIENCY_DEFINITION,
+                                       "one_c_ampere": self.one_c_a})
+
+    def _wait(self, row: dict, *, last: bool) -> None:
+        self.waiting.append(row)
+        if self.one_c_a is None and (row["cc_charge_current_ampere"] or last):
+            self.one_c_a, self.mass_flag = _one_c_current(self.waiting, self.active_mass_g, self.specific)
+        if self.one_c_a is not None:
+            for waiting in self.waiting:
+                self._classify(waiting)
+            self.waiting = []
+
+    def _classify(self, row: dict) -> None:
+        row["c_rate_charge"] = _ratio(row["cc_charge_current_ampere"], self.one_c_a)
+        row["c_rate_discharge"] = _ratio(row["cc_discharge_current_ampere"], self.one_c_a)
+        row["stage"] = classify_cycle(row, self.one_c_a)
+        if self.active_mass_g:
+            row["specific_charge_capacity_mah_per_g"] = row["charge_capacity_ah"] * 1000 / self.active_mass_g
+            row["specific_discharge_capacity_mah_per_g"] = row["discharge_capacity_ah"] * 1000 / self.active_mass_g
+        if self.mass_flag:
+            row["flags"].append(self.mass_flag)
+        if self.run and row["stage"] != self.run[0]["stage"]:
+            self._end_run(last_run=False)
+        self.run.append(row)
+
+    def _end_run(self, *, last_run: bool) -> None:
+        problems = sequence_problems(self.run, self.block, self.stage_before, last_run=last_run)
+        for position, row in enumerate(self.run, start=1):
+            row["stage_block"], row["cycle_in_block"] = self.block, position
+            row["flags"].extend(problems)
+        self.finished += self.run
+        self.block, self.stage_before, self.run = self.block + 1, self.run[0]["stage"], []
+        if len(self.finished) >= self.FINISHED_BATCH_ROWS:
+            self._convert()
+
+    def _convert(self) -> None:
+        if self.finished or not self.tables:
+            self.tables.append(CYCLING_CYCLES.conform(pa.Table.from_pylist([
+                {**{k: v for k, v in row.items() if k != "flags"}, "sample_id": self.sample_id,
+                 "flags": ";".join(row["flags"]) or None}
+                for row in self.finished
+            ])))
+        self.finished = []
 
 
 def _arrays(timeseries: pa.Table) -> dict:
@@ -512,11 +573,10 @@ def _one_c_current(rows: list[dict], active_mass_g: float | None, specific_mah_p
     return float("nan"), "active mass unknown and no CC charge: C-rates unknown"
 
 
-def _mark_last_incomplete(rows: list[dict]) -> None:
+def _mark_last_incomplete(last: dict, earlier_discharge_minima: list[float]) -> None:
     """A last cycle whose discharge stops > 50 mV above the typical lowest voltage of the others was cut short."""
-    last = rows[-1]
-    earlier_minima = [r["min_voltage_volt"] for r in rows[:-1] if r["has_discharge"]]
-    if last["complete"] and earlier_minima and last["min_voltage_volt"] > np.median(earlier_minima) + 0.05:
+    if last["complete"] and earlier_discharge_minima and \
+            last["min_voltage_volt"] > np.median(earlier_discharge_minima) + 0.05:
         last["complete"] = False
     if not last["complete"] and last["has_charge"]:
         last["flags"].append("incomplete: the data end inside this cycle")
@@ -573,22 +633,26 @@ def check_sequence(rows: list[dict]) -> None:
     run_starts = [0] + [i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]
     run_ends = run_starts[1:] + [len(stages)]
     for block, (start, end) in enumerate(zip(run_starts, run_ends)):
-        stage, length = stages[start], end - start
-        for position, row in enumerate(rows[start:end], start=1):
+        run = rows[start:end]
+        problems = sequence_problems(run, block, stages[start - 1] if block else None, last_run=end == len(stages))
+        for position, row in enumerate(run, start=1):
             row["stage_block"], row["cycle_in_block"] = block, position
-        problems = []
-        if stage == "rest" and start == 0 and rows[0]["duration_second"] < MIN_LEADING_REST_HOURS * 3600:
-            hours = rows[0]["duration_second"] / 3600
-            problems.append(f"leading rest of {hours:.2f} h, expected >= {MIN_LEADING_REST_HOURS} h")
-        expected = EXPECTED_RUN_LENGTH.get(stage)
-        last_run = end == len(stages)
-        if expected and length != expected and not (stage == "ageing" and last_run and length < expected):
-            problems.append(f"{stage} run of {length} cycles, expected {expected}")
-        if block == 0 and stage not in ("rest", "formation"):
-            problems.append(f"test starts with {stage}, expected rest then formation")
-        if block > 0:
-            before = stages[start - 1]
-            if before in ALLOWED_NEXT_STAGE and stage not in ALLOWED_NEXT_STAGE[before] and stage != "unknown":
-                problems.append(f"{stage} after {before}, expected {' or '.join(sorted(ALLOWED_NEXT_STAGE[before]))}")
-        for row in rows[start:end]:
             row["flags"].extend(problems)
+
+
+def sequence_problems(run: list[dict], block: int, stage_before: str | None, *, last_run: bool) -> list[str]:
+    """What is wrong with one run of equal stages (the ``block``-th, after a run of ``stage_before``)."""
+    stage, length = run[0]["stage"], len(run)
+    problems = []
+    if stage == "rest" and block == 0 and run[0]["duration_second"] < MIN_LEADING_REST_HOURS * 3600:
+        hours = run[0]["duration_second"] / 3600
+        problems.append(f"leading rest of {hours:.2f} h, expected >= {MIN_LEADING_REST_HOURS} h")
+    expected = EXPECTED_RUN_LENGTH.get(stage)
+    if expected and length != expected and not (stage == "ageing" and last_run and length < expected):
+        problems.append(f"{stage} run of {length} cycles, expected {expected}")
+    if block == 0 and stage not in ("rest", "formation"):
+        problems.append(f"test starts with {stage}, expected rest then formation")
+    if block > 0 and stage_before in ALLOWED_NEXT_STAGE and stage not in ALLOWED_NEXT_STAGE[stage_before] \
+            and stage != "unknown":
+        problems.append(f"{stage} after {stage_before}, expected {' or '.join(sorted(ALLOWED_NEXT_STAGE[stage_before]))}")
+    return problems
