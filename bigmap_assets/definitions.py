@@ -1,7 +1,9 @@
 """The Dagster code location: every asset, check, job, sensor and schedule of the project.
 
 ``dagster dev`` loads ``defs`` from here (see ``[tool.dagster]`` in pyproject.toml); the data
-folder is ``$BIGMAP_DATA_DIR`` or the example data in ``data/``.
+folder is ``$BIGMAP_DATA_DIR`` or the example data in ``data/``. Loading it sets the process's
+glibc allocator to keep freed memory for reuse (``allocator.keep_freed_memory``), as the
+``bigmap`` command does; importing ``bigmap_assets`` alone changes nothing.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import warnings
 
 import dagster as dg
 
+from .allocator import keep_freed_memory
 from .defs.jobs import build_jobs
 from .modules import import_if_present
 from .defs.resources import WarehouseResource
 from .ingest import default_data_dir
 from .defs.schedules import build_nightly_schedules
 from .defs.sensors import build_after_partition_sensor, build_raw_file_sensor
+
+# The process that loads the code location runs our assets: numpy temporaries reuse freed memory (allocator.py).
+keep_freed_memory()
 
 # Partitioned asset checks (preview) and MultiPartitionMapping (beta) are used on purpose; the
 # tests pin the behaviour we rely on, so their notices are not repeated at every import.
