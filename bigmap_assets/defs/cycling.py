@@ -20,6 +20,7 @@ from .samples import active_mass_g, sample_record
 TECHNIQUE = "cycling"
 PARTITIONS = partitions_for(TECHNIQUE)
 GROUP = "cycling"
+LAKE_BATCH_ROWS = 256_000  # rows of the stored time series held at a time by the steps that read it
 
 
 def _cycling_only(metadata: dict) -> str | None:
@@ -91,7 +92,8 @@ def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: I
 def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
-    timeseries = warehouse.lake.iter_tables("cycling_timeseries", {"sample_id": sample_id}, columns=list(SUMMARY_COLUMNS))
+    timeseries = warehouse.lake.iter_tables("cycling_timeseries", {"sample_id": sample_id}, columns=list(SUMMARY_COLUMNS),
+                                           batch_rows=LAKE_BATCH_ROWS)
     cycles = summarise_cycles_in_pieces(timeseries, active_mass_g=active_mass_g(record))
     metadata = publish(warehouse, "cycling_cycles", cycles, {"sample_id": sample_id})
     stages = cycles.column("stage").to_pylist() if cycles.num_rows else []
@@ -152,7 +154,8 @@ def timeseries_is_well_formed(context: dg.AssetCheckExecutionContext, warehouse:
         return dg.AssetCheckResult(passed=False, metadata={"reason": "partition not written"})
     names = lake.column_names("cycling_timeseries", partition)
     times = (t.column("test_time_second") for t in lake.iter_tables("cycling_timeseries", partition,
-                                                                     columns=["test_time_second"]))
+                                                                     columns=["test_time_second"],
+                                                                     batch_rows=LAKE_BATCH_ROWS))
     rows, backwards = time_steps_backwards(times)
     return dg.AssetCheckResult(
         passed=names == schemas.TABLES["cycling_timeseries"].column_names and backwards == 0,
