@@ -147,7 +147,7 @@ def _in_time_order(sources: list[CyclingSource], timezone_name: str) -> list[Cyc
     """Sources ordered by acquisition start, by the rule of ``build_timeseries``."""
     stand_ins = [attach_metadata(CYCLING_TIMESERIES.arrow_schema().empty_table(), {**s.metadata, "position": i})
                  for i, s in enumerate(sources)]
-    ordered = _order_by_start(stand_ins, ZoneInfo(timezone_name), [])
+    ordered = _order_by_start(stand_ins, ZoneInfo(timezone_name))
     return [sources[metadata_of(table)["position"]] for table, _ in ordered]
 
 

@@ -55,42 +55,34 @@ def build_timeseries(files: list[pa.Table], *, sample_id: str, timezone: str) ->
     offset by the previous file's last values. Capacities come from the instrument's counters,
     else from integrating I·dt; energies are Σ V·dQ (trapezoid V). Warnings are in
     ``readers.metadata_of(result)["warnings"]``.
+
+    The rows are those of ``cycling_stream.TimeseriesBuilder`` given each file whole (the one
+    implementation), Unix times taken from the first dated file for every row, also for an
+    undated file before it.
     """
-    warnings: list[str] = []
-    parts: list[dict] = []
-    anchor_unix_s = None  # absolute time of stitched test time 0
-    carried = dict.fromkeys(_CARRIED, 0.0)  # last values so far of the counters that continue across files
-    for file_index, (table, start_unix_s) in enumerate(_order_by_start(files, ZoneInfo(timezone), warnings)):
-        if table.num_rows == 0:
-            continue
-        time_s = _floats(table, "test_time_second")
-        offset_s = _time_offset(parts, time_s, start_unix_s, anchor_unix_s, file_index, warnings)
-        if anchor_unix_s is None and start_unix_s is not None:
-            anchor_unix_s = start_unix_s - offset_s
-        charge_ah, discharge_ah = _cumulative_capacities(table, time_s)
-        part = {
-            "file_index": np.full(len(time_s), file_index, dtype=np.int32),
-            "test_time_second": offset_s + time_s,
-            "voltage_volt": _floats(table, "voltage_volt"),
-            "current_ampere": _floats(table, "current_ampere"),
-            "charging_capacity_ah": carried["charging_capacity_ah"] + charge_ah,
-            "discharging_capacity_ah": carried["discharging_capacity_ah"] + discharge_ah,
-            "temperature_celsius": _floats(table, "temperature_celsius"),
-            "vendor_cycle_number": carried["vendor_cycle_number"] + _floats(table, "vendor_cycle_number"),
-            "step_id": _floats(table, "step_id"),
-            "control_mode": _strings(table, "control_mode"),
-            "source_file": _strings(table, "source_file"),
-            "source_sha256": _strings(table, "source_sha256"),
-            "code_version": _strings(table, "code_version"),
-        }
-        for name in _CARRIED:
-            finite = part[name][np.isfinite(part[name])]
-            carried[name] = float(finite[-1]) if finite.size else carried[name]
-        parts.append(part)
-    if not parts:
-        return attach_metadata(CYCLING_TIMESERIES.arrow_schema().empty_table(), {"warnings": warnings})
-    columns = {name: _concatenate([p[name] for p in parts]) for name in parts[0]}
-    return attach_metadata(_derive(columns, sample_id, timezone, anchor_unix_s), {"warnings": warnings})
+    from .cycling_stream import TimeseriesBuilder  # it builds on this module's functions
+
+    builder = TimeseriesBuilder(sample_id=sample_id, timezone=timezone)
+    pieces = []
+    for position, (table, _) in enumerate(_order_by_start(files, ZoneInfo(timezone))):
+        name = _strings(table, "source_file")[0].as_py() if table.num_rows else None
+        builder.start_file(metadata_of(table), name=name or str(position))
+        pieces.append(builder.add(table))
+    pieces.append(builder.finish())
+    stitched = pa.concat_tables(pieces)
+    if builder.anchor_unix_s is not None:
+        stitched = _dated(stitched, builder.anchor_unix_s)
+    return attach_metadata(stitched.combine_chunks(), {"warnings": builder.warnings})
+
+
+def _dated(timeseries: pa.Table, anchor_unix_s: float) -> pa.Table:
+    """``unix_time_second`` and ``utc_time`` of every row from the anchor (Unix s of stitched test time 0)."""
+    unix_s = anchor_unix_s + timeseries.column("test_time_second").to_numpy()
+    micros = pa.array(np.round(unix_s * 1e6), from_pandas=True).cast(pa.int64())
+    for name, values in (("unix_time_second", pa.array(unix_s, from_pandas=True)),
+                         ("utc_time", micros.cast(pa.timestamp("us", tz="UTC")))):
+        timeseries = timeseries.set_column(timeseries.column_names.index(name), timeseries.field(name), values)
+    return timeseries
 
 
 _CARRIED = ("charging_capacity_ah", "discharging_capacity_ah", "vendor_cycle_number")
@@ -109,35 +101,16 @@ def start_unix_second(metadata: dict, zone: ZoneInfo) -> float | None:
     return datetime.fromisoformat(start).replace(tzinfo=zone).timestamp()
 
 
-def _order_by_start(files: list[pa.Table], zone: ZoneInfo, warnings: list[str]) -> list[tuple[pa.Table, float | None]]:
+def _order_by_start(files: list[pa.Table], zone: ZoneInfo) -> list[tuple[pa.Table, float | None]]:
     """Files sorted by absolute start (Unix s); one without a start keeps its place after its predecessor."""
     keyed, previous_key = [], -np.inf
     for position, table in enumerate(files):
         start_unix_s = start_unix_second(metadata_of(table), zone)
-        if start_unix_s is None:
-            name = _strings(table, "source_file")[0].as_py() if table.num_rows else None
-            warnings.append(f"file {name or position} has no start time: placed right after the file before it")
-        else:
+        if start_unix_s is not None:
             previous_key = start_unix_s
         keyed.append((previous_key, position, table, start_unix_s))
     keyed.sort(key=lambda item: (item[0], item[1]))
     return [(table, start) for _, _, table, start in keyed]
-
-
-def _time_offset(parts: list[dict], time_s: np.ndarray, start_unix_s: float | None, anchor_unix_s: float | None,
-                 file_index: int, warnings: list[str]) -> float:
-    """Seconds to add to a file's test time so that it follows the files already stitched."""
-    if not parts:
-        return 0.0
-    previous_end_s = parts[-1]["test_time_second"][-1]
-    if start_unix_s is None or anchor_unix_s is None:
-        return previous_end_s - time_s[0]
-    offset_s = start_unix_s - anchor_unix_s
-    if offset_s + time_s[0] < previous_end_s:
-        warnings.append(f"file {file_index} starts {previous_end_s - offset_s - time_s[0]:.0f} s before the "
-                        "previous file ends: placed right after it")
-        return previous_end_s - time_s[0]
-    return offset_s
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
@@ -152,38 +125,6 @@ def _strings(table: pa.Table, name: str) -> pa.Array:
     if name not in table.column_names:
         return pa.nulls(table.num_rows, pa.string())
     return table.column(name).cast(pa.string()).combine_chunks()
-
-
-def _concatenate(pieces: list) -> np.ndarray | pa.Array:
-    if len(pieces) == 1:
-        return pieces[0]
-    return pa.concat_arrays(pieces) if isinstance(pieces[0], pa.Array) else np.concatenate(pieces)
-
-
-def _cumulative_capacities(table: pa.Table, time_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative charge and discharge capacity in Ah since file start: the instrument's, else Σ I·Δt."""
-    charge = _floats(table, "charging_capacity_ah")
-    discharge = _floats(table, "discharging_capacity_ah")
-    if np.isfinite(charge).all() and np.isfinite(discharge).all():
-        return charge, discharge
-    current_a = np.nan_to_num(_floats(table, "current_ampere"))
-    increments_ah = current_a * np.diff(time_s, prepend=time_s[:1]) / 3600.0
-    return np.cumsum(np.clip(increments_ah, 0, None)), np.cumsum(np.clip(-increments_ah, 0, None))
-
-
-def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, anchor_unix_s: float | None) -> pa.Table:
-    voltage = columns["voltage_volt"]
-    step_type = step_types(columns["current_ampere"], voltage, columns["control_mode"], columns["step_id"])
-    charge_ah, discharge_ah = columns["charging_capacity_ah"], columns["discharging_capacity_ah"]
-    mid_voltage = np.concatenate([voltage[:1], 0.5 * (voltage[1:] + voltage[:-1])])
-    derived = {
-        "step_type": step_type,
-        "charging_energy_wh": np.cumsum(np.diff(charge_ah, prepend=charge_ah[:1]) * mid_voltage),
-        "discharging_energy_wh": np.cumsum(np.diff(discharge_ah, prepend=discharge_ah[:1]) * mid_voltage),
-        "cycle_count": cycle_counts(step_type),
-        "step_count": block_index(np.nan_to_num(columns["step_id"], nan=-1.0), step_type),
-    }
-    return timeseries_table(columns, derived, sample_id=sample_id, timezone=timezone, anchor_unix_s=anchor_unix_s)
 
 
 def timeseries_table(columns: dict, derived: dict[str, np.ndarray], *, sample_id: str, timezone: str,
