@@ -1,5 +1,7 @@
 """Cycling assets: raw cycler files -> time series -> cycles -> state of health -> series."""
 
+from collections import Counter
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -9,11 +11,11 @@ from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources, unre
 from ..errors import UnreadableFile
 from ..ingest import Issue
 from ..plots.cycling import soh_versus_cycle
-from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles_in_pieces, time_steps_backwards
-from ..science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
+from ..science.cycling import SUMMARY_COLUMNS, iter_cycles, time_steps_backwards
+from ..science.soh import SOH_COLUMNS, attach_registry, series_statistics, state_of_health, trajectory_outliers
 from .partitions import partitions_for, sample_of
 from .publish import (PREVIEW_ROWS, column_schema, empty_table, log_issues, plot_metadata, preview_markdown, publish,
-                      read_sample_table, record_ingest)
+                      publish_pieces, read_sample_table, record_ingest)
 from .resources import WarehouseResource
 from .samples import active_mass_g, sample_record
 
@@ -94,10 +96,16 @@ def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     record = sample_record(context, warehouse, sample_id)
     timeseries = warehouse.lake.iter_tables("cycling_timeseries", {"sample_id": sample_id}, columns=list(SUMMARY_COLUMNS),
                                            batch_rows=LAKE_BATCH_ROWS)
-    cycles = summarise_cycles_in_pieces(timeseries, active_mass_g=active_mass_g(record))
-    metadata = publish(warehouse, "cycling_cycles", cycles, {"sample_id": sample_id})
-    stages = cycles.column("stage").to_pylist() if cycles.num_rows else []
-    metadata["stages"] = dg.MetadataValue.json({s: stages.count(s) for s in sorted(set(filter(None, stages)))})
+    stages = Counter()
+
+    def counted(tables):
+        for table in tables:
+            stages.update(table.column("stage").drop_null().to_pylist())
+            yield table
+
+    cycles = iter_cycles(timeseries, active_mass_g=active_mass_g(record))
+    metadata = publish_pieces(warehouse, "cycling_cycles", counted(cycles), {"sample_id": sample_id})
+    metadata["stages"] = dg.MetadataValue.json(dict(sorted(stages.items())))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -106,7 +114,8 @@ def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
-    soh = attach_registry(state_of_health(read_sample_table(warehouse, "cycling_cycles", sample_id)), record)
+    cycles = read_sample_table(warehouse, "cycling_cycles", sample_id, columns=list(SOH_COLUMNS))
+    soh = attach_registry(state_of_health(cycles), record)
     metadata = publish(warehouse, "cycling_soh", soh, {"sample_id": sample_id})
     if soh.num_rows:
         eol = soh.filter(pa.compute.field("end_of_life"))

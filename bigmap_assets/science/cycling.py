@@ -10,7 +10,7 @@ and on discharge), blocks of 20 ageing cycles at 1C (CV to C/20), each followed 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -269,11 +269,22 @@ def summarise_cycles(timeseries: pa.Table, *, active_mass_g: float | None,
 
 def summarise_cycles_in_pieces(pieces: Iterable[pa.Table], *, active_mass_g: float | None,
                                specific_capacity_mah_per_g: float = 225.0) -> pa.Table:
-    """``summarise_cycles`` of the pieces' concatenation (consecutive rows of one time series, in order).
+    """``summarise_cycles`` of the pieces' concatenation (consecutive rows of one time series, in order):
+    the tables of ``iter_cycles`` in one."""
+    tables = list(iter_cycles(pieces, active_mass_g=active_mass_g, specific_capacity_mah_per_g=specific_capacity_mah_per_g))
+    if not tables:
+        return CYCLING_CYCLES.arrow_schema().empty_table()
+    return attach_metadata(CYCLING_CYCLES.conform(pa.concat_tables(tables)),
+                           {"coulombic_efficiency": COULOMBIC_EFFICIENCY_DEFINITION})
+
+
+def iter_cycles(pieces: Iterable[pa.Table], *, active_mass_g: float | None,
+                specific_capacity_mah_per_g: float = 225.0) -> Iterator[pa.Table]:
+    """The ``cycling_cycles`` rows of the pieces' concatenation, as tables of consecutive cycles.
 
     Memory holds one piece, the rows of one unfinished cycle and the summary rows of one
-    unfinished stage run at a time (finished summary rows are kept as Arrow columns), so a
-    time series bigger than memory can be read from the lake piece by piece (``SUMMARY_COLUMNS`` suffice).
+    unfinished stage run at a time; finished rows are handed out as they come, so neither a
+    time series nor a cycle table bigger than memory is ever held (``SUMMARY_COLUMNS`` suffice).
     """
     cycles, pending, previous = None, None, None
     for piece in pieces:
@@ -285,12 +296,11 @@ def summarise_cycles_in_pieces(pieces: Iterable[pa.Table], *, active_mass_g: flo
         last_start = _last_cycle_start(pending.column("cycle_count"))
         if last_start:
             done, previous = _cycle_rows(pending.slice(0, last_start), previous)
-            cycles.add(done)
+            yield from cycles.add(done)
             pending = pending.slice(last_start)
-    if pending is None:
-        return CYCLING_CYCLES.arrow_schema().empty_table()
-    cycles.add(_cycle_rows(pending, previous)[0])
-    return cycles.finish()
+    if pending is not None:
+        yield from cycles.add(_cycle_rows(pending, previous)[0])
+        yield from cycles.finish()
 
 
 def _last_cycle_start(cycle_count: pa.ChunkedArray) -> int:
@@ -320,8 +330,8 @@ class _CycleTable:
 
     C-rates and stages need 1C (known from the first CC charge on), the sequence check needs
     a whole run of equal stages, and only the last cycle can turn out cut short: so only the
-    rows before the first CC charge, the current stage run and the newest cycle are held as
-    dicts; finished rows become Arrow columns every ``FINISHED_BATCH_ROWS`` rows.
+    rows before the first CC charge, the current stage run and the newest cycle are held;
+    ``add`` and ``finish`` hand out finished rows as tables of ``FINISHED_BATCH_ROWS`` rows or more.
     """
 
     FINISHED_BATCH_ROWS = 10_000
@@ -336,27 +346,26 @@ class _CycleTable:
         self.run: list[dict] = []  # classified rows of the current stage run
         self.block, self.stage_before = 0, None
         self.finished: list[dict] = []
-        self.tables: list[pa.Table] = []
 
-    def add(self, rows: list[dict]) -> None:
+    def add(self, rows: list[dict]) -> Iterator[pa.Table]:
+        """Take the next cycles' sums; hand out the rows finished meanwhile (when there are enough)."""
         for row in rows:
             if self.newest is not None:
                 if self.newest["has_discharge"]:
                     self.discharge_minima.append(self.newest["min_voltage_volt"])
                 self._wait(self.newest, last=False)
             self.newest = row
+        if len(self.finished) >= self.FINISHED_BATCH_ROWS:
+            yield self._convert()
 
-    def finish(self) -> pa.Table:
-        """Every cycle's row (the newest judged as the last), as a ``cycling_cycles`` table."""
+    def finish(self) -> Iterator[pa.Table]:
+        """The remaining rows, the newest cycle judged as the last."""
         if self.newest is None:
-            return CYCLING_CYCLES.arrow_schema().empty_table()
+            return
         _mark_last_incomplete(self.newest, self.discharge_minima)
         self._wait(self.newest, last=True)
         self._end_run(last_run=True)
-        self._convert()
-        table = CYCLING_CYCLES.conform(pa.concat_tables(self.tables))
-        return attach_metadata(table, {"coulombic_efficiency": COULOMBIC_EFFICIENCY_DEFINITION,
-                                       "one_c_ampere": self.one_c_a})
+        yield self._convert()
 
     def _wait(self, row: dict, *, last: bool) -> None:
         self.waiting.append(row)
@@ -387,17 +396,15 @@ class _CycleTable:
             row["flags"].extend(problems)
         self.finished += self.run
         self.block, self.stage_before, self.run = self.block + 1, self.run[0]["stage"], []
-        if len(self.finished) >= self.FINISHED_BATCH_ROWS:
-            self._convert()
 
-    def _convert(self) -> None:
-        if self.finished or not self.tables:
-            self.tables.append(CYCLING_CYCLES.conform(pa.Table.from_pylist([
-                {**{k: v for k, v in row.items() if k != "flags"}, "sample_id": self.sample_id,
-                 "flags": ";".join(row["flags"]) or None}
-                for row in self.finished
-            ])))
+    def _convert(self) -> pa.Table:
+        table = CYCLING_CYCLES.conform(pa.Table.from_pylist([
+            {**{k: v for k, v in row.items() if k != "flags"}, "sample_id": self.sample_id,
+             "flags": ";".join(row["flags"]) or None}
+            for row in self.finished
+        ]))
         self.finished = []
+        return table
 
 
 def _arrays(timeseries: pa.Table) -> dict:
