@@ -11,7 +11,8 @@ process, so that its peak resident memory is its own:
 - the whole job: ``defs.materialize.materialize_all`` (what ``bigmap materialize`` runs:
   every technique job, the summary job, the row counts). The process's peak is ``ru_maxrss``;
   the peak of each step (asset or check) is the largest resident size sampled every 10 ms
-  between the step's start and end events in the run's event log;
+  between the step's start and end events in the run's event log. Resident memory includes
+  what the allocators kept from earlier steps, so a step's figure is an upper bound of its own;
 - ``bigmap read FILE -o OUT.parquet`` and ``-o OUT.csv``, with the row count written.
 """
 
