@@ -26,9 +26,9 @@ REALDATA = Path(os.environ.get("BIGMAP_REALDATA", REPO.parent / "shared" / "real
 SOURCE = REALDATA / "cycling" / "eclab" / "yadg" / "gcpl.issue_211.mpt"
 
 
-def generate(target: Path, size_bytes: int) -> None:
-    """``SOURCE``'s header, then its data rows repeated until the file holds ``size_bytes``."""
-    data = SOURCE.read_bytes()
+def generate(target: Path, size_bytes: int, source: Path = SOURCE) -> None:
+    """``source``'s header, then its data rows repeated until the file holds ``size_bytes``."""
+    data = source.read_bytes()
     header_count = int(data.split(b"\n", 2)[1].split(b":")[1])
     offset = 0
     for _ in range(header_count):

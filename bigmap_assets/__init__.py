@@ -6,11 +6,8 @@ Table whose schema metadata (``metadata_of(table)``) carries the file's metadata
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .allocator import keep_freed_memory
 from .errors import UnreadableFile
 from .readers import metadata_of, read
-
-keep_freed_memory()  # column-sized numpy temporaries reuse memory instead of faulting in fresh pages
 
 try:
     __version__ = version("bigmap-assets")

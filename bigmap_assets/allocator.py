@@ -7,6 +7,10 @@ machine a fault costs about 3 µs: 64 MiB of fresh temporaries take 40-48 ms aga
 rewrite memory already mapped, and half of the time spent turning a 500k-row Maccor export
 into the canonical table went to such faults. Arrow's own allocator (jemalloc) already
 keeps freed memory for reuse; ``keep_freed_memory`` makes glibc do the same for numpy.
+
+It is a process-wide setting, so only the project's own entry points make it: the ``bigmap``
+command (``cli.main``) and the Dagster code location (``definitions``). A notebook or another
+program that imports ``bigmap_assets`` keeps its allocator as it was.
 """
 
 from __future__ import annotations

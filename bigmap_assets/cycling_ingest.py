@@ -112,9 +112,12 @@ def _open(path: Path, large: bool) -> tuple[pa.Table | None, dict]:
 
 
 def ingest_timeseries(lake: Lake, sources: list[CyclingSource], *, sample_id: str, timezone: str,
-                      batch_rows: int = BATCH_ROWS, log: Callable[[str], None] = lambda _message: None) -> IngestReport:
-    """Build and store the cell's ``cycling_timeseries`` partition: append, leave unchanged or rewrite."""
+                      batch_rows: int | None = None, log: Callable[[str], None] = lambda _message: None) -> IngestReport:
+    """Build and store the cell's ``cycling_timeseries`` partition: append, leave unchanged or rewrite.
+
+    Large files are read ``batch_rows`` rows at a time (default ``BATCH_ROWS``)."""
     started = time.perf_counter()
+    batch_rows = batch_rows or BATCH_ROWS
     partition = {"sample_id": sample_id}
     ordered = _in_time_order(sources, timezone)
     files_state = {"files": [{"path": s.rel, "size_byte": s.size_byte, "sha256": s.sha256} for s in ordered]}
@@ -144,7 +147,7 @@ def _in_time_order(sources: list[CyclingSource], timezone_name: str) -> list[Cyc
     """Sources ordered by acquisition start, by the rule of ``build_timeseries``."""
     stand_ins = [attach_metadata(CYCLING_TIMESERIES.arrow_schema().empty_table(), {**s.metadata, "position": i})
                  for i, s in enumerate(sources)]
-    ordered = _order_by_start(stand_ins, ZoneInfo(timezone_name), [])
+    ordered = _order_by_start(stand_ins, ZoneInfo(timezone_name))
     return [sources[metadata_of(table)["position"]] for table, _ in ordered]
 
 

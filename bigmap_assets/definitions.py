@@ -2,7 +2,9 @@
 
 ``dagster dev`` loads ``defs`` from here (see ``[tool.dagster]`` in pyproject.toml); the data
 folder is ``$BIGMAP_DATA_DIR`` or the example data in ``data/``; the lake is in it, or at
-``$BIGMAP_LAKE`` (``s3://bucket/prefix``, see ``warehouse/storage.py``).
+``$BIGMAP_LAKE`` (``s3://bucket/prefix``, see ``warehouse/storage.py``). Loading it sets the process's
+glibc allocator to keep freed memory for reuse (``allocator.keep_freed_memory``), as the
+``bigmap`` command does; importing ``bigmap_assets`` alone changes nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 
 import dagster as dg
 
+from .allocator import keep_freed_memory
 from .defs.alerts import AlertResource, build_alert_sensor
 from .defs.jobs import build_jobs
 from .defs.resources import WarehouseResource
@@ -19,6 +22,9 @@ from .defs.sensors import build_after_partition_sensor, build_raw_file_sensor
 from .ingest import default_data_dir
 from .modules import import_if_present
 from .warehouse.storage import LAKE_ENV
+
+# The process that loads the code location runs our assets: numpy temporaries reuse freed memory (allocator.py).
+keep_freed_memory()
 
 # Each module defines ASSETS and CHECKS; a technique that is not built yet is simply absent.
 TECHNIQUE_MODULES = ("cycling", "d2b", "xas", "registry", "survey", "overview", "freshness", "accounting",

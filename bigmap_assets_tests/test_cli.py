@@ -4,10 +4,15 @@ import json
 import subprocess
 import sys
 
+from pathlib import Path
+
+import numpy as np
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from bigmap_assets.cli import main
+from bigmap_assets import read
+from bigmap_assets.cli import core, main
 from bigmap_assets.warehouse import catalog
 from bigmap_assets.warehouse.lake import Lake
 import pyarrow as pa
@@ -112,3 +117,37 @@ def test_read_refuses_a_fifo_a_folder_and_a_link_loop_in_one_line_without_waitin
     for target, reason in ((".", "not a regular file: a folder"), ("loop.mpt", "a symbolic link loop")):
         assert main(["read", str(tmp_path / target)]) == 2
         assert capsys.readouterr().err == f"bigmap: error: {tmp_path / target}: {reason}\n"
+
+
+EXAMPLE_MPT = Path(__file__).resolve().parents[1] / "data" / "raw" / "cycling" / "LNO-LTD-B-02" / "LNO-LTD-B-02_C01.mpt"
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_read_streams_a_text_export_to_the_output_with_every_row(tmp_path, capsys, monkeypatch, suffix):
+    monkeypatch.setattr(core, "STREAM_BATCH_ROWS", 500)  # the 3,857-row file in several batches
+    whole = read(EXAMPLE_MPT)
+    out = tmp_path / f"out{suffix}"
+    assert main(["read", str(EXAMPLE_MPT), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {whole.num_rows} rows to {out}"
+    written = pq.read_table(out) if suffix == ".parquet" else pacsv.read_csv(out)
+    if suffix == ".parquet":
+        assert pq.ParquetFile(out).metadata.num_row_groups > 1
+        assert json.loads(written.schema.metadata[b"bigmap"])["streamed"] is True
+    assert written.num_rows == whole.num_rows == 3914 - 57  # lines less the header
+    assert written.column_names == whole.column_names
+    for name in whole.column_names:
+        column, expected = written.column(name).cast(whole.field(name).type), whole.column(name)
+        if pa.types.is_floating(expected.type):  # capacities continued across batches: equal to rounding
+            np.testing.assert_allclose(column.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+        else:
+            assert column.equals(expected), name
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary file left
+
+
+def test_read_writes_a_binary_file_whole(realdata, tmp_path, capsys):
+    source = realdata / "cycling" / "eclab" / "yadg" / "mb.issue_95.mpr"  # not a streamed format
+    whole = read(source)
+    out = tmp_path / "out.parquet"
+    assert main(["read", str(source), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {whole.num_rows} rows to {out}"
+    assert pq.read_table(out).equals(whole)

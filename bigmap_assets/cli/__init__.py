@@ -18,6 +18,7 @@ import warnings
 
 import duckdb
 
+from ..allocator import keep_freed_memory
 from ..errors import UnreadableFile
 from ..modules import import_if_present
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()  # this process is ours: numpy temporaries reuse freed memory (allocator.py)
     warnings.simplefilter("ignore")
     args = build_parser().parse_args(argv)
     try:

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
+import os
 import re
 import sys
+import uuid
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tabulate import tabulate
 
+from ..errors import UnreadableFile
 from ..ingest import default_data_dir
-from ..readers import metadata_of, read
+from ..readers import find_reader, metadata_of, read, streaming
 from ..warehouse import catalog, storage
+
+
+STREAM_BATCH_ROWS = 250_000  # rows per batch written by `bigmap read -o` from a streamed text export
 
 
 def register(subparsers) -> None:
@@ -66,19 +74,46 @@ def data_dir_of(args) -> Path:
 def cmd_read(args) -> int:
     if args.output is not None:
         output_check(args.output, (".parquet", ".csv"))
-    table = read(args.file, canonical_only=args.canonical_only)
-    if args.output is None:
-        meta = metadata_of(table)
-        print(f"{args.file}: {meta.get('format')} ({meta.get('technique')}), {table.num_rows} rows")
-        print("columns: " + ", ".join(table.column_names))
-        print(json.dumps({k: v for k, v in meta.items() if k != "source_columns"}, indent=2, default=str))
+        rows = write_read_table(args.file, args.output, canonical_only=args.canonical_only)
+        print(f"wrote {rows} rows to {args.output}")
         return 0
-    if args.output.suffix.lower() == ".parquet":
-        pq.write_table(table, args.output)
-    else:
-        pacsv.write_csv(table, args.output)
-    print(f"wrote {table.num_rows} rows to {args.output}")
+    table = read(args.file, canonical_only=args.canonical_only)
+    meta = metadata_of(table)
+    print(f"{args.file}: {meta.get('format')} ({meta.get('technique')}), {table.num_rows} rows")
+    print("columns: " + ", ".join(table.column_names))
+    print(json.dumps({k: v for k, v in meta.items() if k != "source_columns"}, indent=2, default=str))
     return 0
+
+
+def write_read_table(source: Path, output: Path, *, canonical_only: bool = False) -> int:
+    """Write ``source``'s canonical table to ``output`` (.parquet or .csv); returns the rows written.
+
+    Text cycler exports are streamed (``readers.streaming``, ``STREAM_BATCH_ROWS`` rows at a
+    time, one Parquet row group each), so memory stays bounded whatever the file's size;
+    other formats are read whole. The file appears under its name only once complete.
+    """
+    find_reader(source)  # refuses what is not a regular file before anything opens it
+    batches = streaming.iter_batches(source, batch_rows=STREAM_BATCH_ROWS, canonical_only=canonical_only)
+    try:
+        first = next(batches, None)
+    except UnreadableFile:  # not a streamed format (or broken at once): read whole, which says why if it fails
+        first = None
+    if first is None:
+        table = read(source, canonical_only=canonical_only)
+        first, batches = pa.RecordBatch.from_pylist([], schema=table.schema), iter(table.to_batches())
+    tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex}.tmp")
+    rows = 0
+    try:
+        with (pq.ParquetWriter(tmp, first.schema) if output.suffix.lower() == ".parquet"
+              else pacsv.CSVWriter(tmp, first.schema)) as writer:
+            for batch in itertools.chain([first], batches):
+                if batch.num_rows:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows
 
 
 def output_check(path: Path, suffixes: tuple[str, ...]) -> None:

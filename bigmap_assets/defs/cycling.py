@@ -1,5 +1,7 @@
 """Cycling assets: raw cycler files -> time series -> cycles -> state of health -> series."""
 
+from collections import Counter
+
 import dagster as dg
 import pyarrow as pa
 
@@ -9,18 +11,19 @@ from ..errors import UnreadableFile
 from ..ingest import Issue
 from ..alerts.rules import trajectory_departures
 from ..plots.cycling import soh_versus_cycle
-from ..science.cycling import SUMMARY_COLUMNS, summarise_cycles_in_pieces
-from ..science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
+from ..science.cycling import SUMMARY_COLUMNS, iter_cycles, time_steps_backwards
+from ..science.soh import SOH_COLUMNS, attach_registry, series_statistics, state_of_health, trajectory_outliers
 from .alerts import alert_result
 from .partitions import partitions_for, sample_of
 from .publish import (PREVIEW_ROWS, column_schema, empty_table, log_issues, plot_metadata, preview_markdown, publish,
-                      read_sample_table, record_ingest)
+                      publish_pieces, read_sample_table, record_ingest)
 from .resources import WarehouseResource
 from .samples import active_mass_g, sample_record
 
 TECHNIQUE = "cycling"
 PARTITIONS = partitions_for(TECHNIQUE)
 GROUP = "cycling"
+LAKE_BATCH_ROWS = 256_000  # rows of the stored time series held at a time by the steps that read it
 
 
 def _cycling_only(metadata: dict) -> str | None:
@@ -92,11 +95,18 @@ def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: I
 def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
-    timeseries = warehouse.lake.iter_tables("cycling_timeseries", {"sample_id": sample_id}, columns=list(SUMMARY_COLUMNS))
-    cycles = summarise_cycles_in_pieces(timeseries, active_mass_g=active_mass_g(record))
-    metadata = publish(warehouse, "cycling_cycles", cycles, {"sample_id": sample_id})
-    stages = cycles.column("stage").to_pylist() if cycles.num_rows else []
-    metadata["stages"] = dg.MetadataValue.json({s: stages.count(s) for s in sorted(set(filter(None, stages)))})
+    timeseries = warehouse.lake.iter_tables("cycling_timeseries", {"sample_id": sample_id}, columns=list(SUMMARY_COLUMNS),
+                                           batch_rows=LAKE_BATCH_ROWS)
+    stages = Counter()
+
+    def counted(tables):
+        for table in tables:
+            stages.update(table.column("stage").drop_null().to_pylist())
+            yield table
+
+    cycles = iter_cycles(timeseries, active_mass_g=active_mass_g(record))
+    metadata = publish_pieces(warehouse, "cycling_cycles", counted(cycles), {"sample_id": sample_id})
+    metadata["stages"] = dg.MetadataValue.json(dict(sorted(stages.items())))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -105,7 +115,8 @@ def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
-    soh = attach_registry(state_of_health(read_sample_table(warehouse, "cycling_cycles", sample_id)), record)
+    cycles = read_sample_table(warehouse, "cycling_cycles", sample_id, columns=list(SOH_COLUMNS))
+    soh = attach_registry(state_of_health(cycles), record)
     metadata = publish(warehouse, "cycling_soh", soh, {"sample_id": sample_id})
     if soh.num_rows:
         eol = soh.filter(pa.compute.field("end_of_life"))
@@ -147,15 +158,17 @@ def cells_follow_their_series(warehouse: WarehouseResource) -> dg.AssetCheckResu
 @dg.asset_check(asset=cycling_timeseries, partitions_def=PARTITIONS,
                 description="Rows match the declared schema; time never runs backwards.")
 def timeseries_is_well_formed(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    table = warehouse.lake.read("cycling_timeseries", {"sample_id": sample_of(context)})
-    if table is None:
+    lake, partition = warehouse.lake, {"sample_id": sample_of(context)}
+    if not lake.parts("cycling_timeseries", partition):
         return dg.AssetCheckResult(passed=False, metadata={"reason": "partition not written"})
-    expected = schemas.TABLES["cycling_timeseries"].column_names
-    times = table.column("test_time_second").to_numpy()
-    backwards = int((times[1:] < times[:-1]).sum()) if len(times) > 1 else 0
+    names = lake.column_names("cycling_timeseries", partition)
+    times = (t.column("test_time_second") for t in lake.iter_tables("cycling_timeseries", partition,
+                                                                     columns=["test_time_second"],
+                                                                     batch_rows=LAKE_BATCH_ROWS))
+    rows, backwards = time_steps_backwards(times)
     return dg.AssetCheckResult(
-        passed=table.column_names == expected and backwards == 0,
-        metadata={"rows": table.num_rows, "time_steps_backwards": backwards},
+        passed=names == schemas.TABLES["cycling_timeseries"].column_names and backwards == 0,
+        metadata={"rows": rows, "time_steps_backwards": backwards},
     )
 
 

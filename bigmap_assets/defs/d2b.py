@@ -113,7 +113,7 @@ def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig,
                          threshold=config.reduced_chi_square_threshold)
         metadata |= plot_metadata(png, plots / f"{sample_id}_last_comparison.png", label="last_comparison")
     if diffractograms.num_rows:
-        timeseries = read_sample_table(warehouse, "cycling_timeseries", sample_id)
+        timeseries = read_sample_table(warehouse, "cycling_timeseries", sample_id, columns=["utc_time", "voltage_volt"])
         if not timeseries.num_rows:
             context.log.warning(f"no cycling time series for {sample_id}: the series plot has no potential")
         metadata |= plot_metadata(series_heatmap(diffractograms, timeseries), plots / f"{sample_id}_series.png",

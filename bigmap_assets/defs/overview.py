@@ -13,13 +13,15 @@ GROUP = "overview"
 # Per-sample tables the overview counts from, when their technique is built.
 SAMPLE_TABLES = ("cycling_cycles", "cycling_soh", "d2b_numors", "xas_scans")
 REGISTRY_TABLES = ("samples", "electrodes", "shipments", "experiments")
+COLUMNS_READ = {"cycling_cycles": ["sample_id", "cycle_count"]}  # one row per cycle: only what is counted
 
 
-def read_all(warehouse: WarehouseResource, table_name: str) -> pa.Table | None:
-    """Every readable partition of ``table_name`` in the lake, or None when the table is unknown or never written."""
+def read_all(warehouse: WarehouseResource, table_name: str, columns: list[str] | None = None) -> pa.Table | None:
+    """Every readable partition of ``table_name`` in the lake (only ``columns`` if given), or None when the
+    table is unknown or never written."""
     if table_name not in schemas.TABLES:
         return None
-    return warehouse.lake.read_every(table_name)
+    return warehouse.lake.read_every(table_name, columns=columns)
 
 
 @dg.asset(group_name=GROUP, kinds={"parquet"},
@@ -31,7 +33,8 @@ def sample_overview(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     if samples is None:
         context.log.warning("no samples table yet: the overview lists only the samples the data knows")
         samples = schemas.TABLES["samples"].arrow_schema().empty_table()
-    tables = {name: read_all(warehouse, name) for name in (*SAMPLE_TABLES, *REGISTRY_TABLES[1:], "survey_answers")}
+    tables = {name: read_all(warehouse, name, COLUMNS_READ.get(name))
+              for name in (*SAMPLE_TABLES, *REGISTRY_TABLES[1:], "survey_answers")}
     overview = compute_overview(samples, raw_files=read_all(warehouse, "raw_files"), **tables)
     metadata = publish(warehouse, "sample_overview", overview)
     metadata["samples_reaching_end_of_life"] = sum(overview["reached_end_of_life"].to_pylist())

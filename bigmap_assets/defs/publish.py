@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -36,10 +37,14 @@ def empty_table(table_name: str) -> pa.Table:
     return schemas.TABLES[table_name].arrow_schema().empty_table()
 
 
-def read_sample_table(warehouse: WarehouseResource, table_name: str, sample_id: str) -> pa.Table:
-    """One sample's partition of a table from the lake (empty when never written)."""
-    table = warehouse.lake.read(table_name, {"sample_id": sample_id})
-    return table if table is not None else empty_table(table_name)
+def read_sample_table(warehouse: WarehouseResource, table_name: str, sample_id: str,
+                      columns: list[str] | None = None) -> pa.Table:
+    """One sample's partition of a table from the lake (empty when never written); only ``columns`` if given."""
+    table = warehouse.lake.read(table_name, {"sample_id": sample_id}, columns=columns)
+    if table is None:
+        table = empty_table(table_name)
+        return table.select([c for c in table.column_names if c in columns]) if columns is not None else table
+    return table
 
 
 def column_schema(table_name: str) -> dg.TableSchema:
@@ -55,14 +60,28 @@ def publish(warehouse: WarehouseResource, table_name: str, table: pa.Table,
 
     Rows that carry no ``code_version`` of their own (derived tables) get this code's.
     """
-    table = _with_code_version(table_name, table)
-    path = warehouse.lake.write(table_name, table, partition)
+    return publish_pieces(warehouse, table_name, [table], partition)
+
+
+def publish_pieces(warehouse: WarehouseResource, table_name: str, pieces: Iterable[pa.Table],
+                   partition: dict[str, str] | None = None) -> dict:
+    """``publish`` for a table given as consecutive pieces (e.g. a generator): one piece in memory at a time."""
+    first: list[pa.Table] = []
+
+    def stamped() -> Iterator[pa.Table]:
+        for piece in pieces:
+            piece = _with_code_version(table_name, piece)
+            if not first:
+                first.append(piece.slice(0, PREVIEW_ROWS))
+            yield piece
+
+    path, rows = warehouse.lake.write_tables(table_name, stamped(), partition)
     warehouse.publish_catalog()
     return {
-        "dagster/row_count": table.num_rows,
+        "dagster/row_count": rows,
         "dagster/column_schema": column_schema(table_name),
         "path": dg.MetadataValue.path(str(path)),
-        "preview": dg.MetadataValue.md(preview_markdown(table)),
+        "preview": dg.MetadataValue.md(preview_markdown(first[0] if first else empty_table(table_name))),
     }
 
 

@@ -8,7 +8,7 @@ from ..alerts.rules import scans_outside
 from ..exports.xdi import export_scans
 from ..ingest import Issue, read_partition
 from ..plots.xas import edge_versus_potential, spectra_over_time
-from ..science.alignment import align_scans
+from ..science.alignment import CONTINUOUS, LABELS, align_scans
 from ..science.xas import build_scans
 from .alerts import alert_result
 from .cycling import cycling_timeseries, has_cycling_data
@@ -64,7 +64,8 @@ def xas_echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
     scans = read_sample_table(warehouse, "xas_scans", sample_id)
-    timeseries = read_sample_table(warehouse, "cycling_timeseries", sample_id)
+    timeseries = read_sample_table(warehouse, "cycling_timeseries", sample_id,
+                                   columns=["sample_id", "utc_time", *CONTINUOUS, *LABELS])  # what the alignment reads
     if not timeseries.num_rows:
         context.log.warning(f"no cycling time series for {sample_id}: scans are flagged 'outside'")
     aligned = align_scans(scans, timeseries, at="mid", active_mass_g=active_mass_g(record))

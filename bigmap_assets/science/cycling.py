@@ -10,7 +10,7 @@ and on discharge), blocks of 20 ageing cycles at 1C (CV to C/20), each followed 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -55,42 +55,34 @@ def build_timeseries(files: list[pa.Table], *, sample_id: str, timezone: str) ->
     offset by the previous file's last values. Capacities come from the instrument's counters,
     else from integrating I·dt; energies are Σ V·dQ (trapezoid V). Warnings are in
     ``readers.metadata_of(result)["warnings"]``.
+
+    The rows are those of ``cycling_stream.TimeseriesBuilder`` given each file whole (the one
+    implementation), Unix times taken from the first dated file for every row, also for an
+    undated file before it.
     """
-    warnings: list[str] = []
-    parts: list[dict] = []
-    anchor_unix_s = None  # absolute time of stitched test time 0
-    carried = dict.fromkeys(_CARRIED, 0.0)  # last values so far of the counters that continue across files
-    for file_index, (table, start_unix_s) in enumerate(_order_by_start(files, ZoneInfo(timezone), warnings)):
-        if table.num_rows == 0:
-            continue
-        time_s = _floats(table, "test_time_second")
-        offset_s = _time_offset(parts, time_s, start_unix_s, anchor_unix_s, file_index, warnings)
-        if anchor_unix_s is None and start_unix_s is not None:
-            anchor_unix_s = start_unix_s - offset_s
-        charge_ah, discharge_ah = _cumulative_capacities(table, time_s)
-        part = {
-            "file_index": np.full(len(time_s), file_index, dtype=np.int32),
-            "test_time_second": offset_s + time_s,
-            "voltage_volt": _floats(table, "voltage_volt"),
-            "current_ampere": _floats(table, "current_ampere"),
-            "charging_capacity_ah": carried["charging_capacity_ah"] + charge_ah,
-            "discharging_capacity_ah": carried["discharging_capacity_ah"] + discharge_ah,
-            "temperature_celsius": _floats(table, "temperature_celsius"),
-            "vendor_cycle_number": carried["vendor_cycle_number"] + _floats(table, "vendor_cycle_number"),
-            "step_id": _floats(table, "step_id"),
-            "control_mode": _strings(table, "control_mode"),
-            "source_file": _strings(table, "source_file"),
-            "source_sha256": _strings(table, "source_sha256"),
-            "code_version": _strings(table, "code_version"),
-        }
-        for name in _CARRIED:
-            finite = part[name][np.isfinite(part[name])]
-            carried[name] = float(finite[-1]) if finite.size else carried[name]
-        parts.append(part)
-    if not parts:
-        return attach_metadata(CYCLING_TIMESERIES.arrow_schema().empty_table(), {"warnings": warnings})
-    columns = {name: _concatenate([p[name] for p in parts]) for name in parts[0]}
-    return attach_metadata(_derive(columns, sample_id, timezone, anchor_unix_s), {"warnings": warnings})
+    from .cycling_stream import TimeseriesBuilder  # it builds on this module's functions
+
+    builder = TimeseriesBuilder(sample_id=sample_id, timezone=timezone)
+    pieces = []
+    for position, (table, _) in enumerate(_order_by_start(files, ZoneInfo(timezone))):
+        name = _strings(table, "source_file")[0].as_py() if table.num_rows else None
+        builder.start_file(metadata_of(table), name=name or str(position))
+        pieces.append(builder.add(table))
+    pieces.append(builder.finish())
+    stitched = pa.concat_tables(pieces)
+    if builder.anchor_unix_s is not None:
+        stitched = _dated(stitched, builder.anchor_unix_s)
+    return attach_metadata(stitched.combine_chunks(), {"warnings": builder.warnings})
+
+
+def _dated(timeseries: pa.Table, anchor_unix_s: float) -> pa.Table:
+    """``unix_time_second`` and ``utc_time`` of every row from the anchor (Unix s of stitched test time 0)."""
+    unix_s = anchor_unix_s + timeseries.column("test_time_second").to_numpy()
+    micros = pa.array(np.round(unix_s * 1e6), from_pandas=True).cast(pa.int64())
+    for name, values in (("unix_time_second", pa.array(unix_s, from_pandas=True)),
+                         ("utc_time", micros.cast(pa.timestamp("us", tz="UTC")))):
+        timeseries = timeseries.set_column(timeseries.column_names.index(name), timeseries.field(name), values)
+    return timeseries
 
 
 _CARRIED = ("charging_capacity_ah", "discharging_capacity_ah", "vendor_cycle_number")
@@ -109,35 +101,16 @@ def start_unix_second(metadata: dict, zone: ZoneInfo) -> float | None:
     return datetime.fromisoformat(start).replace(tzinfo=zone).timestamp()
 
 
-def _order_by_start(files: list[pa.Table], zone: ZoneInfo, warnings: list[str]) -> list[tuple[pa.Table, float | None]]:
+def _order_by_start(files: list[pa.Table], zone: ZoneInfo) -> list[tuple[pa.Table, float | None]]:
     """Files sorted by absolute start (Unix s); one without a start keeps its place after its predecessor."""
     keyed, previous_key = [], -np.inf
     for position, table in enumerate(files):
         start_unix_s = start_unix_second(metadata_of(table), zone)
-        if start_unix_s is None:
-            name = _strings(table, "source_file")[0].as_py() if table.num_rows else None
-            warnings.append(f"file {name or position} has no start time: placed right after the file before it")
-        else:
+        if start_unix_s is not None:
             previous_key = start_unix_s
         keyed.append((previous_key, position, table, start_unix_s))
     keyed.sort(key=lambda item: (item[0], item[1]))
     return [(table, start) for _, _, table, start in keyed]
-
-
-def _time_offset(parts: list[dict], time_s: np.ndarray, start_unix_s: float | None, anchor_unix_s: float | None,
-                 file_index: int, warnings: list[str]) -> float:
-    """Seconds to add to a file's test time so that it follows the files already stitched."""
-    if not parts:
-        return 0.0
-    previous_end_s = parts[-1]["test_time_second"][-1]
-    if start_unix_s is None or anchor_unix_s is None:
-        return previous_end_s - time_s[0]
-    offset_s = start_unix_s - anchor_unix_s
-    if offset_s + time_s[0] < previous_end_s:
-        warnings.append(f"file {file_index} starts {previous_end_s - offset_s - time_s[0]:.0f} s before the "
-                        "previous file ends: placed right after it")
-        return previous_end_s - time_s[0]
-    return offset_s
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
@@ -152,38 +125,6 @@ def _strings(table: pa.Table, name: str) -> pa.Array:
     if name not in table.column_names:
         return pa.nulls(table.num_rows, pa.string())
     return table.column(name).cast(pa.string()).combine_chunks()
-
-
-def _concatenate(pieces: list) -> np.ndarray | pa.Array:
-    if len(pieces) == 1:
-        return pieces[0]
-    return pa.concat_arrays(pieces) if isinstance(pieces[0], pa.Array) else np.concatenate(pieces)
-
-
-def _cumulative_capacities(table: pa.Table, time_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative charge and discharge capacity in Ah since file start: the instrument's, else Σ I·Δt."""
-    charge = _floats(table, "charging_capacity_ah")
-    discharge = _floats(table, "discharging_capacity_ah")
-    if np.isfinite(charge).all() and np.isfinite(discharge).all():
-        return charge, discharge
-    current_a = np.nan_to_num(_floats(table, "current_ampere"))
-    increments_ah = current_a * np.diff(time_s, prepend=time_s[:1]) / 3600.0
-    return np.cumsum(np.clip(increments_ah, 0, None)), np.cumsum(np.clip(-increments_ah, 0, None))
-
-
-def _derive(columns: dict[str, np.ndarray], sample_id: str, timezone: str, anchor_unix_s: float | None) -> pa.Table:
-    voltage = columns["voltage_volt"]
-    step_type = step_types(columns["current_ampere"], voltage, columns["control_mode"], columns["step_id"])
-    charge_ah, discharge_ah = columns["charging_capacity_ah"], columns["discharging_capacity_ah"]
-    mid_voltage = np.concatenate([voltage[:1], 0.5 * (voltage[1:] + voltage[:-1])])
-    derived = {
-        "step_type": step_type,
-        "charging_energy_wh": np.cumsum(np.diff(charge_ah, prepend=charge_ah[:1]) * mid_voltage),
-        "discharging_energy_wh": np.cumsum(np.diff(discharge_ah, prepend=discharge_ah[:1]) * mid_voltage),
-        "cycle_count": cycle_counts(step_type),
-        "step_count": block_index(np.nan_to_num(columns["step_id"], nan=-1.0), step_type),
-    }
-    return timeseries_table(columns, derived, sample_id=sample_id, timezone=timezone, anchor_unix_s=anchor_unix_s)
 
 
 def timeseries_table(columns: dict, derived: dict[str, np.ndarray], *, sample_id: str, timezone: str,
@@ -289,6 +230,20 @@ def cycle_counts(step_type: np.ndarray) -> np.ndarray:
     return np.where(np.arange(n) < first_charge_row, 0, active_cycle[next_active]).astype(np.int64)
 
 
+def time_steps_backwards(pieces: Iterable[pa.ChunkedArray]) -> tuple[int, int]:
+    """(rows, steps where test time decreases) over consecutive pieces of one ``test_time_second`` column.
+
+    One piece is held at a time, so a time series bigger than memory can be checked from the lake.
+    """
+    rows, backwards, last_s = 0, 0, -np.inf
+    for piece in pieces:
+        times = np.asarray(piece.to_numpy(), dtype=np.float64)
+        backwards += int((np.diff(times, prepend=last_s) < 0).sum())
+        rows += times.size
+        last_s = times[-1] if times.size else last_s
+    return rows, backwards
+
+
 # --- per-cycle summary -----------------------------------------------------------------------
 
 
@@ -308,34 +263,44 @@ def summarise_cycles(timeseries: pa.Table, *, active_mass_g: float | None,
     ``FORMATION_MASS_TOLERANCE``. Stages come from the CC currents relative to 1C, confirmed
     by the CV cut-off currents; deviations from the expected sequence are flagged, never relabelled.
     """
-    if timeseries.num_rows == 0:
-        return CYCLING_CYCLES.arrow_schema().empty_table()
-    rows, _ = _cycle_rows(timeseries, None)
-    return _cycles_table(rows, _arrays(timeseries.slice(0, 1))["sample_id"], active_mass_g, specific_capacity_mah_per_g)
+    return summarise_cycles_in_pieces([timeseries], active_mass_g=active_mass_g,
+                                      specific_capacity_mah_per_g=specific_capacity_mah_per_g)
 
 
 def summarise_cycles_in_pieces(pieces: Iterable[pa.Table], *, active_mass_g: float | None,
                                specific_capacity_mah_per_g: float = 225.0) -> pa.Table:
-    """``summarise_cycles`` of the pieces' concatenation (consecutive rows of one time series, in order).
+    """``summarise_cycles`` of the pieces' concatenation (consecutive rows of one time series, in order):
+    the tables of ``iter_cycles`` in one."""
+    tables = list(iter_cycles(pieces, active_mass_g=active_mass_g, specific_capacity_mah_per_g=specific_capacity_mah_per_g))
+    if not tables:
+        return CYCLING_CYCLES.arrow_schema().empty_table()
+    return attach_metadata(CYCLING_CYCLES.conform(pa.concat_tables(tables)),
+                           {"coulombic_efficiency": COULOMBIC_EFFICIENCY_DEFINITION})
 
-    Memory holds one piece and the rows of one unfinished cycle at a time, so a time series
-    bigger than memory can be read from the lake piece by piece (``SUMMARY_COLUMNS`` suffice).
+
+def iter_cycles(pieces: Iterable[pa.Table], *, active_mass_g: float | None,
+                specific_capacity_mah_per_g: float = 225.0) -> Iterator[pa.Table]:
+    """The ``cycling_cycles`` rows of the pieces' concatenation, as tables of consecutive cycles.
+
+    Memory holds one piece, the rows of one unfinished cycle and the summary rows of one
+    unfinished stage run at a time; finished rows are handed out as they come, so neither a
+    time series nor a cycle table bigger than memory is ever held (``SUMMARY_COLUMNS`` suffice).
     """
-    rows, pending, previous, sample_id = [], None, None, None
+    cycles, pending, previous = None, None, None
     for piece in pieces:
         if piece.num_rows == 0:
             continue
         pending = piece if pending is None else pa.concat_tables([pending, piece])
-        sample_id = sample_id or _arrays(pending.slice(0, 1))["sample_id"]
+        cycles = cycles or _CycleTable(_arrays(pending.slice(0, 1))["sample_id"], active_mass_g,
+                                       specific_capacity_mah_per_g)
         last_start = _last_cycle_start(pending.column("cycle_count"))
         if last_start:
             done, previous = _cycle_rows(pending.slice(0, last_start), previous)
-            rows += done
+            yield from cycles.add(done)
             pending = pending.slice(last_start)
-    if pending is None:
-        return CYCLING_CYCLES.arrow_schema().empty_table()
-    rows += _cycle_rows(pending, previous)[0]
-    return _cycles_table(rows, sample_id, active_mass_g, specific_capacity_mah_per_g)
+    if pending is not None:
+        yield from cycles.add(_cycle_rows(pending, previous)[0])
+        yield from cycles.finish()
 
 
 def _last_cycle_start(cycle_count: pa.ChunkedArray) -> int:
@@ -360,28 +325,86 @@ def _cycle_rows(timeseries: pa.Table, previous: dict | None) -> tuple[list[dict]
 _COUNTERS = ("charge_ah", "discharge_ah", "charge_wh", "discharge_wh")
 
 
-def _cycles_table(rows: list[dict], sample_id: str | None, active_mass_g: float | None,
-                  specific_capacity_mah_per_g: float) -> pa.Table:
-    """C-rates, stages, flags and the sequence check over every cycle's row, as a ``cycling_cycles`` table."""
-    one_c_a, mass_flag = _one_c_current(rows, active_mass_g, specific_capacity_mah_per_g)
-    _mark_last_incomplete(rows)
-    for row in rows:
-        row["c_rate_charge"] = _ratio(row["cc_charge_current_ampere"], one_c_a)
-        row["c_rate_discharge"] = _ratio(row["cc_discharge_current_ampere"], one_c_a)
-        row["stage"] = classify_cycle(row, one_c_a)
-        if active_mass_g:
-            row["specific_charge_capacity_mah_per_g"] = row["charge_capacity_ah"] * 1000 / active_mass_g
-            row["specific_discharge_capacity_mah_per_g"] = row["discharge_capacity_ah"] * 1000 / active_mass_g
-        if mass_flag:
-            row["flags"].append(mass_flag)
-    check_sequence(rows)
-    table = pa.Table.from_pylist([
-        {**{k: v for k, v in row.items() if k != "flags"}, "sample_id": sample_id,
-         "flags": ";".join(row["flags"]) or None}
-        for row in rows
-    ])
-    table = CYCLING_CYCLES.conform(table)
-    return attach_metadata(table, {"coulombic_efficiency": COULOMBIC_EFFICIENCY_DEFINITION, "one_c_ampere": one_c_a})
+class _CycleTable:
+    """Per-cycle sums (``_cycle_rows``, in cycle order) finished into ``cycling_cycles`` rows as they arrive.
+
+    C-rates and stages need 1C (known from the first CC charge on), the sequence check needs
+    a whole run of equal stages, and only the last cycle can turn out cut short: so only the
+    rows before the first CC charge, the current stage run and the newest cycle are held;
+    ``add`` and ``finish`` hand out finished rows as tables of ``FINISHED_BATCH_ROWS`` rows or more.
+    """
+
+    FINISHED_BATCH_ROWS = 10_000
+
+    def __init__(self, sample_id: str | None, active_mass_g: float | None, specific_capacity_mah_per_g: float):
+        self.sample_id, self.active_mass_g, self.specific = sample_id, active_mass_g, specific_capacity_mah_per_g
+        self.one_c_a: float | None = None
+        self.mass_flag: str | None = None
+        self.waiting: list[dict] = []  # summed, not classified yet: 1C unknown
+        self.newest: dict | None = None  # the latest cycle: it may still be marked incomplete
+        self.discharge_minima: list[float] = []  # min voltage of every earlier cycle with a discharge
+        self.run: list[dict] = []  # classified rows of the current stage run
+        self.block, self.stage_before = 0, None
+        self.finished: list[dict] = []
+
+    def add(self, rows: list[dict]) -> Iterator[pa.Table]:
+        """Take the next cycles' sums; hand out the rows finished meanwhile (when there are enough)."""
+        for row in rows:
+            if self.newest is not None:
+                if self.newest["has_discharge"]:
+                    self.discharge_minima.append(self.newest["min_voltage_volt"])
+                self._wait(self.newest, last=False)
+            self.newest = row
+        if len(self.finished) >= self.FINISHED_BATCH_ROWS:
+            yield self._convert()
+
+    def finish(self) -> Iterator[pa.Table]:
+        """The remaining rows, the newest cycle judged as the last."""
+        if self.newest is None:
+            return
+        _mark_last_incomplete(self.newest, self.discharge_minima)
+        self._wait(self.newest, last=True)
+        self._end_run(last_run=True)
+        yield self._convert()
+
+    def _wait(self, row: dict, *, last: bool) -> None:
+        self.waiting.append(row)
+        if self.one_c_a is None and (row["cc_charge_current_ampere"] or last):
+            self.one_c_a, self.mass_flag = _one_c_current(self.waiting, self.active_mass_g, self.specific)
+        if self.one_c_a is not None:
+            for waiting in self.waiting:
+                self._classify(waiting)
+            self.waiting = []
+
+    def _classify(self, row: dict) -> None:
+        row["c_rate_charge"] = _ratio(row["cc_charge_current_ampere"], self.one_c_a)
+        row["c_rate_discharge"] = _ratio(row["cc_discharge_current_ampere"], self.one_c_a)
+        row["stage"] = classify_cycle(row, self.one_c_a)
+        if self.active_mass_g:
+            row["specific_charge_capacity_mah_per_g"] = row["charge_capacity_ah"] * 1000 / self.active_mass_g
+            row["specific_discharge_capacity_mah_per_g"] = row["discharge_capacity_ah"] * 1000 / self.active_mass_g
+        if self.mass_flag:
+            row["flags"].append(self.mass_flag)
+        if self.run and row["stage"] != self.run[0]["stage"]:
+            self._end_run(last_run=False)
+        self.run.append(row)
+
+    def _end_run(self, *, last_run: bool) -> None:
+        problems = sequence_problems(self.run, self.block, self.stage_before, last_run=last_run)
+        for position, row in enumerate(self.run, start=1):
+            row["stage_block"], row["cycle_in_block"] = self.block, position
+            row["flags"].extend(problems)
+        self.finished += self.run
+        self.block, self.stage_before, self.run = self.block + 1, self.run[0]["stage"], []
+
+    def _convert(self) -> pa.Table:
+        table = CYCLING_CYCLES.conform(pa.Table.from_pylist([
+            {**{k: v for k, v in row.items() if k != "flags"}, "sample_id": self.sample_id,
+             "flags": ";".join(row["flags"]) or None}
+            for row in self.finished
+        ]))
+        self.finished = []
+        return table
 
 
 def _arrays(timeseries: pa.Table) -> dict:
@@ -498,11 +521,10 @@ def _one_c_current(rows: list[dict], active_mass_g: float | None, specific_mah_p
     return float("nan"), "active mass unknown and no CC charge: C-rates unknown"
 
 
-def _mark_last_incomplete(rows: list[dict]) -> None:
+def _mark_last_incomplete(last: dict, earlier_discharge_minima: list[float]) -> None:
     """A last cycle whose discharge stops > 50 mV above the typical lowest voltage of the others was cut short."""
-    last = rows[-1]
-    earlier_minima = [r["min_voltage_volt"] for r in rows[:-1] if r["has_discharge"]]
-    if last["complete"] and earlier_minima and last["min_voltage_volt"] > np.median(earlier_minima) + 0.05:
+    if last["complete"] and earlier_discharge_minima and \
+            last["min_voltage_volt"] > np.median(earlier_discharge_minima) + 0.05:
         last["complete"] = False
     if not last["complete"] and last["has_charge"]:
         last["flags"].append("incomplete: the data end inside this cycle")
@@ -559,22 +581,26 @@ def check_sequence(rows: list[dict]) -> None:
     run_starts = [0] + [i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]
     run_ends = run_starts[1:] + [len(stages)]
     for block, (start, end) in enumerate(zip(run_starts, run_ends)):
-        stage, length = stages[start], end - start
-        for position, row in enumerate(rows[start:end], start=1):
+        run = rows[start:end]
+        problems = sequence_problems(run, block, stages[start - 1] if block else None, last_run=end == len(stages))
+        for position, row in enumerate(run, start=1):
             row["stage_block"], row["cycle_in_block"] = block, position
-        problems = []
-        if stage == "rest" and start == 0 and rows[0]["duration_second"] < MIN_LEADING_REST_HOURS * 3600:
-            hours = rows[0]["duration_second"] / 3600
-            problems.append(f"leading rest of {hours:.2f} h, expected >= {MIN_LEADING_REST_HOURS} h")
-        expected = EXPECTED_RUN_LENGTH.get(stage)
-        last_run = end == len(stages)
-        if expected and length != expected and not (stage == "ageing" and last_run and length < expected):
-            problems.append(f"{stage} run of {length} cycles, expected {expected}")
-        if block == 0 and stage not in ("rest", "formation"):
-            problems.append(f"test starts with {stage}, expected rest then formation")
-        if block > 0:
-            before = stages[start - 1]
-            if before in ALLOWED_NEXT_STAGE and stage not in ALLOWED_NEXT_STAGE[before] and stage != "unknown":
-                problems.append(f"{stage} after {before}, expected {' or '.join(sorted(ALLOWED_NEXT_STAGE[before]))}")
-        for row in rows[start:end]:
             row["flags"].extend(problems)
+
+
+def sequence_problems(run: list[dict], block: int, stage_before: str | None, *, last_run: bool) -> list[str]:
+    """What is wrong with one run of equal stages (the ``block``-th, after a run of ``stage_before``)."""
+    stage, length = run[0]["stage"], len(run)
+    problems = []
+    if stage == "rest" and block == 0 and run[0]["duration_second"] < MIN_LEADING_REST_HOURS * 3600:
+        hours = run[0]["duration_second"] / 3600
+        problems.append(f"leading rest of {hours:.2f} h, expected >= {MIN_LEADING_REST_HOURS} h")
+    expected = EXPECTED_RUN_LENGTH.get(stage)
+    if expected and length != expected and not (stage == "ageing" and last_run and length < expected):
+        problems.append(f"{stage} run of {length} cycles, expected {expected}")
+    if block == 0 and stage not in ("rest", "formation"):
+        problems.append(f"test starts with {stage}, expected rest then formation")
+    if block > 0 and stage_before in ALLOWED_NEXT_STAGE and stage not in ALLOWED_NEXT_STAGE[stage_before] \
+            and stage != "unknown":
+        problems.append(f"{stage} after {stage_before}, expected {' or '.join(sorted(ALLOWED_NEXT_STAGE[stage_before]))}")
+    return problems

@@ -1,4 +1,4 @@
-"""The cycling time series built batch by batch: the same rows as ``build_timeseries``, in bounded memory.
+"""The cycling time series built batch by batch, in bounded memory; ``build_timeseries`` runs it on whole files.
 
 A cycler file too big to hold, or still being written, arrives as ``READER_COLUMNS`` record
 batches, file after file in time order. ``TimeseriesBuilder`` stitches and derives them with
@@ -7,12 +7,12 @@ longer change. It holds back the rows of the last run of equal (step, step type,
 sign), whose type and step count may still change, and trailing rests, which take the cycle
 of the next non-rest row; ``finish()`` returns them labelled as if the data ended there.
 
-Equal to ``build_timeseries`` on the whole data, value for value, except: (1) rows of a
-file without a start time that comes before the first file with one get no Unix time
-(``build_timeseries`` back-dates them from the later file's anchor); (2) for formats that
-record no control mode, ``infer_control_mode`` judges a step's tiny currents (< 1e-6 x max |I|)
-against the largest |I| of the rows in hand, not of the whole file; (3) a file decides
-between the instrument's capacity counters and Σ I·dt on its first batch.
+Batch by batch, it gives what it gives for whole files (``build_timeseries``), value for
+value, except: (1) rows of a file without a start time that comes before the first file with
+one get no Unix time (``build_timeseries`` back-dates them from the later file's anchor);
+(2) for formats that record no control mode, ``infer_control_mode`` judges a step's tiny
+currents (< 1e-6 x max |I|) against the largest |I| of the rows in hand, not of the whole
+file; (3) a file decides between the instrument's capacity counters and Σ I·dt on its first batch.
 """
 
 from __future__ import annotations
@@ -81,6 +81,11 @@ class TimeseriesBuilder:
         self._last_finite = dict.fromkeys(_CARRIED)  # last finite stitched values of the current file
         self._held: dict | None = None  # stitched columns of rows not handed out yet
         self._labels: _Labels | None = None
+
+    @property
+    def anchor_unix_s(self) -> float | None:
+        """Unix s of stitched test time 0, from the first file with a start time (None before one)."""
+        return self._anchor_unix_s
 
     def start_file(self, metadata: dict, *, name: str | None = None) -> None:
         """Begin the next file; ``metadata`` is its reader metadata (``start_time_local`` read here)."""

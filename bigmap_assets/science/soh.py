@@ -18,6 +18,11 @@ MIN_SOH_MAD = 0.005  # spreads below 0.5 % SoH (cell-to-cell, provider) are not 
 MIN_CELLS_FOR_OUTLIERS = 4  # a median/MAD of fewer cells is too unstable to judge one of them
 
 
+# The cycling_cycles columns state_of_health reads (read only these from the lake).
+SOH_COLUMNS = ("sample_id", "cycle_count", "stage", "complete", "start_utc_time", "charge_capacity_ah",
+               "discharge_capacity_ah", "specific_discharge_capacity_mah_per_g")
+
+
 def state_of_health(cycles: pa.Table, *, eol_threshold: float = 0.8) -> pa.Table:
     """One ``cycling_soh`` row per complete check-up of one cell (``cycles`` per ``cycling_cycles``).
 
@@ -79,9 +84,9 @@ def series_statistics(soh_all_cells: pa.Table) -> pa.Table:
     and ``relative_spread_eol_between_providers``: std / mean of the providers' mean EoL cycles).
     Standard deviations are sample ones (ddof 1).
     """
-    if soh_all_cells.num_rows == 0:
-        return CYCLING_SERIES.arrow_schema().empty_table()
     soh = soh_all_cells.filter(pc.is_valid(soh_all_cells.column("series")))
+    if soh.num_rows == 0:  # no cell, or none with a series in the registry
+        return CYCLING_SERIES.arrow_schema().empty_table()
     keys = list(REGISTRY_COLUMNS)
     per_checkup = soh.group_by(keys + ["checkup_index"]).aggregate([
         ("sample_id", "count_distinct"),

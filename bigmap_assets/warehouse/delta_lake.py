@@ -106,6 +106,17 @@ class DeltaLake:
             return None
         return pa.concat_tables(pieces)
 
+    def read_every(self, table_name: str, columns: list[str] | None = None) -> pa.Table | None:
+        """Every partition of ``table_name`` (only ``columns`` if given), or None when none was written."""
+        if not schemas.TABLES[table_name].partitioned_by:
+            return self.read(table_name, columns=columns)
+        tables = [t for p in self.partitions(table_name) if (t := self.read(table_name, p, columns)) is not None]
+        return pa.concat_tables(tables) if tables else None
+
+    def column_names(self, table_name: str, partition: dict[str, str] | None = None) -> list[str]:
+        """The partition's columns as ``read`` returns them (every declared one); empty when never written."""
+        return self._read_schema(table_name).names if self.part_count(table_name, partition) else []
+
     def iter_tables(self, table_name: str, partition: dict[str, str] | None = None,
                     columns: list[str] | None = None, batch_rows: int = 256_000) -> Iterator[pa.Table]:
         """The partition's rows in order, one data file at a time (bounded memory), hidden columns dropped."""

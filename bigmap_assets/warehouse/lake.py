@@ -228,20 +228,21 @@ class Lake:
             table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
         return table.select([c for c in schema.column_names if c in table.column_names])
 
-    def read_every(self, table_name: str) -> pa.Table | None:
-        """Every readable partition of ``table_name`` (None when none was written); broken ones are left out.
+    def read_every(self, table_name: str, columns: list[str] | None = None) -> pa.Table | None:
+        """Every readable partition of ``table_name`` (only ``columns`` if given; None when none was written);
+        broken ones are left out.
 
         Cross-sample tables use it, so one damaged part does not stop them; ``broken_parts`` names it.
         """
         if not schemas.TABLES[table_name].partitioned_by:
             try:
-                return self.read(table_name)
+                return self.read(table_name, columns=columns)
             except BrokenPart:
                 return None
         tables = []
         for partition in self.partitions(table_name):
             try:
-                tables.append(self.read(table_name, partition))
+                tables.append(self.read(table_name, partition, columns))
             except BrokenPart:
                 continue
         tables = [t for t in tables if t is not None]
@@ -277,6 +278,17 @@ class Lake:
                 for key, value in (partition or {}).items():
                     table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
                 yield table.select([c for c in schema.column_names if c in table.column_names])
+
+    def column_names(self, table_name: str, partition: dict[str, str] | None = None) -> list[str]:
+        """The partition's columns as ``read`` returns them (stored columns, then hive keys in schema order),
+        from the files' footers alone; empty when never written."""
+        parts = self.parts(table_name, partition)
+        if not parts:
+            return []
+        stored = set(pq.read_schema(parts[0]).names) | set(partition or {})
+        for path in parts[1:]:
+            stored &= set(pq.read_schema(path).names) | set(partition or {})
+        return [c for c in schemas.TABLES[table_name].column_names if c in stored]
 
     def _stored_schema(self, table_name: str) -> pa.Schema:
         """The schema of the stored files: the declared one without the hive key columns."""

@@ -258,3 +258,12 @@ def test_an_unregistered_cell_gets_a_warning_per_file_naming_the_timezone_used()
     assert [(i.path, i.sample_id, i.severity, i.reason, i.sha256) for i in unregistered_issues(sources, "N1")] == [
         ("raw/cycling/N1/a.mpt", "N1", "warning", "not in the registry: timezone assumed UTC", "a" * 64),
         ("raw/cycling/N1/b.csv", "N1", "warning", "not in the registry: the file's own timezone (UTC) used", "b" * 64)]
+
+
+def test_time_steps_backwards_counted_across_pieces():
+    from bigmap_assets.science.cycling import time_steps_backwards
+
+    pieces = [pa.chunked_array([[0.0, 1.0, 2.0]]), pa.chunked_array([[], [1.5]], pa.float64()),
+              pa.chunked_array([[]], pa.float64()), pa.chunked_array([[3.0, 2.5, 4.0]])]
+    assert time_steps_backwards(pieces) == (7, 2)  # 2.0 -> 1.5 at a seam, 3.0 -> 2.5 inside a piece
+    assert time_steps_backwards([]) == (0, 0)

@@ -71,6 +71,12 @@ CELLS = {
 }
 
 
+def test_series_statistics_of_cells_without_a_registry_series_is_empty():
+    soh = pa.concat_tables([attach_registry(state_of_health(cycles_table("U1", [2.0, 1.8])), {}), soh_of_cells(CELLS)])
+    assert series_statistics(soh.slice(0, 2)).num_rows == 0  # the unregistered cell alone
+    assert series_statistics(soh).equals(series_statistics(soh_of_cells(CELLS)))
+
+
 def test_series_statistics_per_checkup_and_end_of_life():
     stats = series_statistics(soh_of_cells(CELLS))
     assert stats.schema.equals(CYCLING_SERIES.arrow_schema(), check_metadata=False)
