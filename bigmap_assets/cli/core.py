@@ -126,15 +126,15 @@ def output_check(path: Path, suffixes: tuple[str, ...]) -> None:
         raise ValueError(f"{path}: is a folder, not a file")
 
 
-def existing_data_folder(args) -> Path:
-    """The data folder of ``args``; refused (nothing created) unless it holds ``raw/`` or ``registry/``."""
+def existing_data_folder(args, holding: tuple[str, ...] = ("raw", "registry")) -> Path:
+    """The data folder of ``args``; refused (nothing created) unless it holds one of the folders ``holding``."""
     data_dir = data_dir_of(args)
     if not data_dir.exists():
         raise ValueError(f"{data_dir}: no such data folder")
     if not data_dir.is_dir():
         raise ValueError(f"{data_dir}: is a file, not a data folder")
-    if not ((data_dir / "raw").is_dir() or (data_dir / "registry").is_dir()):
-        raise ValueError(f"{data_dir}: not a data folder (it holds neither raw/ nor registry/)")
+    if not any((data_dir / name).is_dir() for name in holding):
+        raise ValueError(f"{data_dir}: not a data folder (it holds none of {', '.join(f'{n}/' for n in holding)})")
     return data_dir
 
 

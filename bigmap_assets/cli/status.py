@@ -73,7 +73,7 @@ def _utc(seconds: float | None) -> str:
 def cmd_status(args) -> int:
     from ..defs.freshness import stale_tables
 
-    data_dir = existing_data_folder(args)
+    data_dir = existing_data_folder(args, holding=("raw", "registry", "warehouse"))
     home = dagster_home_of(data_dir)
     runs = recent_runs(home, args.runs)
     print(f"data folder: {data_dir}\nDagster instance: {home}")
