@@ -79,4 +79,4 @@ def test_postgres_instance_records_runs_sensor_and_schedule(postgres_server, exa
          "-d", postgres_server.db_name, "-At", "-c",
          "SELECT status, count(*) FROM runs GROUP BY status; SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"],
         check=True, capture_output=True, text=True).stdout.split()
-    assert rows == ["SUCCESS|2", "6"]  # 2 runs x 3 partitioned cycling assets
+    assert rows == ["SUCCESS|2", "8"]  # 2 runs x 4 partitioned cycling assets (series, cycles, SoH, archive bundle)
