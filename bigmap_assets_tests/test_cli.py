@@ -151,3 +151,20 @@ def test_read_writes_a_binary_file_whole(realdata, tmp_path, capsys):
     assert main(["read", str(source), "-o", str(out)]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {whole.num_rows} rows to {out}"
     assert pq.read_table(out).equals(whole)
+
+
+def test_issues_lists_errors_and_counts_the_warnings_it_leaves_out(tmp_path, capsys):
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    lake.write("ingest_issues", pa.table({
+        "path": ["raw/cycling/S1/a.mpt", "raw/cycling/S1/b.mpt", "raw/cycling/S1/c.mpt"],
+        "technique": ["cycling"] * 3, "sample_id": ["S1"] * 3,
+        "severity": ["error", "warning", "warning"],
+        "reason": ["no reader recognises this file", "not in the registry: timezone assumed UTC", "x"]}),
+        {"technique": "cycling", "sample_id": "S1"})
+    assert main(["issues", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "a.mpt" in out and "b.mpt" not in out and "(1 rows)" in out
+    assert out.splitlines()[-1].startswith("and 2 warning(s)") and "bigmap issues --all" in out
+    assert main(["issues", "--data-dir", str(tmp_path), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "b.mpt" in out and "(3 rows)" in out and "warning(s)" not in out

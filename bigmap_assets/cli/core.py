@@ -163,7 +163,15 @@ def cmd_issues(args) -> int:
     where = "" if args.all else "WHERE severity = 'error' "
     args.query = ("SELECT technique, sample_id, path, location, severity, reason FROM ingest_issues "
                   f"{where}ORDER BY severity, technique, sample_id, path")
-    return cmd_sql(args)
+    status = cmd_sql(args)
+    if not args.all and args.format == "table":
+        args.query = "SELECT count(*) FROM ingest_issues WHERE severity <> 'error'"
+        con = catalog.connect(data_dir_of(args) / "warehouse")
+        (warnings,), = catalog.query(con, args.query)[1]
+        if warnings:
+            print(f"and {warnings} warning(s), files used with an assumption (unregistered cells, assumed "
+                  "timezones...): bigmap issues --all")
+    return status
 
 
 # Text a spreadsheet program would run as a formula; and text that is just a number (it may start with + or -)

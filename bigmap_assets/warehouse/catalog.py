@@ -52,20 +52,34 @@ def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def view_sql(lake: Lake, table: schemas.Table, files: list[Path] | None = None) -> str:
-    """``CREATE VIEW`` text for one table: over its Parquet files (``files``, default every one), or empty but typed."""
-    columns = ", ".join(f'"{c.name}"' for c in table.columns)
+def parquet_source(lake: Lake, table: schemas.Table, files: list[Path] | None = None) -> str | None:
+    """The ``read_parquet(...)`` over a table's Parquet files (``files``, default every one); None when there are none."""
     if files is None and any(Path(lake.root, table.name).rglob("*.parquet")):
         source = _quote(lake.glob(table.name))
     elif files:
         source = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
     else:
-        empty = ", ".join(f'CAST(NULL AS {duck_type(c.type)}) AS "{c.name}"' for c in table.columns)
-        return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {empty} WHERE false'
+        return None
     hive = ", ".join(f"'{k}': 'VARCHAR'" for k in table.partitioned_by)
     hive_args = f", hive_partitioning = true, hive_types = {{{hive}}}" if hive else ", hive_partitioning = false"
-    return (f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {columns} '
-            f"FROM read_parquet({source}, union_by_name = true{hive_args})")
+    return f"read_parquet({source}, union_by_name = true{hive_args})"
+
+
+def view_sql(table: schemas.Table, source: str | None, present: set[str] | None = None) -> str:
+    """``CREATE VIEW`` text for one table over ``source``, or empty but typed when there is none.
+
+    A declared column missing from every file (``present`` names those there; parts written before the
+    column existed) reads as NULL, so a new column never hides a table written by an older version.
+    """
+    def column(c: schemas.Column) -> str:
+        if present is None or c.name in present:
+            return f'"{c.name}"'
+        return f'CAST(NULL AS {duck_type(c.type)}) AS "{c.name}"'
+
+    if source is None:
+        empty = ", ".join(f'CAST(NULL AS {duck_type(c.type)}) AS "{c.name}"' for c in table.columns)
+        return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {empty} WHERE false'
+    return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {", ".join(column(c) for c in table.columns)} FROM {source}'
 
 
 def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[BrokenPart]:
@@ -73,19 +87,24 @@ def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[BrokenPart]
     broken = []
     for table in schemas.TABLES.values():
         try:
-            con.execute(view_sql(lake, table))
+            create_view(con, table, parquet_source(lake, table))
             continue
         except duckdb.Error as exc:
             failure = str(exc).splitlines()[0]
         bad = lake.broken_parts(table.name)
         good = sorted(set(Path(lake.root, table.name).rglob("*.parquet")) - {b.path for b in bad})
         try:
-            con.execute(view_sql(lake, table, good))
+            create_view(con, table, parquet_source(lake, table, good))
         except duckdb.Error:  # not one part in particular: the table reads as empty
-            con.execute(view_sql(lake, table, []))
+            create_view(con, table, None)
             bad = [BrokenPart(Path(lake.root, table.name), failure)]
         broken += bad
     return broken
+
+
+def create_view(con: duckdb.DuckDBPyConnection, table: schemas.Table, source: str | None) -> None:
+    present = None if source is None else {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    con.execute(view_sql(table, source, present))
 
 
 def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _message: None) -> Path:

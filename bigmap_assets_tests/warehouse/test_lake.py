@@ -75,3 +75,17 @@ def test_analysts_can_query_while_the_catalog_is_republished(tmp_path):
     catalog.refresh(warehouse)
     Lake(warehouse / "lake").write("cycling_timeseries", _timeseries(6), {"sample_id": "S2"})
     assert reader.execute("SELECT count(*) FROM cycling_timeseries").fetchone() == (10,)
+
+
+def test_a_column_added_after_the_parts_were_written_reads_as_null(tmp_path):
+    """An upgrade adds a declared column; parts written before it still answer, the new column NULL."""
+    lake = Lake(tmp_path / "lake")
+    for sample in ("S1", "S2"):
+        path = lake.write("cycling_timeseries", pa.table({"sample_id": [sample], "test_time_second": [1.0],
+                                                          "voltage_volt": [3.5], "current_ampere": [0.1]}),
+                          {"sample_id": sample})
+        pq.write_table(pq.read_table(path).drop_columns(["temperature_celsius"]), path)  # as an older version wrote
+    con = catalog.connect(tmp_path)
+    rows = con.execute("SELECT sample_id, voltage_volt, temperature_celsius FROM cycling_timeseries ORDER BY 1").fetchall()
+    assert rows == [("S1", 3.5, None), ("S2", 3.5, None)]
+    assert catalog.create_views(duckdb.connect(), lake) == []  # nothing counts as broken
