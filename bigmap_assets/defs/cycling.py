@@ -159,7 +159,7 @@ def cells_follow_their_series(warehouse: WarehouseResource) -> dg.AssetCheckResu
                 description="Rows match the declared schema; time never runs backwards.")
 def timeseries_is_well_formed(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     lake, partition = warehouse.lake, {"sample_id": sample_of(context)}
-    if not lake.parts("cycling_timeseries", partition):
+    if not lake.part_count("cycling_timeseries", partition):
         return dg.AssetCheckResult(passed=False, metadata={"reason": "partition not written"})
     names = lake.column_names("cycling_timeseries", partition)
     times = (t.column("test_time_second") for t in lake.iter_tables("cycling_timeseries", partition,

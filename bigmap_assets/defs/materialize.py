@@ -109,7 +109,7 @@ def _sync_sample_sets(instance: dg.DagsterInstance, warehouse: WarehouseResource
     (rows retracted), as the sensor does."""
     lake = warehouse.lake
     partitions.apply(instance, partitions.legacy_moves(
-        instance, warehouse.root, has_rows=lambda t, s: bool(lake.parts("raw_files", {"technique": t, "sample_id": s}))))
+        instance, warehouse.root, has_rows=lambda t, s: bool(lake.part_count("raw_files", {"technique": t, "sample_id": s}))))
     for technique, sample_ids in removed(warehouse, {t: registered(instance, t) for t in TECHNIQUES}).items():
         for sample_id in sample_ids:
             retract(warehouse, technique, sample_id)

@@ -45,7 +45,7 @@ def retract(warehouse: WarehouseResource, technique: str, sample_id: str) -> lis
     touched = []
     for table in [*technique_tables(technique), "ingest_issues"]:
         partition = {k: keys[k] for k in schemas.TABLES[table].partitioned_by}
-        if warehouse.lake.parts(table, partition):
+        if warehouse.lake.part_count(table, partition):
             touched.append(table)
         warehouse.lake.delete(table, partition)
     shutil.rmtree(warehouse.warehouse_dir / "exports" / technique / sample_id, ignore_errors=True)

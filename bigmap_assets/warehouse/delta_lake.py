@@ -18,13 +18,16 @@ the partition, for reading back in order). The append state is a small JSON obje
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -244,42 +247,42 @@ class DeltaLake:
 
     def _commit(self, table_name: str, partition: dict[str, str] | None,
                 pieces: list[tuple[int, Iterable[pa.Table]]], *, first_row: int, from_part: int) -> list[int]:
-        """Write ``(part, tables)`` pieces in one Delta commit replacing parts >= ``from_part``; rows per piece."""
+        """Write ``(part, tables)`` pieces in one Delta commit replacing parts >= ``from_part``; rows per piece.
+
+        The rows are spooled to a local temporary Parquet file first, in bounded memory: the pieces may
+        themselves read Delta tables (the cycles summary reads the time series), which delta-rs cannot do
+        from inside its own write; and a piece that fails does so before anything is sent.
+        """
         keys = self._keys(table_name, partition)
         declared = schemas.TABLES[table_name]
         schema = self._schema(table_name)
         counts = [0] * len(pieces)
-        failure: list[BaseException] = []
 
         def batches() -> Iterator[pa.RecordBatch]:
             row = first_row
-            try:
-                for index, (part, tables) in enumerate(pieces):
-                    for table in tables:
-                        conformed = declared.conform(table)
-                        for key, value in keys.items():
-                            position = conformed.schema.get_field_index(key)
-                            conformed = conformed.set_column(position, key, pa.array([value] * conformed.num_rows,
-                                                                                     pa.string()))
-                        n = conformed.num_rows
-                        conformed = conformed.append_column(PART, pa.array([part] * n, pa.int32()))
-                        conformed = conformed.append_column(ROW, pa.array(range(row, row + n), pa.int64()))
-                        row += n
-                        counts[index] += n
-                        yield from conformed.cast(schema).to_batches()
-            except BaseException as exc:  # re-raised below as itself, not as delta-rs' wrapper
-                failure.append(exc)
-                raise
+            for index, (part, tables) in enumerate(pieces):
+                for table in tables:
+                    conformed = declared.conform(table)
+                    for key, value in keys.items():
+                        position = conformed.schema.get_field_index(key)
+                        conformed = conformed.set_column(position, key, pa.array([value] * conformed.num_rows,
+                                                                                 pa.string()))
+                    n = conformed.num_rows
+                    conformed = conformed.append_column(PART, pa.array([part] * n, pa.int32()))
+                    conformed = conformed.append_column(ROW, pa.array(range(row, row + n), pa.int64()))
+                    row += n
+                    counts[index] += n
+                    yield from conformed.cast(schema).to_batches()
 
-        reader = pa.RecordBatchReader.from_batches(schema, batches())
-        try:
+        with tempfile.TemporaryDirectory(prefix="bigmap-delta-") as spool_dir:
+            spool = Path(spool_dir) / "rows.parquet"
+            with pq.ParquetWriter(spool, schema) as writer:
+                for batch in batches():
+                    writer.write_batch(batch)
+            reader = pa.RecordBatchReader.from_batches(schema, pq.ParquetFile(spool).iter_batches())
             write_deltalake(self.uri(table_name), reader, mode="overwrite", partition_by=[*keys, PART],
                             predicate=self._predicate(table_name, partition, from_part) if keys or from_part else None,
                             storage_options=self.options or None)
-        except Exception:
-            if failure:
-                raise failure[0] from None
-            raise
         return counts
 
     def _table(self, table_name: str) -> DeltaTable | None:

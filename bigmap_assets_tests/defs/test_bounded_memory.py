@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from bigmap_assets import cycling_ingest
 from bigmap_assets.definitions import build_defs
 from bigmap_assets.defs import cycling
-from bigmap_assets.defs.partitions import partition_key, sample_partitions
+from bigmap_assets.defs.partitions import partition_key, sample_set
 from bigmap_assets.defs.resources import WarehouseResource
 from bigmap_assets.science.cycling import _CycleTable
 
@@ -42,7 +42,7 @@ results = []
 for data_dir in sys.argv[1:]:
     defs = build_defs(data_dir)
     resources = {{"warehouse": WarehouseResource(data_dir=data_dir, large_file_mb=1)}}  # every file streamed
-    instance.add_dynamic_partitions(sample_partitions.name, ["CELL"])
+    instance.add_dynamic_partitions(sample_set("cycling").name, ["CELL"])
     runs = [defs.resolve_job_def("cycling_job").execute_in_process(
                 partition_key=partition_key("CELL", "cycling"), instance=instance, resources=resources),
             defs.resolve_job_def("summary_job").execute_in_process(instance=instance, resources=resources)]
