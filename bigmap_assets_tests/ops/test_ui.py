@@ -118,9 +118,17 @@ def test_ui_shows_groups_partitions_only_where_data_exist_lineage_a_ui_launched_
             _shot(page, "2-xas-partitions")
 
             # 3. the lineage of the XAS alignment: its cycling input from the same sample
-            page.goto(f"{base}/assets/xas_echem?view=lineage")
+            # (its inputs only: the archive bundle and the report that follow it would shrink the graph)
+            page.goto(f"{base}/assets/xas_echem?view=lineage&lineageScope=upstream")
             page.get_by_text("cycling_timeseries", exact=True).first.wait_for()
             page.get_by_text(re.compile(r"^Loading")).first.wait_for(state="hidden")  # the nodes' latest events
+            node = page.get_by_text("xas_echem", exact=True).last.bounding_box()
+            for _ in range(6):  # zoom in until the nodes show their partition fill
+                if page.get_by_text("100% filled", exact=True).count():
+                    break
+                page.mouse.move(node["x"] + node["width"] / 2, node["y"] + node["height"] / 2)
+                page.mouse.wheel(0, -300)
+                page.wait_for_timeout(500)
             page.get_by_text("100% filled", exact=True).first.wait_for()
             assert page.get_by_text("100% filled", exact=True).count() == 4  # cycling_timeseries and the 3 XAS assets
             _shot(page, "3-lineage")
