@@ -146,13 +146,17 @@ def cmd_materialize(args) -> int:
 
 
 def cmd_sql(args) -> int:
+    columns, rows = catalog.query(warehouse_connection(args), args.query)
+    print_rows(columns, rows, args.format)
+    return 0
+
+
+def warehouse_connection(args):
+    """The read-only DuckDB over the data folder's warehouse, or an error saying there is none yet."""
     warehouse = data_dir_of(args) / "warehouse"
     if not (warehouse / "lake").is_dir() and not storage.is_remote(storage.lake_location(warehouse.parent)):
         raise FileNotFoundError(f"no warehouse under {warehouse}: run `bigmap materialize` first")
-    con = catalog.connect(warehouse, allow_files=getattr(args, "allow_files", False), warn=warn)
-    columns, rows = catalog.query(con, args.query)
-    print_rows(columns, rows, args.format)
-    return 0
+    return catalog.connect(warehouse, allow_files=getattr(args, "allow_files", False), warn=warn)
 
 
 def warn(message: str) -> None:
@@ -161,17 +165,16 @@ def warn(message: str) -> None:
 
 def cmd_issues(args) -> int:
     where = "" if args.all else "WHERE severity = 'error' "
-    args.query = ("SELECT technique, sample_id, path, location, severity, reason FROM ingest_issues "
-                  f"{where}ORDER BY severity, technique, sample_id, path")
-    status = cmd_sql(args)
+    con = warehouse_connection(args)
+    columns, rows = catalog.query(con, "SELECT technique, sample_id, path, location, severity, reason FROM "
+                                       f"ingest_issues {where}ORDER BY severity, technique, sample_id, path")
+    print_rows(columns, rows, args.format)
     if not args.all and args.format == "table":
-        args.query = "SELECT count(*) FROM ingest_issues WHERE severity <> 'error'"
-        con = catalog.connect(data_dir_of(args) / "warehouse")
-        (warnings,), = catalog.query(con, args.query)[1]
+        (warnings,), = catalog.query(con, "SELECT count(*) FROM ingest_issues WHERE severity <> 'error'")[1]
         if warnings:
             print(f"and {warnings} warning(s), files used with an assumption (unregistered cells, assumed "
                   "timezones...): bigmap issues --all")
-    return status
+    return 0
 
 
 # Text a spreadsheet program would run as a formula; and text that is just a number (it may start with + or -)
