@@ -7,6 +7,8 @@ One ``materialize`` at a time per data folder: a second one waits for the first
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,14 +43,34 @@ class Report:
 
 
 def ensure_dagster_home(data_dir: Path) -> Path:
-    """``$DAGSTER_HOME``, or ``<data_dir>/.dagster`` created with telemetry off."""
-    home = Path(os.environ.get("DAGSTER_HOME") or data_dir / ".dagster")
+    """``$DAGSTER_HOME``, or ``<data_dir>/.dagster`` created whole with telemetry off.
+
+    The default home is built in a staging folder beside it and renamed into place, so a run
+    killed while Dagster creates its SQLite databases leaves no half-made instance behind
+    (the next run removes the staging folder and starts again). Call under the folder lock.
+    """
+    explicit = os.environ.get("DAGSTER_HOME")
+    home = Path(explicit) if explicit else data_dir / ".dagster"
+    if not explicit and not home.is_dir():
+        _create_home(home)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(INSTANCE_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def _create_home(home: Path) -> None:
+    for stale in home.parent.glob(f"{home.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{home.name}.partial-", dir=home.parent))
+    (staging / "dagster.yaml").write_text(INSTANCE_YAML)
+    with dg.DagsterInstance.from_config(str(staging)) as instance:  # creates every storage's database
+        instance.get_runs(limit=1)
+        instance.get_dynamic_partitions("bigmap_instance_check")
+        instance.all_instigator_state()
+    os.rename(staging, home)
 
 
 def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = None,

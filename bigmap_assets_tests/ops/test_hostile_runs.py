@@ -99,6 +99,28 @@ def test_the_next_run_rebuilds_a_damaged_part_and_removes_stale_temp_files(examp
     assert rows == [(good["cycling_cycles"].num_rows,)]
 
 
+def test_a_kill_while_dagster_creates_its_instance_leaves_none_and_the_next_run_makes_it_whole(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    killed_mid_creation = subprocess.run(
+        [sys.executable, "-c", "import os, signal, sys; from pathlib import Path; import dagster as dg;"
+         "from bigmap_assets.defs.materialize import ensure_dagster_home;"
+         "dg.DagsterInstance.all_instigator_state = lambda self: os.kill(os.getpid(), signal.SIGKILL);"
+         "ensure_dagster_home(Path(sys.argv[1]))", str(tmp_path)], env=env)
+    assert killed_mid_creation.returncode == -signal.SIGKILL
+    assert not (tmp_path / ".dagster").exists()
+    assert len(list(tmp_path.glob(".dagster.partial-*"))) == 1
+
+    finish = ("import sys; from pathlib import Path; import dagster as dg;"
+              "from bigmap_assets.defs.materialize import ensure_dagster_home;"
+              "home = ensure_dagster_home(Path(sys.argv[1]));"
+              "instance = dg.DagsterInstance.from_config(str(home));"
+              "instance.add_dynamic_partitions('cycling_samples', ['LNO-REF-A-01']);"
+              "print(instance.get_dynamic_partitions('cycling_samples'))")
+    made_whole = subprocess.run([sys.executable, "-c", finish, str(tmp_path)], env=env, capture_output=True, text=True)
+    assert made_whole.stdout == "['LNO-REF-A-01']\n", made_whole.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dagster"]
+
+
 def lake_tables(data_dir) -> dict:
     from bigmap_assets import schemas
 
