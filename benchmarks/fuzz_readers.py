@@ -30,14 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bigmap_assets.modules import import_if_present  # noqa: E402
 from bigmap_assets_tests.fuzzing import mutants, outcome, seed_files  # noqa: E402
 
 BAD = ("other", "slow", "hang", "memory", "crash")
 HANG_FACTOR = 6
-# Libraries the readers import on first use. Only imported, never used, before forking: a child
-# forked after polars (inside fastnda) has started its thread pool deadlocks in its first query.
-LAZY_IMPORTS = ("fastnda", "python_calamine")
 
 
 def rss_kib() -> int:
@@ -95,8 +91,11 @@ def main() -> int:
     args = parser.parse_args()
 
     seeds = seed_files(args.realdata)
-    for library in LAZY_IMPORTS:  # imported here once, not in each child
-        import_if_present(library)
+    # Libraries the readers import on first use, imported here once, not in each child. Only imported,
+    # never used, before forking: a child forked after polars (inside fastnda) has started its thread
+    # pool deadlocks in its first query.
+    import fastnda  # noqa: F401
+    import python_calamine  # noqa: F401
     totals: Counter = Counter()
     worst_second, worst_mib = (0.0, ""), (0.0, "")
     started = time.monotonic()

@@ -6,7 +6,7 @@ The file is made by ``benchmarks/stream_mpt.py``'s generator (a real GCPL export
 Each step runs in its own process so that its peak resident memory (``ru_maxrss``) is its own:
 
 - read only: ``readers.streaming.iter_batches`` alone (the floor the ingest builds on);
-- time series: ``cycling_ingest.read_sources`` + ``ingest_timeseries`` (the ``cycling_timeseries``
+- time series: ``ingest.cycling.read_sources`` + ``ingest_timeseries`` (the ``cycling_timeseries``
   asset's code: stream, derive with ``TimeseriesBuilder``, write Parquet row groups);
 - cycles: ``Lake.iter_tables(columns=SUMMARY_COLUMNS)`` + ``summarise_cycles_in_pieces`` (the
   ``cycling_cycles`` asset's code), and for comparison the whole-table way: ``Lake.read(columns=...)``
@@ -33,7 +33,7 @@ TARGET_PEAK_MIB = 1024
 
 def step(name: str, data_dir: Path) -> dict:
     """Run one step in this process; rows, seconds and peak RSS (MiB)."""
-    from bigmap_assets.cycling_ingest import LARGE_FILE_BYTES, ingest_timeseries, read_sources
+    from bigmap_assets.ingest.cycling import LARGE_FILE_BYTES, ingest_timeseries, read_sources
     from bigmap_assets.readers.streaming import iter_batches
     from bigmap_assets.science.cycling import SUMMARY_COLUMNS, summarise_cycles, summarise_cycles_in_pieces
     from bigmap_assets.warehouse.lake import Lake

@@ -3,7 +3,7 @@
     python benchmarks/read_eclab.py [--realdata DIR] [--peer-python PYTHON] [--quick] [--rounds N] [--large-only]
 
 Each (tool, file) runs in a fresh subprocess, with the glibc allocator settings of
-``bigmap_assets.allocator`` whatever the tool (but yadg, in its own environment): a read of another (the smallest) file loads
+``bigmap_assets.ingest.allocator`` whatever the tool (but yadg, in its own environment): a read of another (the smallest) file loads
 what the tool imports lazily, then one read of the file gives the peak-RSS increase
 (ru_maxrss after minus before, MiB) and repeated reads the best time (rows/s);
 ``--quick`` repeats for 0.1 s instead of 0.5 s.
@@ -107,7 +107,7 @@ def _reader(tool: str, kind: str):
 
 def _worker(tool: str, kind: str, path: Path, warm_up: Path, repeat_seconds: float) -> dict:
     try:  # every tool under the allocator settings ours runs with (not in yadg's own environment)
-        from bigmap_assets.allocator import keep_freed_memory
+        from bigmap_assets.ingest.allocator import keep_freed_memory
 
         keep_freed_memory()
     except ImportError:

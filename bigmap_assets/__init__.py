@@ -6,7 +6,7 @@ Table whose schema metadata (``metadata_of(table)``) carries the file's metadata
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .errors import UnreadableFile
+from .readers.errors import UnreadableFile
 from .readers import metadata_of, read
 
 try:

@@ -13,30 +13,27 @@ import os
 
 import dagster as dg
 
-from .allocator import keep_freed_memory
+from .ingest.allocator import keep_freed_memory
+from .defs import (accounting, alerts, archive, cycling, d2b, freshness, overview, registry, report, survey,
+                   xas)
 from .defs.alerts import AlertResource, build_alert_sensor
 from .defs.jobs import build_jobs
 from .defs.resources import WarehouseResource
 from .defs.schedules import build_nightly_schedules
 from .defs.sensors import build_after_partition_sensor, build_raw_file_sensor
-from .ingest import default_data_dir
-from .modules import import_if_present
+from .ingest.admission import default_data_dir
 from .warehouse.storage import LAKE_ENV
 
-# The process that loads the code location runs our assets: numpy temporaries reuse freed memory (allocator.py).
+# The process that loads the code location runs our assets: numpy temporaries reuse freed memory (ingest/allocator.py).
 keep_freed_memory()
 
-# Each module defines ASSETS and CHECKS; a technique that is not built yet is simply absent.
-TECHNIQUE_MODULES = ("cycling", "d2b", "xas", "registry", "survey", "overview", "freshness", "accounting",
-                     "archive", "alerts", "report")
+# Each module defines ASSETS and CHECKS.
+ASSET_MODULES = (cycling, d2b, xas, registry, survey, overview, freshness, accounting, archive, alerts, report)
 
 
 def _collect() -> tuple[list, list]:
     assets, checks = [], []
-    for name in TECHNIQUE_MODULES:
-        module = import_if_present(f"{__package__}.defs.{name}")
-        if module is None:
-            continue
+    for module in ASSET_MODULES:
         assets += module.ASSETS
         checks += module.CHECKS
     return assets, checks

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bigmap_assets.allocator import keep_freed_memory
+from bigmap_assets.ingest.allocator import keep_freed_memory
 
 glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
@@ -33,7 +33,7 @@ def faults_after(setup: str) -> int:
 def test_the_entry_points_reuse_freed_memory_and_a_plain_import_leaves_malloc_alone():
     fresh_pages = 32e6 / 4096  # about 7,800 faults without the setting
     assert faults_after("import bigmap_assets, bigmap_assets.readers, bigmap_assets.science.cycling") > fresh_pages / 2
-    assert faults_after("from bigmap_assets.allocator import keep_freed_memory; assert keep_freed_memory()") < 500
+    assert faults_after("from bigmap_assets.ingest.allocator import keep_freed_memory; assert keep_freed_memory()") < 500
     assert faults_after("from bigmap_assets.cli import main; assert main(['read', '/no/such/file.mpt']) == 2") < 500
     assert faults_after("import bigmap_assets.definitions") < 500
 

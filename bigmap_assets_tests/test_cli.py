@@ -69,8 +69,8 @@ def test_the_installed_command_answers_help():
 
 
 def test_csv_export_escapes_formula_text_and_keeps_numbers(tmp_path, capsys):
-    from bigmap_assets.ingest import Issue, issues_table
-    from bigmap_assets.registry import load_samples, samples_table
+    from bigmap_assets.ingest.admission import Issue, issues_table
+    from bigmap_assets.ingest.registry import load_samples, samples_table
 
     (tmp_path / "registry").mkdir()
     (tmp_path / "registry" / "samples.csv").write_text(

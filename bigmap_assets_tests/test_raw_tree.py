@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bigmap_assets.accounting import unaccounted_files, unregistered_samples
-from bigmap_assets.ingest import NO_SAMPLE, inventory_table, issues_table, layout_issues, sample_files, sample_folders
-from bigmap_assets.raw_tree import containment, entries_on_disk, not_a_regular_file, walk
+from bigmap_assets.ingest.accounting import unaccounted_files, unregistered_samples
+from bigmap_assets.ingest.admission import NO_SAMPLE, inventory_table, issues_table, layout_issues, sample_files, sample_folders
+from bigmap_assets.ingest.raw_tree import containment, entries_on_disk, not_a_regular_file, walk
 from bigmap_assets.warehouse.lake import Lake
 
 

@@ -3,7 +3,7 @@
 import os
 import time
 
-from bigmap_assets import watch
+from bigmap_assets.ingest import watch
 
 
 def _drop(data_dir, rel, content=b"data", age_second=60.0):

@@ -18,11 +18,11 @@ import warnings
 
 import duckdb
 
-from ..allocator import keep_freed_memory
-from ..errors import UnreadableFile
-from ..modules import import_if_present
+from ..ingest.allocator import keep_freed_memory
+from ..readers.errors import UnreadableFile
+from . import archive, core, d2b, status, xas
 
-TOPICS = ("core", "d2b", "xas", "status", "archive")
+TOPICS = (core, d2b, xas, status, archive)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -39,14 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for topic in TOPICS:
-        module = import_if_present(f"{__name__}.{topic}")
-        if module is not None:
-            module.register(subparsers)
+        topic.register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep_freed_memory()  # this process is ours: numpy temporaries reuse freed memory (allocator.py)
+    keep_freed_memory()  # this process is ours: numpy temporaries reuse freed memory (ingest/allocator.py)
     warnings.simplefilter("ignore")
     args = build_parser().parse_args(argv)
     try:

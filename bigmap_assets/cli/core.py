@@ -17,8 +17,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tabulate import tabulate
 
-from ..errors import UnreadableFile
-from ..ingest import default_data_dir
+from ..readers.errors import UnreadableFile
+from ..ingest.admission import default_data_dir
 from ..readers import find_reader, metadata_of, read, streaming
 from ..warehouse import catalog, storage
 

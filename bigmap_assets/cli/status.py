@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ..accounting import unaccounted_files, unregistered_samples
+from ..ingest.accounting import unaccounted_files, unregistered_samples
 from ..warehouse import catalog, storage
 from ..warehouse.lake import Lake
 from .core import data_dir_arg, existing_data_folder

@@ -3,8 +3,8 @@ every run, that each file under raw/ was ingested or has an issue saying why not
 
 import dagster as dg
 
-from ..accounting import unaccounted_files
-from ..ingest import NO_SAMPLE, issues_table, layout_issues
+from ..ingest.accounting import unaccounted_files
+from ..ingest.admission import NO_SAMPLE, issues_table, layout_issues
 from .publish import preview_markdown
 from .resources import WarehouseResource
 

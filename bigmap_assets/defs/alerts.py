@@ -18,7 +18,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from .. import schemas
 from ..alerts import rules
 from ..alerts.webhooks import ENV_VAR, Webhook, deliver, parse_webhooks
-from ..ingest import NO_SAMPLE, TECHNIQUES
+from ..ingest.admission import NO_SAMPLE, TECHNIQUES
 from .partitions import partitions_for, sample_of
 from .publish import empty_table, read_sample_table
 from .resources import WarehouseResource

@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 import dagster as dg
 import pyarrow as pa
 
-from .. import registry
+from ..ingest import registry
 from ..archive.bundle import bundle_dir, find_bundles, read_bundle, write_bundle
 from ..archive.facts import TABLES, Facts, experiments_of, pipeline_outputs, summarise
 from ..archive.notebook import NOTEBOOK_NAME, notebook_entry
-from ..ingest import TECHNIQUES
+from ..ingest.admission import TECHNIQUES
 from ..warehouse.provenance import code_version
 from .overview import read_all
 from .partitions import partitions_for, sample_of

@@ -6,9 +6,9 @@ import dagster as dg
 import pyarrow as pa
 
 from .. import schemas
-from ..cycling_ingest import IngestReport, ingest_timeseries, read_sources, unregistered_issues
-from ..errors import UnreadableFile
-from ..ingest import Issue
+from ..ingest.cycling import IngestReport, ingest_timeseries, read_sources, unregistered_issues
+from ..readers.errors import UnreadableFile
+from ..ingest.admission import Issue
 from ..alerts.rules import trajectory_departures
 from ..plots.cycling import soh_versus_cycle
 from ..science.cycling import SUMMARY_COLUMNS, iter_cycles, time_steps_backwards

@@ -5,7 +5,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from ..exports.xye import export_diffractograms
-from ..ingest import Issue, read_partition
+from ..ingest.admission import Issue, read_partition
 from ..plots.d2b import comparison, series_heatmap
 from ..readers.d2b_nexus import read_calibration
 from ..science.d2b_workflows import DEFAULT_WORKFLOW

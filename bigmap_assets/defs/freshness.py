@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from .. import schemas
-from ..ingest import TECHNIQUES, raw_files_of, sample_folders
+from ..ingest.admission import TECHNIQUES, raw_files_of, sample_folders
 from ..warehouse.lake import BrokenPart, Lake
 from ..warehouse.storage import lake_location, open_lake
 from ..warehouse.provenance import sha256_of

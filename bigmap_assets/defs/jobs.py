@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from ..ingest import TECHNIQUES
+from ..ingest.admission import TECHNIQUES
 from .partitions import partitions_for
 
 if TYPE_CHECKING:

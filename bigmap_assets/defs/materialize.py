@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from ..ingest import TECHNIQUES, sample_folders
+from ..ingest.admission import TECHNIQUES, sample_folders
 from ..warehouse import catalog, storage
 from ..warehouse.folder_lock import data_folder_lock
 from . import partitions

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..ingest import TECHNIQUES, sample_folders
+from ..ingest.admission import TECHNIQUES, sample_folders
 
 LEGACY_SET = "sample_id"  # the single set of sample IDs that instances built before the split hold
 

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from tabulate import tabulate
 
 from .. import schemas
-from ..ingest import PartitionFiles, inventory_table, issues_table
+from ..ingest.admission import PartitionFiles, inventory_table, issues_table
 from ..warehouse.provenance import code_version
 from .resources import WarehouseResource
 

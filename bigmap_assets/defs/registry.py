@@ -6,8 +6,9 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from .. import registry, schemas
-from ..ingest import Issue, PartitionFiles
+from .. import schemas
+from ..ingest import registry
+from ..ingest.admission import Issue, PartitionFiles
 from ..plots.logistics import experiments_gantt
 from ..science.logistics import logistics_metrics as compute_logistics_metrics
 from ..warehouse.provenance import sha256_of, stamp

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 
 from .. import schemas
-from ..ingest import TECHNIQUES, sample_folders
+from ..ingest.admission import TECHNIQUES, sample_folders
 from .freshness import technique_tables
 from .resources import WarehouseResource
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .. import registry
+from ..ingest import registry
 from .resources import WarehouseResource
 
 

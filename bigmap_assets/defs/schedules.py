@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ..ingest import TECHNIQUES, sample_folders
+from ..ingest.admission import TECHNIQUES, sample_folders
 from .partitions import partition_key, registered
 from .resources import WarehouseResource
 

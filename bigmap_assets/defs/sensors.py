@@ -9,8 +9,8 @@ import time
 
 import dagster as dg
 
-from .. import registry, watch
-from ..ingest import TECHNIQUES, sample_folders
+from ..ingest import registry, watch
+from ..ingest.admission import TECHNIQUES, sample_folders
 from ..warehouse.provenance import code_version
 from . import partitions as partition_sets
 from .partitions import partition_key, registered, sample_set

@@ -8,8 +8,8 @@ import dagster as dg
 import pyarrow as pa
 
 from .. import schemas
-from ..errors import UnreadableFile, failure_reason, must_propagate
-from ..ingest import Issue, PartitionFiles, ReadFile, files_in
+from ..readers.errors import UnreadableFile, failure_reason, must_propagate
+from ..ingest.admission import Issue, PartitionFiles, ReadFile, files_in
 from ..plots.survey import survey_grid
 from ..readers import attach_metadata, find_reader, metadata_of, read, survey_form
 from ..science.survey import survey_metaview as compute_metaview

@@ -6,7 +6,7 @@ import pyarrow as pa
 from .. import schemas
 from ..alerts.rules import scans_outside
 from ..exports.xdi import export_scans
-from ..ingest import Issue, read_partition
+from ..ingest.admission import Issue, read_partition
 from ..plots.xas import edge_versus_potential, spectra_over_time
 from ..science.alignment import CONTINUOUS, LABELS, align_scans
 from ..science.xas import build_scans

@@ -22,10 +22,11 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from ..errors import UnreadableFile, failure_reason, must_propagate
-from ..modules import import_if_present
-from ..raw_tree import not_a_regular_file
+from .errors import UnreadableFile, failure_reason, must_propagate
+from ..ingest.raw_tree import not_a_regular_file
 from ..schemas.cycling import READER_COLUMNS
+from . import (arbin, basytec, d2b_nexus, eclab_mpr, eclab_mpt, maccor, neware, novonix, survey_form, xas_columns,
+               xas_nxxas, xas_rock, xas_xdi)
 
 READER_COLUMN_NAMES = [column.name for column in READER_COLUMNS]
 
@@ -33,26 +34,8 @@ HEAD_BYTES = 65536
 METADATA_KEY = b"bigmap"
 
 # Order matters only where two sniffers could both accept a file: the stricter first.
-_READER_MODULES = (
-    "eclab_mpr",
-    "eclab_mpt",
-    "neware",
-    "arbin",
-    "maccor",
-    "basytec",
-    "novonix",
-    "d2b_nexus",
-    "xas_nxxas",
-    "xas_rock",
-    "xas_xdi",
-    "xas_columns",
-    "survey_form",
-)
-
-
-READERS: list[ModuleType] = [
-    module for name in _READER_MODULES if (module := import_if_present(f"{__name__}.{name}")) is not None
-]
+READERS: list[ModuleType] = [eclab_mpr, eclab_mpt, neware, arbin, maccor, basytec, novonix, d2b_nexus,
+                             xas_nxxas, xas_rock, xas_xdi, xas_columns, survey_form]
 
 
 def read_head(path: Path) -> bytes:

@@ -28,7 +28,7 @@ from pathlib import Path
 warnings.simplefilter("ignore")
 import dagster as dg
 import pyarrow.parquet as pq
-from bigmap_assets import cycling_ingest
+from bigmap_assets.ingest import cycling as cycling_ingest
 from bigmap_assets.definitions import build_defs
 from bigmap_assets.defs import cycling
 from bigmap_assets.defs.partitions import partition_key, sample_set
@@ -82,7 +82,7 @@ def test_streamed_steps_give_the_tables_of_the_in_memory_path(tmp_path, monkeypa
     """Ingest streamed in 500-row batches, cycles summarised from 700-row lake pieces and written 3 rows at a
     time, SoH from the stored columns: exactly the tables of build_timeseries/summarise_cycles on the whole file."""
     from bigmap_assets import read
-    from bigmap_assets.cycling_ingest import ingest_timeseries, read_sources
+    from bigmap_assets.ingest.cycling import ingest_timeseries, read_sources
     from bigmap_assets.science.cycling import (SUMMARY_COLUMNS, _CycleTable, build_timeseries, iter_cycles,
                                                summarise_cycles)
     from bigmap_assets.science.soh import SOH_COLUMNS, state_of_health

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from bigmap_assets.errors import UnreadableFile
-from bigmap_assets.ingest import read_partition
+from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.admission import read_partition
 from bigmap_assets.readers import READERS, find_reader, metadata_of, read
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from bigmap_assets.registry import load_samples, load_table
+from bigmap_assets.ingest.registry import load_samples, load_table
 from bigmap_assets.science.logistics import logistics_metrics, metric_value
 from bigmap_assets.simulate import registry as registry_sim
 

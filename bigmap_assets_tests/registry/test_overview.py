@@ -1,6 +1,6 @@
 import pyarrow as pa
 
-from bigmap_assets.registry import load_registry, load_samples, load_table, samples_table
+from bigmap_assets.ingest.registry import load_registry, load_samples, load_table, samples_table
 from bigmap_assets.science.overview import coverage_matrix, sample_coverage, sample_overview
 from bigmap_assets.simulate import registry as registry_sim
 

@@ -1,4 +1,4 @@
-from bigmap_assets.registry import load_samples
+from bigmap_assets.ingest.registry import load_samples
 from bigmap_assets.simulate import registry as registry_sim
 from bigmap_assets.simulate.samples import all_samples
 

@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 from openpyxl import Workbook
 
-from bigmap_assets.registry import load_samples, load_table
+from bigmap_assets.ingest.registry import load_samples, load_table
 from bigmap_assets.simulate import registry as registry_sim
 
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from bigmap_assets import readers
-from bigmap_assets.errors import UnreadableFile
+from bigmap_assets.readers.errors import UnreadableFile
 from bigmap_assets.readers import attach_metadata, metadata_of
 from bigmap_assets.schemas.cycling import CYCLING_CYCLES, CYCLING_TIMESERIES, READER_COLUMNS
 from bigmap_assets.science.cycling import build_timeseries, check_sequence, summarise_cycles
@@ -251,7 +251,7 @@ def test_a_file_that_states_its_timezone_is_placed_by_it_not_by_the_cells():
 def test_an_unregistered_cell_gets_a_warning_per_file_naming_the_timezone_used():
     from pathlib import Path
 
-    from bigmap_assets.cycling_ingest import CyclingSource, unregistered_issues
+    from bigmap_assets.ingest.cycling import CyclingSource, unregistered_issues
 
     sources = [CyclingSource("raw/cycling/N1/a.mpt", Path("a.mpt"), 10, "a" * 64, {"timezone": None}, None),
                CyclingSource("raw/cycling/N1/b.csv", Path("b.csv"), 10, "b" * 64, {"timezone": "UTC"}, None)]

@@ -4,7 +4,7 @@ import pyarrow as pa
 
 from bigmap_assets.plots.logistics import experiments_gantt, gantt_rows
 from bigmap_assets.plots.survey import answer_grid, survey_grid
-from bigmap_assets.registry import load_table
+from bigmap_assets.ingest.registry import load_table
 from bigmap_assets.simulate import registry as registry_sim
 
 PNG = b"\x89PNG"

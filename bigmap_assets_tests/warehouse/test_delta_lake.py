@@ -17,7 +17,7 @@ pytest.importorskip("deltalake", reason="deltalake is a main dependency")
 
 from deltalake import DeltaTable  # noqa: E402
 
-from bigmap_assets.cycling_ingest import ingest_timeseries, read_sources  # noqa: E402
+from bigmap_assets.ingest.cycling import ingest_timeseries, read_sources  # noqa: E402
 from bigmap_assets.science.cycling import summarise_cycles  # noqa: E402
 from bigmap_assets.simulate.cycling import FIRST_START_LOCAL, make_cell, run_protocol, write_cell  # noqa: E402
 from bigmap_assets.simulate.samples import ageing_cells  # noqa: E402

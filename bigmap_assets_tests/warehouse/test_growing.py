@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from bigmap_assets import cycling_ingest
-from bigmap_assets.cycling_ingest import ingest_timeseries, read_sources
+from bigmap_assets.ingest import cycling as cycling_ingest
+from bigmap_assets.ingest.cycling import ingest_timeseries, read_sources
 from bigmap_assets.science.cycling import summarise_cycles
 from bigmap_assets.science.soh import state_of_health
 from bigmap_assets.simulate.cycling import FIRST_START_LOCAL, make_cell, run_protocol, write_cell

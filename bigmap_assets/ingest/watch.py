@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .ingest import TECHNIQUES, Issue, files_in, layout_issues, sample_files, sample_folders
-from .warehouse.provenance import sha256_of
+from .admission import TECHNIQUES, Issue, files_in, layout_issues, sample_files, sample_folders
+from ..warehouse.provenance import sha256_of
 
 # (kind, sample_id or None) -> {relative path: (sha256, code_version)} as the warehouse recorded them
 Recorded = Callable[[str, str | None], dict[str, tuple[str, str | None]]]

@@ -29,14 +29,14 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from .errors import UnreadableFile
-from .ingest import Accept, Issue, PartitionFiles, admit_files
-from .readers import attach_metadata, metadata_of, read, streaming
-from .schemas.cycling import CYCLING_TIMESERIES
-from .science.cycling import _order_by_start
-from .science.cycling_stream import TimeseriesBuilder
-from .warehouse.lake import Lake
-from .warehouse.provenance import CHUNK, stamp
+from ..readers.errors import UnreadableFile
+from .admission import Accept, Issue, PartitionFiles, admit_files
+from ..readers import attach_metadata, metadata_of, read, streaming
+from ..schemas.cycling import CYCLING_TIMESERIES
+from ..science.cycling import _order_by_start
+from ..science.cycling_stream import TimeseriesBuilder
+from ..warehouse.lake import Lake
+from ..warehouse.provenance import CHUNK, stamp
 
 TECHNIQUE = "cycling"
 TABLE = "cycling_timeseries"

@@ -23,11 +23,11 @@ from pathlib import Path
 import pyarrow as pa
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import UnreadableFile
-from .ingest import Issue
+from ..readers.errors import UnreadableFile
+from .admission import Issue
 from .raw_tree import containment, entry_problem, kind_of
-from .schemas import TABLES
-from .warehouse.lake import SAFE_VALUE
+from ..schemas import TABLES
+from ..warehouse.lake import SAFE_VALUE
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xls", ".ods")
 SAMPLE_COLUMNS = ("sample_id", "provider", "batch", "series", "chemistry", "active_mass_mg", "timezone")

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import registry
-from .ingest import TECHNIQUES, sample_folders
+from .admission import TECHNIQUES, sample_folders
 from .raw_tree import containment, entries_on_disk
-from .warehouse.lake import Lake
-from .warehouse.storage import lake_location, open_lake
+from ..warehouse.lake import Lake
+from ..warehouse.storage import lake_location, open_lake
 
 
 def recorded_paths(lake: Lake) -> tuple[set[str], set[str]]:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import schemas
-from .errors import UnreadableFile
+from .. import schemas
+from ..readers.errors import UnreadableFile
 from .raw_tree import WARNING, containment, entry_problem, files_below, kind_of, not_data, walk
-from .readers import metadata_of, read
-from .warehouse.lake import SAFE_VALUE
-from .warehouse.provenance import code_version, sha256_of, stamp
+from ..readers import metadata_of, read
+from ..warehouse.lake import SAFE_VALUE
+from ..warehouse.provenance import code_version, sha256_of, stamp
 
 TECHNIQUES = ("cycling", "d2b", "xas")
 RAW_FOLDERS = (*TECHNIQUES, "survey")
