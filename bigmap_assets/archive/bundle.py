@@ -10,7 +10,9 @@ upload key):
   creators, distribution with SHA-256 of every file, the raw files it is based on), with the
   code version that made it;
 - ``metadata.json``: the InvenioRDM draft (``access``, ``files``, ``metadata``) as its REST API
-  takes it.
+  takes it;
+- ``uploaded.json`` once uploaded (``ledger``): where it was deposited; kept across rebuilds, never
+  uploaded.
 
 Same inputs give byte-identical files except the timestamps (``prov:generatedAtTime`` in the
 JSON-LD, ``publication_date`` in the record); files no longer produced are removed.
@@ -35,6 +37,7 @@ from . import battinfo
 from .facts import TECHNIQUE_LABELS, Facts, iso_date, iso_utc
 from ..warehouse.provenance import sha256_of
 from .invenio import record_problems
+from .ledger import LEDGER_NAME
 
 JSONLD_NAME = "metadata.jsonld"
 RECORD_NAME = "metadata.json"
@@ -78,7 +81,7 @@ def write_bundle(folder: Path, facts: Facts, tables: dict[str, Iterable[pa.Table
     files.append(_write_bytes(folder / JSONLD_NAME, _dumps(jsonld)))
     record = invenio_record(facts, files, code_version=code_version, published=now.date(), access=access)
     _write_bytes(folder / RECORD_NAME, _dumps(record))
-    _remove_others(folder, {f.name for f in files} | {RECORD_NAME})
+    _remove_others(folder, {f.name for f in files} | {RECORD_NAME, LEDGER_NAME})
     return Bundle(folder, tuple(files), record, tuple(record_problems(record)))
 
 
