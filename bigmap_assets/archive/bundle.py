@@ -124,7 +124,7 @@ def jsonld_metadata(facts: Facts, files: list[BundleFile], *, code_version: str,
     }
     return _without_empty({
         "@context": battinfo.context(),
-        "@id": f"urn:bigmap:{facts.sample_id}:{facts.technique}",
+        "@id": dataset_urn(facts),
         "@type": "schema:Dataset",
         "dcterms:conformsTo": {"@id": battinfo.ONTOLOGY_IRI},
         "schema:name": _title(facts),
@@ -167,6 +167,7 @@ def invenio_record(facts: Facts, files: list[BundleFile], *, code_version: str, 
                 "relation_type": {"id": "references"}}]
     metadata = {
         "resource_type": {"id": "dataset"},
+        "identifiers": [{"identifier": dataset_urn(facts), "scheme": "urn"}],  # how an upload finds its record
         "title": _title(facts),
         "publication_date": published.isoformat(),
         "publisher": PUBLISHER,
@@ -181,6 +182,11 @@ def invenio_record(facts: Facts, files: list[BundleFile], *, code_version: str, 
     }
     return {"access": {"record": access, "files": access}, "files": {"enabled": True},
             "metadata": {k: v for k, v in metadata.items() if v not in ([], None, "")}}
+
+
+def dataset_urn(facts: Facts) -> str:
+    """The bundle's own identifier, the same in every version: ``urn:bigmap:<sample_id>:<technique>``."""
+    return f"urn:bigmap:{quote(facts.sample_id, safe='')}:{facts.technique}"
 
 
 def _cell(facts: Facts) -> dict:

@@ -12,6 +12,11 @@ the published record, its concept (parent) id and content hash, and any draft no
   (``DELETE .../draft/files/{key}``) and sent again; a draft discarded on the instance (404) is
   replaced by a new one. A stale next-version draft is discarded when the bundle is back to the
   published content;
+- with no ledger entry for the instance (first upload from this warehouse, or the ledger lost with a
+  rebuilt warehouse, or a create whose answer was lost), the bundle is looked up there by the URN in its
+  record's ``metadata.identifiers``: ``GET /api/user/records?q=...&allversions=true``; its latest
+  published version counts as unchanged when that version's ``metadata.jsonld`` says what the bundle's
+  says (timestamp aside), and its draft is resumed;
 - a new bundle is created with ``POST /api/records``.
 
 Files go as ``POST /api/records/{id}/draft/files`` (``[{"key": name}, ...]``), then per file
@@ -25,14 +30,15 @@ invalid one is never sent.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from urllib.parse import quote
 
 import requests
 
 from .bundle import JSONLD_NAME, RECORD_NAME, Bundle
-from .ledger import content_sha256, read_deposit, write_deposit
+from .ledger import Deposit, content_sha256, described_sha256, read_deposit, write_deposit
 
 URL_VARIABLE = "BIGMAP_ARCHIVE_URL"
 TOKEN_VARIABLE = "BIGMAP_ARCHIVE_TOKEN"
@@ -69,6 +75,7 @@ class _Api:
     """The records API of one instance, every call named for its error message."""
 
     def __init__(self, base_url: str, token: str, session: requests.Session | None):
+        self.base = base_url
         self.records = f"{base_url}/api/records"
         self.http = session or requests.Session()
         self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -100,6 +107,10 @@ def upload(bundle: Bundle, base_url: str, token: str, *, publish: bool = True,
     api = _Api(base_url.rstrip("/"), token, session)
     ledger = _Ledger(bundle, base_url.rstrip("/"))
     digest = content_sha256(bundle.folder, JSONLD_NAME, RECORD_NAME)
+    if ledger.deposit == Deposit():  # never uploaded from here, or the ledger was lost with the warehouse
+        found = _found_on_instance(api, bundle, digest)
+        if found != Deposit():
+            ledger.remember(**asdict(found))
     draft = _earlier_draft(api, ledger)
     published = ledger.deposit
     if published.record_id and published.content_sha256 == digest:
@@ -164,6 +175,36 @@ def _earlier_draft(api: _Api, ledger: _Ledger) -> dict | None:
                         content_sha256=deposit.draft_content_sha256, concept_id=_parent(record) or deposit.concept_id,
                         draft_id=None, draft_content_sha256=None)
     return None
+
+
+def _found_on_instance(api: _Api, bundle: Bundle, digest: str) -> Deposit:
+    """What the instance holds of the bundle, found by its URN (``metadata.identifiers``) among the token
+    owner's records and drafts: the latest published version (its content taken as the bundle's when its
+    ``metadata.jsonld`` says the same, timestamp aside) and its next draft, or the newest draft when nothing
+    is published. An empty Deposit when there is none (or the instance has no user search)."""
+    urn = next((i["identifier"] for i in bundle.record["metadata"].get("identifiers", [])
+                if i.get("scheme") == "urn"), None)
+    if urn is None:
+        return Deposit()
+    answer = api.call("GET", f"{api.base}/api/user/records", "look the bundle up", missing_ok=True,
+                      params={"q": f'metadata.identifiers.identifier:"{urn}"', "allversions": "true",
+                              "sort": "newest", "size": 100})
+    hits = [h for h in ((answer or {}).get("hits") or {}).get("hits", [])
+            if urn in {i.get("identifier") for i in (h.get("metadata") or {}).get("identifiers", [])}]
+    published = [h for h in hits if h.get("is_published")]
+    latest = max(published, key=lambda h: (h.get("versions") or {}).get("index", 0), default=None)
+    drafts = [h for h in hits if not h.get("is_published") and (latest is None or _parent(h) == _parent(latest))]
+    found = Deposit()
+    if latest is not None:
+        held = api.call("GET", f"{api.records}/{quote(latest['id'])}/files/{JSONLD_NAME}/content",
+                        f"read record {latest['id']}'s {JSONLD_NAME}", missing_ok=True)
+        ours = json.loads((bundle.folder / JSONLD_NAME).read_text(encoding="utf-8"))
+        same = isinstance(held, dict) and described_sha256(held) == described_sha256(ours)
+        found = Deposit(concept_id=_parent(latest), record_id=latest["id"],
+                        link=(latest.get("links") or {}).get("self_html"), content_sha256=digest if same else None)
+    if drafts:  # newest first
+        found = replace(found, draft_id=drafts[0]["id"], concept_id=found.concept_id or _parent(drafts[0]))
+    return found
 
 
 def _parent(answer: dict) -> str | None:

@@ -37,9 +37,22 @@ def content_sha256(folder: Path, jsonld_name: str, record_name: str) -> str:
     """SHA-256 of the bundle's JSON-LD and record without their timestamps (canonical JSON)."""
     jsonld = json.loads((folder / jsonld_name).read_text(encoding="utf-8"))
     record = json.loads((folder / record_name).read_text(encoding="utf-8"))
-    jsonld.pop("prov:generatedAtTime", None)
     record.get("metadata", {}).pop("publication_date", None)
-    canonical = json.dumps({"jsonld": jsonld, "record": record}, sort_keys=True, separators=(",", ":"))
+    return _sha256({"jsonld": _untimed(jsonld), "record": record})
+
+
+def described_sha256(jsonld: dict) -> str:
+    """SHA-256 of a JSON-LD without its timestamp: what an instance's copy of ``metadata.jsonld`` is compared by
+    when the ledger is lost (the record is made from the same facts)."""
+    return _sha256(_untimed(jsonld))
+
+
+def _untimed(jsonld: dict) -> dict:
+    return {k: v for k, v in jsonld.items() if k != "prov:generatedAtTime"}
+
+
+def _sha256(document: dict) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -59,10 +60,22 @@ class FakeInvenio(ThreadingHTTPServer):
         self.records[record_id] = {"record": record, "files": {}, "published": False, "parent": parent}
         return record_id
 
+    def search(self, args: dict[str, list[str]]) -> dict:
+        """``GET /api/user/records``: the records and drafts holding the identifier the query names, newest first;
+        every version only with ``allversions``, else the latest per concept."""
+        wanted = re.fullmatch(r'metadata\.identifiers\.identifier:"(.+)"', args["q"][0]).group(1)
+        hits = [i for i, r in self.records.items()
+                if wanted in [x["identifier"] for x in r["record"]["metadata"].get("identifiers", [])]]
+        if args.get("allversions") != ["true"]:
+            hits = [i for i in hits if i == self.versions(i)[-1]]
+        return {"hits": {"hits": [self.answer(i) for i in reversed(hits)], "total": len(hits)}}
+
     def answer(self, record_id: str) -> dict:
         entry = self.records[record_id]
         page = f"records/{record_id}" if entry["published"] else f"uploads/{record_id}"
+        index = self.versions(record_id).index(record_id) + 1
         return {"id": record_id, "parent": {"id": entry["parent"]}, "is_published": entry["published"],
+                "versions": {"index": index, "is_latest": entry["published"] and index == len(self.versions(record_id))},
                 "metadata": entry["record"].get("metadata", {}), "links": {"self_html": f"{self.url}/{page}"}}
 
 
@@ -103,7 +116,12 @@ class Handler(BaseHTTPRequestHandler):
         when = self.server.interrupt.pop((method, self.path), None)
         if when == "before":
             return self._reply(503, {"message": "Service Unavailable"})
-        status, answer = self._route(method, [unquote(p) for p in self.path.strip("/").split("/")], body)
+        url = urlsplit(self.path)
+        parts = [unquote(p) for p in url.path.strip("/").split("/")]
+        if method == "GET" and parts == ["api", "user", "records"]:
+            status, answer = 200, self.server.search(parse_qs(url.query))
+        else:
+            status, answer = self._route(method, parts, body)
         self._reply(503, {"message": "Service Unavailable"}) if when == "after" else self._reply(status, answer)
 
     def _route(self, method: str, parts: list[str], body: bytes) -> tuple[int, dict | list | None]:
@@ -118,6 +136,9 @@ class Handler(BaseHTTPRequestHandler):
         record_id, tail = parts[2], parts[3:]
         if method == "GET" and tail == []:
             return (200, server.answer(record_id)) if entry["published"] else (404, {"message": "not found"})
+        if method == "GET" and len(tail) == 3 and tail[0] == "files" and tail[2] == "content" and entry["published"]:
+            file = entry["files"].get(tail[1])
+            return (200, json.loads(file["content"])) if file else (404, {"message": "no such file"})
         if method == "POST" and tail == ["versions"]:
             if not entry["published"]:
                 return 400, {"message": "only a published record has versions"}
@@ -206,6 +227,8 @@ def test_upload_creates_a_draft_sends_every_file_and_publishes(tmp_path, server)
     for file in bundle.files:
         assert hashlib.sha256(draft["files"][file.name]["content"]).hexdigest() == file.sha256
     assert server.calls == [
+        ("GET", "/api/user/records?q=metadata.identifiers.identifier%3A%22urn%3Abigmap%3ALNO-REF-A-01%3Acycling%22"
+                "&allversions=true&sort=newest&size=100"),  # nothing of it there yet
         ("POST", "/api/records"), ("GET", "/api/records/rec01/draft/files"), ("POST", "/api/records/rec01/draft/files"),
         ("PUT", "/api/records/rec01/draft/files/LNO-REF-A-01_plot.png/content"),
         ("POST", "/api/records/rec01/draft/files/LNO-REF-A-01_plot.png/commit"),
@@ -223,7 +246,7 @@ def test_a_draft_is_left_unpublished_on_request(tmp_path, server):
 
 
 def test_a_refusal_names_the_call_and_the_instances_reason(tmp_path, server):
-    with pytest.raises(UploadError, match=r"create the draft: POST .*/api/records answered 403: Permission denied"):
+    with pytest.raises(UploadError, match=r"look the bundle up: GET .*/api/user/records answered 403: Permission denied"):
         upload(_bundle(tmp_path / "b"), server.url, "wrong-token")
     server.refuse_create = True
     with pytest.raises(UploadError, match="answered 400: A validation error occurred"):
@@ -343,6 +366,37 @@ def test_a_next_version_draft_is_discarded_when_the_bundle_is_back_to_the_publis
     assert (done.record_id, done.action) == ("rec01", "unchanged")
     assert list(server.records) == ["rec01"]
     assert "draft_id" not in _ledger(tmp_path / "b", server)
+
+
+def test_with_the_ledger_lost_the_record_is_found_on_the_instance_by_its_urn(tmp_path, server):
+    upload(_bundle(tmp_path / "b"), server.url, TOKEN)
+    (tmp_path / "b" / LEDGER_NAME).unlink()  # the warehouse rebuilt from scratch
+    rebuilt = _bundle(tmp_path / "b", now=datetime(2026, 12, 9, tzinfo=timezone.utc))
+    calls = len(server.calls)
+    again = upload(rebuilt, server.url, TOKEN)
+    assert (again.record_id, again.action, again.concept_id) == ("rec01", "unchanged", "par01")
+    assert [c[0] for c in server.calls[calls:]] == ["GET", "GET"]  # the search, then its metadata.jsonld
+    assert server.calls[-1] == ("GET", "/api/records/rec01/files/metadata.jsonld/content")
+    assert list(server.records) == ["rec01"]
+    assert _ledger(tmp_path / "b", server)["record_id"] == "rec01"
+
+    (tmp_path / "b" / LEDGER_NAME).unlink()
+    changed = _bundle(tmp_path / "b", plot_bytes=b"\x89PNG another curve")
+    done = upload(changed, server.url, TOKEN)
+    assert (done.record_id, done.action, done.previous_id) == ("rec02", "new version", "rec01")
+    assert server.versions("rec01") == ["rec01", "rec02"] and server.drafts() == []
+
+
+def test_a_draft_whose_creation_answer_was_lost_is_found_and_resumed(tmp_path, server):
+    bundle = _bundle(tmp_path / "b")
+    server.interrupt[("POST", "/api/records")] = "after"  # the draft made, the answer lost: nothing in the ledger
+    with pytest.raises(UploadError, match="create the draft"):
+        upload(bundle, server.url, TOKEN)
+    assert server.drafts() == ["rec01"] and not (tmp_path / "b" / LEDGER_NAME).exists()
+    done = upload(bundle, server.url, TOKEN)
+    assert (done.record_id, done.action, done.published) == ("rec01", "resumed", True)
+    assert ("PUT", "/api/records/rec01/draft") in server.calls  # its metadata set again: unknown what it holds
+    assert list(server.records) == ["rec01"] and server.drafts() == []
 
 
 def test_the_ledger_survives_a_rebuild_and_is_never_uploaded(tmp_path, server):
