@@ -112,17 +112,17 @@ def upload(bundle: Bundle, base_url: str, token: str, *, publish: bool = True,
         if found != Deposit():
             ledger.remember(**asdict(found))
     draft = _earlier_draft(api, ledger)
-    published = ledger.deposit
-    if published.record_id and published.content_sha256 == digest:
+    before = ledger.deposit  # what the instance held when this upload began
+    if before.record_id and before.content_sha256 == digest:
         if draft is not None:  # a next version begun for content since reverted
-            api.call("DELETE", api.draft_url(published.draft_id), "discard the stale draft", missing_ok=True)
+            api.call("DELETE", api.draft_url(before.draft_id), "discard the stale draft", missing_ok=True)
             ledger.remember(draft_id=None, draft_content_sha256=None)
-        return Uploaded(published.record_id, True, published.link or "", "unchanged", published.concept_id)
+        return Uploaded(before.record_id, True, before.link or "", "unchanged", before.concept_id)
     if draft is not None:
         action = "resumed"
-    elif published.record_id:
+    elif before.record_id:
         action = "new version"
-        draft = api.call("POST", f"{api.records}/{quote(published.record_id)}/versions", "create the new version")
+        draft = api.call("POST", f"{api.records}/{quote(before.record_id)}/versions", "create the new version")
         ledger.remember(draft_id=draft["id"], draft_content_sha256=None)
     else:
         action = "created"
@@ -138,12 +138,12 @@ def upload(bundle: Bundle, base_url: str, token: str, *, publish: bool = True,
     if not publish:
         link = draft.get("links", {}).get("self_html", api.draft_url(draft_id))
         return Uploaded(draft_id, False, link, "unchanged" if action == "resumed" and not sent else action,
-                        ledger.deposit.concept_id, published.record_id)
+                        ledger.deposit.concept_id, before.record_id)
     done = api.call("POST", f"{api.draft_url(draft_id)}/actions/publish", "publish")
     link = done.get("links", {}).get("self_html", f"{api.records}/{draft_id}")
     ledger.remember(record_id=draft_id, link=link, content_sha256=digest, draft_id=None, draft_content_sha256=None,
                     concept_id=_parent(done) or ledger.deposit.concept_id)
-    return Uploaded(draft_id, True, link, action, ledger.deposit.concept_id, published.record_id)
+    return Uploaded(draft_id, True, link, action, ledger.deposit.concept_id, before.record_id)
 
 
 class _Ledger:
