@@ -10,7 +10,9 @@ upload key):
   creators, distribution with SHA-256 of every file, the raw files it is based on), with the
   code version that made it;
 - ``metadata.json``: the InvenioRDM draft (``access``, ``files``, ``metadata``) as its REST API
-  takes it.
+  takes it;
+- ``uploaded.json`` once uploaded (``ledger``): where it was deposited; kept across rebuilds, never
+  uploaded.
 
 Same inputs give byte-identical files except the timestamps (``prov:generatedAtTime`` in the
 JSON-LD, ``publication_date`` in the record); files no longer produced are removed.
@@ -35,6 +37,7 @@ from . import battinfo
 from .facts import TECHNIQUE_LABELS, Facts, iso_date, iso_utc
 from ..warehouse.provenance import sha256_of
 from .invenio import record_problems
+from .ledger import LEDGER_NAME
 
 JSONLD_NAME = "metadata.jsonld"
 RECORD_NAME = "metadata.json"
@@ -78,7 +81,7 @@ def write_bundle(folder: Path, facts: Facts, tables: dict[str, Iterable[pa.Table
     files.append(_write_bytes(folder / JSONLD_NAME, _dumps(jsonld)))
     record = invenio_record(facts, files, code_version=code_version, published=now.date(), access=access)
     _write_bytes(folder / RECORD_NAME, _dumps(record))
-    _remove_others(folder, {f.name for f in files} | {RECORD_NAME})
+    _remove_others(folder, {f.name for f in files} | {RECORD_NAME, LEDGER_NAME})
     return Bundle(folder, tuple(files), record, tuple(record_problems(record)))
 
 
@@ -121,7 +124,7 @@ def jsonld_metadata(facts: Facts, files: list[BundleFile], *, code_version: str,
     }
     return _without_empty({
         "@context": battinfo.context(),
-        "@id": f"urn:bigmap:{facts.sample_id}:{facts.technique}",
+        "@id": dataset_urn(facts),
         "@type": "schema:Dataset",
         "dcterms:conformsTo": {"@id": battinfo.ONTOLOGY_IRI},
         "schema:name": _title(facts),
@@ -164,6 +167,7 @@ def invenio_record(facts: Facts, files: list[BundleFile], *, code_version: str, 
                 "relation_type": {"id": "references"}}]
     metadata = {
         "resource_type": {"id": "dataset"},
+        "identifiers": [{"identifier": dataset_urn(facts), "scheme": "urn"}],  # how an upload finds its record
         "title": _title(facts),
         "publication_date": published.isoformat(),
         "publisher": PUBLISHER,
@@ -178,6 +182,11 @@ def invenio_record(facts: Facts, files: list[BundleFile], *, code_version: str, 
     }
     return {"access": {"record": access, "files": access}, "files": {"enabled": True},
             "metadata": {k: v for k, v in metadata.items() if v not in ([], None, "")}}
+
+
+def dataset_urn(facts: Facts) -> str:
+    """The bundle's own identifier, the same in every version: ``urn:bigmap:<sample_id>:<technique>``."""
+    return f"urn:bigmap:{quote(facts.sample_id, safe='')}:{facts.technique}"
 
 
 def _cell(facts: Facts) -> dict:

@@ -23,7 +23,7 @@ TABLES = {
 TECHNIQUE_LABELS = {"cycling": "Galvanostatic cycling", "d2b": "Neutron powder diffraction (ILL D2B)",
                     "xas": "X-ray absorption spectroscopy"}
 # The per-sample plots each technique's assets write under warehouse/plots/<technique>/<sample_id>_<name>.png.
-PLOTS = {"cycling": (), "d2b": ("last_comparison", "series"), "xas": ("spectra_over_time", "edge_versus_potential")}
+PLOTS = {"cycling": ("soh_versus_cycle",), "d2b": ("last_comparison", "series"), "xas": ("spectra_over_time", "edge_versus_potential")}
 # Which registry experiments (free-text technique) are this technique's.
 EXPERIMENT_PATTERNS = {"cycling": re.compile(r"cycl", re.I), "d2b": re.compile(r"d2b|neutron", re.I),
                        "xas": re.compile(r"\bxas\b|absorption", re.I)}

@@ -11,7 +11,8 @@ inveniosoftware/invenio-rdm-records:
   ``resource_type``, ``creators`` (at least one; ``person_or_org.type`` personal or
   organizational, a family name for a person, a name for an organisation; an affiliation has
   an ``id`` or a ``name``), ``title`` (3 characters or more), ``publication_date`` (EDTF
-  level 0); dates, subjects and related identifiers (identifier, scheme, relation type);
+  level 0); dates, subjects, alternate identifiers (identifier, scheme; a URN's shape) and
+  related identifiers (identifier, scheme, relation type);
 - the default vocabularies (``fixtures/data/vocabularies/*.yaml``) for date types, relation
   types, creator roles and the resource types listed in ``RESOURCE_TYPES``.
 
@@ -50,6 +51,8 @@ ROLES = {"contactperson", "datacollector", "datacurator", "datamanager", "distri
          "supervisor", "translator", "workpackageleader", "other"}
 IDENTIFIER_SCHEMES = {"ark", "arxiv", "bibcode", "doi", "ean13", "eissn", "handle", "igsn", "isbn", "issn", "istc",
                       "lissn", "lsid", "pmid", "purl", "upc", "url", "urn", "w3id"}
+
+URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]{0,31}:\S+$", re.IGNORECASE)
 
 # EDTF level 0: a year, year-month or date, optionally with a time; or an interval of two of them.
 _EDTF_DATE = r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(Z|[+-]\d{2}:\d{2})?)?)?)?"
@@ -95,6 +98,8 @@ def metadata_problems(metadata: dict) -> list[str]:
     for index, subject in enumerate(_list(metadata, "subjects", problems)):
         if not (_text(subject.get("id")) or _text(subject.get("subject"))):
             problems.append(f"metadata.subjects[{index}]: needs an 'id' or a free-text 'subject'")
+    for index, identifier in enumerate(_list(metadata, "identifiers", problems)):
+        problems += _identifier_problems(f"metadata.identifiers[{index}]", identifier)
     for index, related in enumerate(_list(metadata, "related_identifiers", problems)):
         problems += _related_problems(f"metadata.related_identifiers[{index}]", related)
     description = metadata.get("description")
@@ -129,6 +134,19 @@ def _creator_problems(where: str, creator) -> list[str]:
         if not isinstance(affiliation, dict) or not (_text(affiliation.get("id")) or _text(affiliation.get("name"))):
             problems.append(f"{where}.affiliations[{index}]: needs an 'id' or a 'name'")
     return problems
+
+
+def _identifier_problems(where: str, identifier: dict) -> list[str]:
+    """An alternate identifier: a scheme of ``IDENTIFIER_SCHEMES`` and a value of that scheme's shape (URNs
+    checked here; the instance checks the others)."""
+    value, scheme = identifier.get("identifier"), identifier.get("scheme")
+    if not _text(value):
+        return [f"{where}.identifier: required"]
+    if scheme not in IDENTIFIER_SCHEMES:
+        return [f"{where}.scheme: {scheme!r} is not an identifier scheme"]
+    if scheme == "urn" and not URN.match(value):
+        return [f"{where}.identifier: {value!r} is not a URN (urn:<namespace>:<name>)"]
+    return []
 
 
 def _related_problems(where: str, related: dict) -> list[str]:

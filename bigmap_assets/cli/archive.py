@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..archive.bundle import find_bundles, read_bundle
-from ..archive.client import TOKEN_VARIABLE, URL_VARIABLE, from_environment, upload
+from ..archive.client import TOKEN_VARIABLE, URL_VARIABLE, Uploaded, from_environment, upload
 from .core import data_dir_arg, data_dir_of
 
 
@@ -20,7 +20,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_validate)
     p = commands.add_parser("upload", help="deposit bundles in an InvenioRDM instance",
                             description=f"Create a draft per bundle from its metadata.json, upload its files and "
-                                        f"publish it. The instance and a personal access token come from "
+                                        f"publish it. Idempotent: a bundle already published with the same content "
+                                        f"is left as it is, a changed one becomes the next version of its record, "
+                                        f"a draft left by an interrupted upload is resumed (the bundle's "
+                                        f"uploaded.json records what went where). "
+                                        f"The instance and a personal access token come from "
                                         f"${URL_VARIABLE} and ${TOKEN_VARIABLE}. Every selected record is validated "
                                         f"first; nothing is sent when one is not valid.")
     _selection(p)
@@ -68,6 +72,21 @@ def cmd_upload(args) -> int:
                              "(see `bigmap archive validate`)")
     for bundle in bundles:
         done = upload(bundle, base_url, token, publish=not args.draft)
-        state = "published" if done.published else "draft"
-        print(f"{state} {bundle.folder.parent.name} {bundle.folder.name}: record {done.record_id} {done.link}")
+        print(f"{_state(done)} {bundle.folder.parent.name} {bundle.folder.name}: record {done.record_id} {done.link}"
+              f"{_note(done)}")
     return 0
+
+
+def _state(done: Uploaded) -> str:
+    if done.action == "unchanged" and done.published:
+        return "unchanged"
+    return "published" if done.published else "draft"
+
+
+def _note(done: Uploaded) -> str:
+    if done.action == "unchanged":
+        return f" (this content is already {'published' if done.published else 'in the draft'})"
+    notes = ["resumed the draft an earlier upload left"] if done.action == "resumed" else []
+    if done.previous_id:
+        notes.append(f"new version of {done.previous_id}" + (f", concept {done.concept_id}" if done.concept_id else ""))
+    return f" ({'; '.join(notes)})" if notes else ""

@@ -10,7 +10,7 @@ from ..ingest.cycling import IngestReport, ingest_timeseries, read_sources, unre
 from ..readers.errors import UnreadableFile
 from ..ingest.admission import Issue
 from ..alerts.rules import trajectory_departures
-from ..plots.cycling import soh_versus_cycle
+from ..plots.cycling import cell_soh_versus_cycle, soh_versus_cycle
 from ..science.cycling import SUMMARY_COLUMNS, iter_cycles, time_steps_backwards
 from ..science.soh import SOH_COLUMNS, attach_registry, series_statistics, state_of_health, trajectory_outliers
 from .alerts import alert_result
@@ -23,6 +23,7 @@ from .samples import active_mass_g, sample_record
 TECHNIQUE = "cycling"
 PARTITIONS = partitions_for(TECHNIQUE)
 GROUP = "cycling"
+CELL_PLOT = "soh_versus_cycle"  # plots/cycling/<sample_id>_soh_versus_cycle.png
 LAKE_BATCH_ROWS = 256_000  # rows of the stored time series held at a time by the steps that read it
 
 
@@ -111,17 +112,23 @@ def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"}, deps=[cycling_cycles],
-          description="One row per check-up: discharge capacity, state of health, end of life (80 % SoH).")
+          description="One row per check-up: discharge capacity, state of health, end of life (80 % SoH); the cell's "
+                      "SoH against cycle (end of life marked, formation and ageing cycles apart) in "
+                      "warehouse/plots/cycling/<sample_id>_soh_versus_cycle.png.")
 def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     sample_id = sample_of(context)
     record = sample_record(context, warehouse, sample_id)
     cycles = read_sample_table(warehouse, "cycling_cycles", sample_id, columns=list(SOH_COLUMNS))
     soh = attach_registry(state_of_health(cycles), record)
     metadata = publish(warehouse, "cycling_soh", soh, {"sample_id": sample_id})
+    plot = warehouse.output_dir("plots", TECHNIQUE) / f"{sample_id}_{CELL_PLOT}.png"
     if soh.num_rows:
         eol = soh.filter(pa.compute.field("end_of_life"))
         metadata["end_of_life_cycle"] = eol.column("cycle_count")[0].as_py() if eol.num_rows else "not reached"
         metadata["last_soh"] = round(soh.column("soh")[-1].as_py(), 4)
+        metadata |= plot_metadata(cell_soh_versus_cycle(soh, cycles), plot, label=CELL_PLOT)
+    else:
+        plot.unlink(missing_ok=True)  # no check-up (any more): no curve
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 import shutil
 
 from .. import schemas
+from ..archive.facts import PLOTS
 from ..ingest.admission import TECHNIQUES, sample_folders
 from .freshness import technique_tables
 from .resources import WarehouseResource
-
-# the per-sample plots (``plots/<technique>/<sample_id>_<label>.png``)
-SAMPLE_PLOT_LABELS = {"d2b": ("last_comparison", "series"), "xas": ("spectra_over_time", "edge_versus_potential")}
 
 
 def removed(warehouse: WarehouseResource, registered: dict[str, set[str]]) -> dict[str, list[str]]:
@@ -49,6 +47,6 @@ def retract(warehouse: WarehouseResource, technique: str, sample_id: str) -> lis
             touched.append(table)
         warehouse.lake.delete(table, partition)
     shutil.rmtree(warehouse.warehouse_dir / "exports" / technique / sample_id, ignore_errors=True)
-    for label in SAMPLE_PLOT_LABELS.get(technique, ()):
+    for label in PLOTS.get(technique, ()):
         (warehouse.warehouse_dir / "plots" / technique / f"{sample_id}_{label}.png").unlink(missing_ok=True)
     return touched

@@ -13,6 +13,7 @@ from ..warehouse.lake import Lake
 
 # The pipeline's plots about a sample, relative to warehouse/plots/ ({s}: the sample ID).
 SAMPLE_PLOTS = {
+    "cell_soh": "cycling/{s}_soh_versus_cycle.png",
     "soh": "cycling/soh_versus_cycle.png",
     "d2b_series": "d2b/{s}_series.png",
     "d2b_last_comparison": "d2b/{s}_last_comparison.png",

@@ -88,7 +88,9 @@ def _soh(f: SampleFacts) -> str:
              _num(100 * c["soh"] if c["soh"] is not None else None, 1), "end of life" if c["end_of_life"] else ""]
             for c in f.checkups]
     return ("<h2>State of health</h2>" + verdict
-            + _figures(f, [("soh", "SoH against cycle, every cell of the warehouse (its series in colour)")])
+            + _figures(f, [("cell_soh", "SoH of this cell against cycle: check-ups, formation and ageing cycles, "
+                                        "80 % line and end of life"),
+                           ("soh", "SoH against cycle, every cell of the warehouse (its series in colour)")])
             + _table(["Check-up", "Cycle", "Discharge capacity (Ah)", "SoH (%)", ""], rows))
 
 

@@ -29,6 +29,7 @@ def _valid() -> dict:
     record["metadata"]["resource_type"] = {"id": "dataset"}
     record["metadata"]["dates"] = [{"date": "2023-06-24/2023-09-07", "type": {"id": "collected"}}]
     record["metadata"]["subjects"] = [{"subject": "battery"}, {"id": "euroscivoc:123"}]
+    record["metadata"]["identifiers"] = [{"identifier": "urn:bigmap:LNO-REF-A-01:cycling", "scheme": "urn"}]
     record["metadata"]["related_identifiers"] = [
         {"identifier": "https://w3id.org/emmo/domain/battery", "scheme": "url", "relation_type": {"id": "references"}}]
     return record
@@ -59,6 +60,10 @@ def test_the_upstream_minimal_record_passes_but_for_its_test_only_resource_type(
      "metadata.related_identifiers[0].relation_type: must be an object with an 'id'"),
     (lambda r: r["metadata"]["related_identifiers"][0].update(scheme="http"),
      "metadata.related_identifiers[0].scheme: 'http' is not a related-identifier scheme"),
+    (lambda r: r["metadata"]["identifiers"][0].update(identifier="bigmap:LNO-REF-A-01"),
+     "metadata.identifiers[0].identifier: 'bigmap:LNO-REF-A-01' is not a URN (urn:<namespace>:<name>)"),
+    (lambda r: r["metadata"]["identifiers"][0].update(scheme="local"),
+     "metadata.identifiers[0].scheme: 'local' is not an identifier scheme"),
     (lambda r: r["metadata"]["subjects"].append({"scheme": "x"}), "metadata.subjects[2]: needs an 'id' or a free-text 'subject'"),
     (lambda r: r["metadata"].update(keywords=["battery"]), "metadata.keywords: not a field of InvenioRDM metadata"),
     (lambda r: r.update(community="big-map"), "community: not a field of an InvenioRDM record"),

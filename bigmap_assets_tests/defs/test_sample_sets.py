@@ -122,8 +122,12 @@ def test_a_removed_sample_folder_drops_its_partition_and_retracts_its_rows(built
     first = _tick(sensor, instance, warehouse)
     assert first.run_requests == []
 
+    plots = data_dir / "warehouse" / "plots" / "cycling"
+    assert (plots / f"{CELLS[1]}_soh_versus_cycle.png").is_file()
     shutil.rmtree(data_dir / "raw" / "cycling" / CELLS[1])
     second = _tick(sensor, instance, warehouse, first.cursor)
+    assert not (plots / f"{CELLS[1]}_soh_versus_cycle.png").exists()  # its SoH curve goes with its rows
+    assert (plots / f"{CELLS[0]}_soh_versus_cycle.png").is_file()
     assert _deleted(second) == {"cycling_samples": [CELLS[1]]} and _added(second) == {}
     assert [(r.job_name, r.partition_key) for r in second.run_requests] == [("summary_job", None)]
     for table, partition in (("cycling_timeseries", {"sample_id": CELLS[1]}), ("cycling_soh", {"sample_id": CELLS[1]}),

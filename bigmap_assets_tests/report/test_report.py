@@ -3,11 +3,14 @@ Debian's headless Chromium (no console error, every image loaded, a screenshot u
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from html import escape
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pytest
 
 from bigmap_assets.definitions import build_defs
@@ -60,6 +63,14 @@ def test_pages_hold_the_warehouse_facts_of_each_sample(warehouse):
                       [AGEING_CELL]).fetchone()[0]
     assert eol == 88 and f"End of life (80 % SoH) reached at cycle {eol} " in ageing
     assert '<img src="../plots/cycling/soh_versus_cycle.png"' in ageing
+    cell_plot = f"cycling/{AGEING_CELL}_soh_versus_cycle.png"
+    assert f'<img src="../plots/{cell_plot}"' in ageing
+    bundle = warehouse / "archive" / AGEING_CELL / "cycling"  # the same image in the sample's archive bundle
+    assert (bundle / f"{AGEING_CELL}_soh_versus_cycle.png").read_bytes() == (warehouse / "plots" / cell_plot).read_bytes()
+    distributed = {d["schema:name"]: d for d in json.loads((bundle / "metadata.jsonld").read_text())["schema:distribution"]}
+    entry = distributed[f"{AGEING_CELL}_soh_versus_cycle.png"]
+    assert entry["schema:encodingFormat"] == "image/png"
+    assert entry["schema:sha256"] == hashlib.sha256((warehouse / "plots" / cell_plot).read_bytes()).hexdigest()
     provider, series = con.execute("SELECT provider, series FROM samples WHERE sample_id = ?", [AGEING_CELL]).fetchone()
     assert f"<th>Provider</th><td>{provider}</td>" in ageing and f"<td>{series}</td>" in ageing
     named = [AGEING_CELL] + [r[0] for r in con.execute("SELECT electrode_id FROM electrodes WHERE sample_id = ?",
@@ -125,6 +136,9 @@ def test_pages_load_in_headless_chromium_with_every_image(warehouse):
                 images[name] = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), "
                                                                 "e.complete, e.naturalWidth])")
                 page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+                if name == AGEING_CELL:  # the cell's SoH curve as the browser shows it
+                    page.locator(f'img[src$="{AGEING_CELL}_soh_versus_cycle.png"]').screenshot(
+                        path=str(SCREENSHOTS / f"{AGEING_CELL}_soh_versus_cycle.png"))
             if pages[1:]:  # the index links the sample pages
                 page.goto((warehouse / "report" / "index.html").as_uri())
                 page.get_by_role("link", name=D2B_CELL).click()
@@ -135,8 +149,17 @@ def test_pages_load_in_headless_chromium_with_every_image(warehouse):
     assert images["index"] == []
     assert [src for src, _, _ in images[D2B_CELL]] == [f"../plots/d2b/{D2B_CELL}_series.png",
                                                        f"../plots/d2b/{D2B_CELL}_last_comparison.png"]
-    assert len(images[XAS_CELL]) == 2 and len(images[AGEING_CELL]) == 1
+    assert len(images[XAS_CELL]) == 2
+    assert [src for src, _, _ in images[AGEING_CELL]] == [f"../plots/cycling/{AGEING_CELL}_soh_versus_cycle.png",
+                                                          "../plots/cycling/soh_versus_cycle.png"]
     assert all(complete and width > 0 for name in pages for _, complete, width in images[name]), images
+    curve = Image.open(SCREENSHOTS / f"{AGEING_CELL}_soh_versus_cycle.png").convert("RGB")
+    assert curve.width > 300 and curve.height > 150
+    assert len(curve.getcolors(maxcolors=1 << 20) or []) > 200  # drawn, not blank
+    red, green, blue = np.asarray(curve).reshape(-1, 3).astype(int).T
+    line = int(((red > 200) & (red - np.maximum(green, blue) > 120)).sum())  # the 80 % end-of-life line
+    marker = int(((abs(red - 139) < 30) & (np.maximum(green, blue) < 40)).sum())  # the end-of-life star and line
+    assert line > 100 and marker > 100, (line, marker)
     shot = Image.open(SCREENSHOTS / f"{D2B_CELL}.png").convert("RGB")
     assert shot.width == 1400 and shot.height > 1000  # the full page, longer than the window
     assert len(shot.getcolors(maxcolors=1 << 20) or []) > 1000  # plots drawn, not a blank page

@@ -1,12 +1,15 @@
-"""State of health, end of life, series statistics and trajectory outliers on hand-made tables; the Figure-14 PNG."""
+"""State of health, end of life, series statistics and trajectory outliers on hand-made tables; the Figure-14 PNG
+and a cell's own SoH PNG."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from bigmap_assets.plots.cycling import soh_versus_cycle
+from bigmap_assets.plots.cycling import cell_soh_versus_cycle, soh_versus_cycle
 from bigmap_assets.schemas.cycling import CYCLING_CYCLES, CYCLING_SERIES, CYCLING_SOH
 from bigmap_assets.science.soh import attach_registry, series_statistics, state_of_health, trajectory_outliers
 
@@ -115,3 +118,31 @@ def test_figure_14_is_a_png_of_reasonable_size():
     assert 10_000 < len(png) < 500_000
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert width > 2 * height  # two panels side by side
+
+
+def _colour_counts(png: bytes) -> dict[str, int]:
+    """Pixels of the colours the cell figure draws with: the 80 % line (red), the end-of-life marker and line
+    (dark red), formation cycles (orange), check-ups (blue)."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3).astype(int)
+
+    def near(rgb):
+        return int((np.abs(pixels - rgb).max(axis=1) <= 12).sum())
+
+    red, green, blue = pixels.T
+    return {"red": int(((red > 230) & (red - np.maximum(green, blue) > 150)).sum()),  # a thin line: antialiased
+            "dark_red": near((139, 0, 0)), "orange": near((255, 127, 14)), "blue": near((31, 119, 180))}
+
+
+def test_a_cells_soh_figure_marks_its_end_of_life_and_tells_formation_from_checkups():
+    ageing = cycles_table("C1", [2.0, 1.8, 1.6, 1.5])  # end of life at the check-up of cycle 46
+    png = cell_soh_versus_cycle(state_of_health(ageing), ageing)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and 10_000 < len(png) < 300_000
+    reached = _colour_counts(png)
+    assert all(count > 50 for count in reached.values()), reached
+    healthy = cycles_table("C2", [2.0, 1.9, 1.85])
+    not_reached = _colour_counts(cell_soh_versus_cycle(state_of_health(healthy), healthy))
+    assert not_reached["dark_red"] == 0 and not_reached["red"] > 50 and not_reached["orange"] > 50
+    checkups_only = _colour_counts(cell_soh_versus_cycle(state_of_health(ageing)))
+    assert checkups_only["orange"] == 0 and checkups_only["dark_red"] > 50
