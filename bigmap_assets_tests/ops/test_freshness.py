@@ -18,7 +18,7 @@ CELL = "LNO-REF-A-01"
 
 @pytest.fixture()
 def defs_with_freshness():
-    assert "freshness" in definitions.TECHNIQUE_MODULES
+    assert freshness in definitions.ASSET_MODULES
     return definitions.build_defs
 
 
