@@ -94,7 +94,8 @@ def outcome(path: Path) -> tuple[str, str, float]:
         table = read(path)
         return "ok", f"{table.num_rows} rows", time.perf_counter() - started
     except UnreadableFile as exc:
-        kind = "memory" if isinstance(exc.__cause__, MemoryError) else "clean"
+        out_of_memory = isinstance(exc.__cause__, MemoryError) or "of memory a read may use" in exc.reason
+        kind = "memory" if out_of_memory else "clean"
         return kind, exc.reason, time.perf_counter() - started
     except BaseException as exc:  # noqa: BLE001 - what the fuzzer is looking for
         if isinstance(exc, KeyboardInterrupt):
