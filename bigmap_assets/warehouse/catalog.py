@@ -163,7 +163,7 @@ def connect(warehouse_dir: str | Path, *, allow_files: bool = False,
     location = storage.lake_location(Path(warehouse_dir).parent)
     if storage.is_remote(location):  # the lake on object storage: views over its Delta tables (object_catalog)
         from . import object_catalog
-        return object_catalog.connect(location)
+        return object_catalog.connect(location, allow_files=allow_files)
     lake = Lake(Path(warehouse_dir).resolve() / "lake")
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     for part in create_views(con, lake):
