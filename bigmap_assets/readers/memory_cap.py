@@ -63,8 +63,10 @@ def cap_mib() -> int:
 
 
 def applies(head: bytes) -> bool:
-    """Whether a file starting with ``head`` is to be read in a capped child."""
-    return not _in_child and head.startswith(NATIVE_MAGIC) and cap_mib() > 0
+    """Whether a file starting with ``head`` is to be read in a capped child: not in such a child
+    already, nor in a daemonic process (a ``multiprocessing.Pool`` worker), which may not start one."""
+    return (not _in_child and head.startswith(NATIVE_MAGIC) and cap_mib() > 0
+            and not multiprocessing.current_process().daemon)
 
 
 def call(function: Callable[..., pa.Table], path: Path, *args) -> pa.Table:
