@@ -1,4 +1,4 @@
-"""Files decoded by native libraries are read in a child process whose memory is capped.
+"""Files decoded by native libraries are read in a child process whose memory and CPU time are capped.
 
 The declared-size checks (``limits``) stop the memory bombs that say what they are; a damaged
 file can still lead a decoder to allocate far more than the file holds. Rust libraries
@@ -10,8 +10,11 @@ whose copies would deadlock), under ``RLIMIT_DATA`` set to what the child starts
 ``BIGMAP_READER_MEMORY_MB`` (default 2048; ``0`` reads in the calling process, uncapped).
 ``RLIMIT_DATA`` counts the heap and private writable mappings, that is memory a read uses;
 ``RLIMIT_AS`` would also count the address space the native allocators reserve and never touch
-(over 1 GiB for one Neware read). The table comes back as an Arrow IPC file; a child that runs
-out of memory or dies becomes an ``UnreadableFile`` naming the file, so one file never ends a run.
+(over 1 GiB for one Neware read). A decoder can also loop forever on a damaged file (libhdf5
+on a global heap object of size 0, found by fuzzing), out of reach of Python's signals, so
+the child's CPU time is limited too (``RLIMIT_CPU``, ``BIGMAP_READER_CPU_SECONDS``, default
+600). The table comes back as an Arrow IPC file; a child that runs out of memory or time, or
+dies, becomes an ``UnreadableFile`` naming the file, so one file never ends or stalls a run.
 Text formats are read in the calling process: their memory follows their size, and the big ones
 are streamed.
 """
@@ -35,6 +38,8 @@ from ..errors import UnreadableFile, failure_reason, must_propagate
 
 ENV = "BIGMAP_READER_MEMORY_MB"
 DEFAULT_MIB = 2048
+CPU_ENV = "BIGMAP_READER_CPU_SECONDS"
+DEFAULT_CPU_SECOND = 600
 NATIVE_MAGIC = (
     b"PK\x03\x04",  # zip: .xlsx, .ods, .ndax
     b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",  # OLE2: .xls
@@ -50,15 +55,24 @@ _in_child = False
 
 def cap_mib() -> int:
     """The cap in MiB from ``BIGMAP_READER_MEMORY_MB`` (``DEFAULT_MIB`` when unset, 0 for none)."""
-    text = os.environ.get(ENV, "").strip()
+    return _setting(ENV, DEFAULT_MIB, "MiB (0 for no cap)")
+
+
+def cpu_second() -> int:
+    """The CPU time a capped read may use, from ``BIGMAP_READER_CPU_SECONDS`` (``DEFAULT_CPU_SECOND`` when unset)."""
+    return _setting(CPU_ENV, DEFAULT_CPU_SECOND, "seconds", minimum=1)
+
+
+def _setting(name: str, default: int, unit: str, minimum: int = 0) -> int:
+    text = os.environ.get(name, "").strip()
     if not text:
-        return DEFAULT_MIB
+        return default
     try:
         value = int(text)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(f"{ENV}={text!r}: expected a whole number of MiB (0 for no cap)")
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"{name}={text!r}: expected a whole number of {unit}")
     return value
 
 
@@ -72,12 +86,12 @@ def applies(head: bytes) -> bool:
 def call(function: Callable[..., pa.Table], path: Path, *args) -> pa.Table:
     """``function(path, *args)`` (a module-level function returning a table or raising
     ``UnreadableFile``) run in a child whose added data memory is capped at ``cap_mib()``."""
-    cap = cap_mib()
+    cap, seconds = cap_mib(), cpu_second()
     forkserver.set_forkserver_preload(PRELOAD)
     with tempfile.TemporaryDirectory(prefix="bigmap-read-") as folder:
         result, printed = Path(folder) / "table.arrow", Path(folder) / "stderr"
         receive, send = multiprocessing.Pipe(duplex=False)
-        child = _Process(target=_child, args=(function, path, args, cap, result, printed, send),
+        child = _Process(target=_child, args=(function, path, args, (cap, seconds), result, printed, send),
                          name=f"bigmap read {path.name}", daemon=True)
         child.start()
         send.close()
@@ -90,7 +104,7 @@ def call(function: Callable[..., pa.Table], path: Path, *args) -> pa.Table:
             child.join()
         stderr = printed.read_text(errors="replace") if printed.exists() else ""
         if message is None:
-            raise UnreadableFile(path, _death_reason(child.exitcode, stderr, cap))
+            raise UnreadableFile(path, _death_reason(child.exitcode, stderr, cap, seconds))
         if stderr:
             sys.stderr.write(stderr)  # what the libraries printed (warnings), as in-process
         kind, *detail = message
@@ -130,15 +144,17 @@ class _Process(context.ForkServerProcess):
         return _Popen(process_obj)
 
 
-def _child(function, path, args, cap, result: Path, printed: Path, send) -> None:
-    """In the child: cap, run, and send ``("ok",)`` (the table written to ``result``) or
-    ``("unreadable", reason, location)``; what is printed on stderr goes to ``printed``."""
+def _child(function, path, args, caps: tuple[int, int], result: Path, printed: Path, send) -> None:
+    """In the child: cap memory (MiB) and CPU time (s), run, and send ``("ok",)`` (the table written to
+    ``result``) or ``("unreadable", reason, location)``; what is printed on stderr goes to ``printed``."""
     global _in_child
     _in_child = True
+    cap, seconds = caps
     with open(printed, "wb") as stderr:
         os.dup2(stderr.fileno(), 2)
     limit = _status_kib("VmData") * 1024 + cap * 2**20
     resource.setrlimit(resource.RLIMIT_DATA, (limit, resource.getrlimit(resource.RLIMIT_DATA)[1]))
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))  # SIGXCPU, then SIGKILL
     try:
         table = function(path, *args)
         with pa.OSFile(str(result), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
@@ -161,8 +177,12 @@ def _memory_reason(cap: int) -> str:
             "a damaged or hostile file, or one to read with a higher cap")
 
 
-def _death_reason(exitcode: int | None, stderr: str, cap: int) -> str:
-    """Out of memory when Rust said so before aborting or the kernel's OOM killer ended the child."""
+def _death_reason(exitcode: int | None, stderr: str, cap: int, seconds: int) -> str:
+    """Out of memory when Rust said so before aborting or the kernel's OOM killer ended the child;
+    out of time on ``SIGXCPU``."""
+    if exitcode == -signal.SIGXCPU:
+        return (f"reading it took more than the {seconds:,} s of CPU time a read may use ({CPU_ENV}): a damaged "
+                "or hostile file that a decoder loops on, or one to read with a higher limit")
     if "memory allocation of" in stderr or exitcode == -signal.SIGKILL:
         return _memory_reason(cap)
     how = f"signal {signal.Signals(-exitcode).name}" if exitcode is not None and exitcode < 0 \

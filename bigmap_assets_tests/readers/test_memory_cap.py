@@ -1,8 +1,11 @@
-"""A memory bomb that slips past the declared-size checks ends in its capped reader process as an
-``UnreadableFile`` naming the file; the caller, and the other files, go on."""
+"""A memory bomb that slips past the declared-size checks, or a file a decoder loops on, ends in its
+capped reader process as an ``UnreadableFile`` naming the file; the caller, and the other files, go on."""
 
 from __future__ import annotations
 
+import faulthandler
+import struct
+import time
 import zipfile
 
 import dagster as dg
@@ -91,7 +94,46 @@ def test_a_run_with_the_bomb_records_it_and_publishes_the_other_forms(tmp_path, 
         (MEMORY_REASON,)]
 
 
+def zero_size_global_heap_object(path) -> None:
+    """Three NXxas entries whose variable-length strings live in the file's global heap; the second heap
+    object's index and size then set to 0, as the fuzzer did to Fe_XDIFiles.h5 (two bytes changed):
+    libhdf5 loops forever reading the collection (in C, out of reach of Python's signals)."""
+    with h5py.File(path, "w") as h5:
+        for name in ("fe", "ni", "cu"):
+            entry = h5.create_group(name)
+            entry["definition"] = "NXxas"
+            entry["title"] = f"{name} foil"
+    data = bytearray(path.read_bytes())
+    collection = data.index(b"GCOL")
+    first = collection + 16  # after the signature, version, reserved bytes and the collection's size
+    index, _, _, size = struct.unpack_from("<HHIQ", data, first)
+    assert (index, size, bytes(data[first + 16:first + 21])) == (1, 5, b"NXxas")
+    second = first + 16 + (size + 7) // 8 * 8
+    struct.pack_into("<HHIQ", data, second, 0, 0, 0, 0)  # index 0 (free space), no references, size 0
+    path.write_bytes(bytes(data))
+
+
+def test_a_file_libhdf5_loops_on_is_stopped_by_the_cpu_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv(memory_cap.CPU_ENV, "2")
+    path = tmp_path / "scans.h5"
+    zero_size_global_heap_object(path)
+    started = time.monotonic()
+    faulthandler.dump_traceback_later(120, exit=True)  # were the limit gone, fail instead of stalling the suite
+    try:
+        with pytest.raises(UnreadableFile) as raised:
+            read(path)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert (raised.value.path, raised.value.reason) == (str(path), (
+        "reading it took more than the 2 s of CPU time a read may use (BIGMAP_READER_CPU_SECONDS): a damaged or "
+        "hostile file that a decoder loops on, or one to read with a higher limit"))
+    assert time.monotonic() - started < 60  # 2 s of CPU, however loaded the machine
+
+
 def test_a_bad_cap_setting_is_refused(monkeypatch):
     monkeypatch.setenv(memory_cap.ENV, "lots")
     with pytest.raises(ValueError, match="BIGMAP_READER_MEMORY_MB='lots': expected a whole number of MiB"):
         memory_cap.cap_mib()
+    monkeypatch.setenv(memory_cap.CPU_ENV, "0")
+    with pytest.raises(ValueError, match="BIGMAP_READER_CPU_SECONDS='0': expected a whole number of seconds"):
+        memory_cap.cpu_second()
