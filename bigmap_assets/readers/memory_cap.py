@@ -85,7 +85,8 @@ def applies(head: bytes) -> bool:
 
 def call(function: Callable[..., pa.Table], path: Path, *args) -> pa.Table:
     """``function(path, *args)`` (a module-level function returning a table or raising
-    ``UnreadableFile``) run in a child whose added data memory is capped at ``cap_mib()``."""
+    ``UnreadableFile``) run in a child whose added data memory is capped at ``cap_mib()`` and
+    CPU time at ``cpu_second()``."""
     cap, seconds = cap_mib(), cpu_second()
     forkserver.set_forkserver_preload(PRELOAD)
     with tempfile.TemporaryDirectory(prefix="bigmap-read-") as folder:
@@ -99,6 +100,9 @@ def call(function: Callable[..., pa.Table], path: Path, *args) -> pa.Table:
             message = receive.recv() if receive.poll(None) else None
         except EOFError:  # the child died before saying anything
             message = None
+        except BaseException:  # interrupted: the child goes too
+            child.kill()
+            raise
         finally:
             receive.close()
             child.join()
