@@ -12,7 +12,7 @@ A reader is a module listed in ``READERS`` with:
   (cycling readers of wide files).
 
 Files decoded by native libraries (zip, OLE2, HDF5, Neware) are sniffed and read in a child
-process whose memory is capped (``memory_cap``).
+process whose memory and CPU time are capped (``memory_cap``).
 
 Detection is by content first, so a renamed file still finds its reader.
 """
@@ -28,8 +28,8 @@ import pyarrow as pa
 from ..errors import UnreadableFile, failure_reason, must_propagate
 from ..modules import import_if_present
 from ..raw_tree import not_a_regular_file
-from . import memory_cap
 from ..schemas.cycling import READER_COLUMNS
+from . import memory_cap
 
 READER_COLUMN_NAMES = [column.name for column in READER_COLUMNS]
 
@@ -123,7 +123,7 @@ def read(path: str | Path, *, canonical_only: bool = False, fallback: str | None
     cycling file gives only ``READER_COLUMNS`` (what the warehouse keeps), and readers with a
     ``read_canonical`` skip the file's other columns while parsing, which is much faster on
     wide text exports. ``fallback`` names the reader to try when none recognises the file. A
-    file for a native decoder is read in a memory-capped child (``memory_cap``).
+    file for a native decoder is read in a capped child process (``memory_cap``).
     """
     path = Path(path)
     if memory_cap.applies(_head_or_nothing(path)):
