@@ -3,7 +3,7 @@
 ``mutants(data, rng, count)`` yields ``(label, bytes)``: byte-level damage (flipped bits,
 overwritten, duplicated, deleted or inserted chunks, truncation) and, for text, line-level
 damage (a line dropped, repeated or cut short, CR-only line ends, a stray byte in a row).
-``outcome(path)`` reads one file and sorts the result into ok / clean error / other.
+``outcome(path)`` reads one file and sorts the result into ok / clean error / memory / other.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ SEED_SUFFIXES = {".mpr", ".mpt", ".nda", ".ndax", ".res", ".csv", ".txt", ".041"
                  ".dat", ".001"}
 
 
-def seed_files(realdata: Path, max_byte: int = 3 * 2**20) -> list[Path]:
-    """One real file per folder and suffix (the first by name), small enough to mutate quickly."""
-    chosen: dict[tuple[Path, str], Path] = {}
+def seed_files(realdata: Path, max_byte: int = 3 * 2**20, every: bool = False) -> list[Path]:
+    """One real file per folder and suffix (the first by name), small enough to mutate quickly;
+    with ``every``, all of them."""
+    chosen: dict[tuple[Path, str], list[Path]] = {}
     for path in sorted(realdata.rglob("*")):
         if path.is_file() and path.suffix.lower() in SEED_SUFFIXES and path.stat().st_size <= max_byte:
-            chosen.setdefault((path.parent, path.suffix.lower()), path)
-    return sorted(chosen.values())
+            chosen.setdefault((path.parent, path.suffix.lower()), []).append(path)
+    return sorted(path for paths in chosen.values() for path in (paths if every else paths[:1]))
 
 
 def _is_text(data: bytes) -> bool:
@@ -85,14 +86,17 @@ def mutants(data: bytes, rng: random.Random, count: int) -> Iterator[tuple[str, 
 
 
 def outcome(path: Path) -> tuple[str, str, float]:
-    """``("ok" | "clean" | "other", detail, seconds)`` of reading ``path``: a table, an
-    ``UnreadableFile``, or anything else (an exception that escaped: a bug)."""
+    """``("ok" | "clean" | "memory" | "other", detail, seconds)`` of reading ``path``: a table, an
+    ``UnreadableFile``, one caused by running out of memory, or anything else (an exception that
+    escaped: a bug)."""
     started = time.perf_counter()
     try:
         table = read(path)
         return "ok", f"{table.num_rows} rows", time.perf_counter() - started
     except UnreadableFile as exc:
-        return "clean", exc.reason, time.perf_counter() - started
+        out_of_memory = isinstance(exc.__cause__, MemoryError) or "of memory a read may use" in exc.reason
+        kind = "memory" if out_of_memory else "clean"
+        return kind, exc.reason, time.perf_counter() - started
     except BaseException as exc:  # noqa: BLE001 - what the fuzzer is looking for
         if isinstance(exc, KeyboardInterrupt):
             raise

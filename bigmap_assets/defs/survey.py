@@ -8,10 +8,10 @@ import dagster as dg
 import pyarrow as pa
 
 from .. import schemas
-from ..readers.errors import UnreadableFile, failure_reason, must_propagate
+from ..readers.errors import UnreadableFile
 from ..ingest.admission import Issue, PartitionFiles, ReadFile, files_in
 from ..plots.survey import survey_grid
-from ..readers import attach_metadata, find_reader, metadata_of, read, survey_form
+from ..readers import metadata_of, read, survey_form
 from ..science.survey import survey_metaview as compute_metaview
 from ..warehouse.provenance import code_version, sha256_of, stamp
 from .publish import log_issues, plot_metadata, publish, record_ingest
@@ -75,22 +75,7 @@ def duplicate_forms(files: list[ReadFile]) -> list[Issue]:
 def read_survey_file(path: Path) -> pa.Table:
     """Content first, like every folder; a spreadsheet no reader recognises goes to the form reader anyway
     (a form may open below the rows its sniffer looks at), so a refusal says what the form lacks."""
-    try:
-        find_reader(path)
-    except UnreadableFile:
-        if path.suffix.lower() not in survey_form.SUFFIXES:
-            raise
-        try:
-            table, metadata = survey_form.read(path)
-        except UnreadableFile:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - a workbook broken in a way the form reader did not foresee
-            if must_propagate(exc):
-                raise
-            raise UnreadableFile(path, f"{survey_form.NAME} reader failed: {failure_reason(exc)}") from exc
-        return attach_metadata(table, {"format": survey_form.NAME, "technique": survey_form.TECHNIQUE,
-                                       "source_file": str(path), **metadata})
-    return read(path)
+    return read(path, fallback=survey_form.NAME if path.suffix.lower() in survey_form.SUFFIXES else None)
 
 
 @dg.asset(group_name=GROUP, kinds={"parquet"},

@@ -11,6 +11,9 @@ A reader is a module listed in ``READERS`` with:
 * optionally ``read_canonical(path)``: the same, parsing only what ``READER_COLUMNS`` need
   (cycling readers of wide files).
 
+Files decoded by native libraries (zip, OLE2, HDF5, Neware) are sniffed and read in a child
+process whose memory and CPU time are capped (``memory_cap``).
+
 Detection is by content first, so a renamed file still finds its reader.
 """
 
@@ -25,8 +28,8 @@ import pyarrow as pa
 from .errors import UnreadableFile, failure_reason, must_propagate
 from ..ingest.raw_tree import not_a_regular_file
 from ..schemas.cycling import READER_COLUMNS
-from . import (arbin, basytec, d2b_nexus, eclab_mpr, eclab_mpt, maccor, neware, novonix, survey_form, xas_columns,
-               xas_nxxas, xas_rock, xas_xdi)
+from . import (arbin, basytec, d2b_nexus, eclab_mpr, eclab_mpt, maccor, memory_cap, neware, novonix, survey_form,
+               xas_columns, xas_nxxas, xas_rock, xas_xdi)
 
 READER_COLUMN_NAMES = [column.name for column in READER_COLUMNS]
 
@@ -94,17 +97,39 @@ def metadata_of(table: pa.Table) -> dict:
     return json.loads(raw) if raw else {}
 
 
-def read(path: str | Path, *, canonical_only: bool = False) -> pa.Table:
+def read(path: str | Path, *, canonical_only: bool = False, fallback: str | None = None) -> pa.Table:
     """Read any supported raw file into its canonical Arrow table.
 
     The file's metadata (format, technique, start time, instrument, warnings...) is in the
     schema metadata; get it back with ``metadata_of(table)``. With ``canonical_only``, a
     cycling file gives only ``READER_COLUMNS`` (what the warehouse keeps), and readers with a
     ``read_canonical`` skip the file's other columns while parsing, which is much faster on
-    wide text exports.
+    wide text exports. ``fallback`` names the reader to try when none recognises the file. A
+    file for a native decoder is read in a capped child process (``memory_cap``).
     """
     path = Path(path)
-    reader = find_reader(path)
+    if memory_cap.applies(_head_or_nothing(path)):
+        return memory_cap.call(_read, path, canonical_only, fallback)
+    return _read(path, canonical_only, fallback)
+
+
+def _head_or_nothing(path: Path) -> bytes:
+    """The file's first bytes, or none for what ``find_reader`` refuses without opening."""
+    if not_a_regular_file(path):
+        return b""
+    try:
+        return read_head(path)
+    except OSError:
+        return b""
+
+
+def _read(path: Path, canonical_only: bool, fallback: str | None) -> pa.Table:
+    try:
+        reader = find_reader(path)
+    except UnreadableFile:
+        if fallback is None:
+            raise
+        reader = next(r for r in READERS if r.NAME == fallback)
     narrow = canonical_only and reader.TECHNIQUE == "cycling"
     try:
         table, metadata = (getattr(reader, "read_canonical", reader.read) if narrow else reader.read)(path)

@@ -83,21 +83,17 @@ def view_sql(table: schemas.Table, source: str | None, present: set[str] | None 
 
 
 def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[BrokenPart]:
-    """A view per declared table; a table with unreadable parts gets a view over the others. Returns those parts."""
+    """A view per declared table; a table with unreadable parts (footer or data pages, see
+    ``Lake.broken_parts``) gets a view over the others. Returns those parts."""
     broken = []
     for table in schemas.TABLES.values():
-        try:
-            create_view(con, table, parquet_source(lake, table))
-            continue
-        except duckdb.Error as exc:
-            failure = str(exc).splitlines()[0]
         bad = lake.broken_parts(table.name)
-        good = sorted(set(Path(lake.root, table.name).rglob("*.parquet")) - {b.path for b in bad})
+        good = sorted(set(Path(lake.root, table.name).rglob("*.parquet")) - {b.path for b in bad}) if bad else None
         try:
             create_view(con, table, parquet_source(lake, table, good))
-        except duckdb.Error:  # not one part in particular: the table reads as empty
+        except duckdb.Error as exc:  # not one part in particular: the table reads as empty
             create_view(con, table, None)
-            bad = [BrokenPart(Path(lake.root, table.name), failure)]
+            bad = [BrokenPart(Path(lake.root, table.name), str(exc).splitlines()[0])]
         broken += bad
     return broken
 
@@ -167,7 +163,7 @@ def connect(warehouse_dir: str | Path, *, allow_files: bool = False,
     location = storage.lake_location(Path(warehouse_dir).parent)
     if storage.is_remote(location):  # the lake on object storage: views over its Delta tables (object_catalog)
         from . import object_catalog
-        return object_catalog.connect(location)
+        return object_catalog.connect(location, allow_files=allow_files)
     lake = Lake(Path(warehouse_dir).resolve() / "lake")
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     for part in create_views(con, lake):

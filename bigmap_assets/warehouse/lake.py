@@ -14,11 +14,15 @@ beside the parts records what the rows were made from.
 
 A part that cannot be read (damaged on disk, or a file that is not this table's) raises
 ``BrokenPart`` on reading; ``broken_parts`` lists them, and writing the partition again
-replaces them.
+replaces them. Parts are written with a CRC per page, and ``broken_parts`` reads every page of
+a part (not only its footer), so damaged data behind an intact footer is found too; what it
+found is kept in ``PART_CHECKS`` per part (size, modification time, the table's schema), so
+each part's pages are read once, after it was written or changed, not on every check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -36,6 +40,7 @@ SAFE_VALUE = re.compile(r"^[A-Za-z0-9._-]+$")
 PART_NAME = "part-0.parquet"
 PART_PATTERN = re.compile(r"^part-(\d+)\.parquet$")
 APPEND_STATE = "_append_state.json"  # matches no *.parquet glob
+PART_CHECKS = "_part_checks.json"  # in the lake's root: {part path: [size, mtime_ns, schema, problem or null]}
 
 
 class BrokenPart(ValueError):
@@ -67,6 +72,22 @@ def part_problem(path: str | Path, expected: pa.Schema | None = None) -> str | N
         if found != field.type:
             return f"not a part of this table: column {field.name} is {found}, expected {field.type}"
     return None
+
+
+def pages_problem(path: str | Path) -> str | None:
+    """Why the data pages of a part cannot be read (a page's CRC or decoding fails), None when they can;
+    one row group in memory at a time."""
+    try:
+        stored = pq.ParquetFile(path, page_checksum_verification=True)
+        for index in range(stored.num_row_groups):
+            stored.read_row_group(index)
+    except (OSError, pa.ArrowException) as exc:
+        return f"damaged Parquet data pages ({exc})"
+    return None
+
+
+def _fingerprint(schema: pa.Schema) -> str:
+    return hashlib.sha256(str(schema).encode()).hexdigest()[:16]
 
 
 def check_partition_value(value: str) -> str:
@@ -121,7 +142,7 @@ class Lake:
         tmp = folder / f".{final.name}.{uuid.uuid4().hex}.tmp"
         rows = 0
         try:
-            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            with pq.ParquetWriter(tmp, schema, compression="zstd", write_page_checksum=True) as writer:
                 for table in tables:
                     stored = self._stored(table_name, table).cast(schema)
                     writer.write_table(stored, row_group_size=row_group_size)
@@ -250,19 +271,57 @@ class Lake:
 
     def broken_parts(self, table_name: str | None = None,
                      partition: dict[str, str] | None = None) -> list[BrokenPart]:
-        """The parts that cannot be read: of one partition, one table, or (no name) the whole lake."""
+        """The parts that cannot be read, footer or data pages: of one partition, one table, or (no name)
+        the whole lake. A part's pages are read only when it is new or changed since its last check."""
         if partition is not None:
             paths = self.parts(table_name, partition)
         else:
             names = [table_name] if table_name else sorted(schemas.TABLES)
             paths = [p for name in names for p in sorted((self.root / name).rglob("*.parquet"))]
+        checks = self._part_checks()
+        changed = False
         broken = []
         for path in paths:
             name = path.relative_to(self.root).parts[0]
-            problem = part_problem(path, self._stored_schema(name)) if name in schemas.TABLES else None
+            if name not in schemas.TABLES:
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # replaced meanwhile
+                continue
+            expected = self._stored_schema(name)
+            key, stamp = str(path.relative_to(self.root)), [stat.st_size, stat.st_mtime_ns, _fingerprint(expected)]
+            known = checks.get(key)
+            if known is not None and known[:3] == stamp:
+                problem = known[3]
+            else:
+                problem = part_problem(path, expected) or pages_problem(path)
+                checks[key], changed = [*stamp, problem], True
             if problem:
                 broken.append(BrokenPart(path, problem))
+        if changed:
+            self._save_part_checks(checks)
         return broken
+
+    def _part_checks(self) -> dict[str, list]:
+        try:
+            checks = json.loads((self.root / PART_CHECKS).read_text())
+        except (OSError, ValueError):
+            return {}
+        return checks if isinstance(checks, dict) else {}
+
+    def _save_part_checks(self, checks: dict[str, list]) -> None:
+        """Written whole or not at all; parts gone from the lake are dropped. A lake this process cannot
+        write (a read-only mount) keeps its record as it was: the parts are checked again next time."""
+        kept = {key: value for key, value in checks.items() if (self.root / key).exists()}
+        tmp = self.root / f".{PART_CHECKS}.{uuid.uuid4().hex}.tmp"
+        try:
+            tmp.write_text(json.dumps(kept, sort_keys=True))
+            os.replace(tmp, self.root / PART_CHECKS)
+        except OSError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def iter_tables(self, table_name: str, partition: dict[str, str] | None = None,
                     columns: list[str] | None = None, batch_rows: int = 256_000) -> Iterator[pa.Table]:

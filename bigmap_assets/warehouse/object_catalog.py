@@ -4,6 +4,12 @@ No DuckDB extension is needed (nor downloaded): delta-rs resolves each table's c
 snapshot (its data files) and pyarrow reads them from S3; DuckDB scans those datasets with
 its filters and projections pushed down. The views have the same names and columns as the
 local catalog's (``catalog.view_sql``), so the same queries answer from either lake.
+
+It is as read-only a door as the local one: DuckDB never touches the bucket itself (the
+datasets are read by pyarrow, with the credentials of the environment), so external access
+is off altogether (no file, URL or bucket can be read or written through SQL, no extension
+loaded), or on for reading the analyst's own files with ``allow_files``; either way the
+configuration is locked, and ``catalog.query`` runs queries only.
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ def view_sql(table: schemas.Table, source: str | None) -> str:
     return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {columns} FROM "{source}"'
 
 
-def connect(location: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a view per warehouse table of the Delta lake at ``location`` (a snapshot)."""
+def connect(location: str, *, allow_files: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view per warehouse table of the Delta lake at ``location`` (a snapshot);
+    no external access unless ``allow_files`` (reading local files), configuration locked."""
     lake = DeltaLake(location)
-    con = duckdb.connect()
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     for table in schemas.TABLES.values():
         dataset = lake.dataset(table.name)
         source = None
@@ -36,4 +43,7 @@ def connect(location: str) -> duckdb.DuckDBPyConnection:
             source = f"delta_{table.name}"
             con.register(source, dataset)
         con.execute(view_sql(table, source))
+    if not allow_files:
+        con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     return con

@@ -276,6 +276,7 @@ def test_neware_file_without_clock_time_keeps_the_header_start(cycling, monkeypa
     import fastnda
 
     decode = fastnda.read
+    monkeypatch.setenv("BIGMAP_READER_MEMORY_MB", "0")  # read in this process, where fastnda is patched
     monkeypatch.setattr(fastnda, "read", lambda *a, **k: decode(*a, **k).drop("unix_time_s"))
     metadata = metadata_of(read(cycling / "neware/navani_test.nda"))
     assert metadata["start_time_local"] == "2020-03-25T11:16:21"

@@ -51,6 +51,7 @@ class Panic(BaseException):
 
 
 def test_a_panic_in_a_sniffer_or_a_reader_is_an_unreadable_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIGMAP_READER_MEMORY_MB", "0")  # read in this process, where the reader is patched
     path = tmp_path / "cell.nda"
     path.write_bytes(b"NEWARE" + bytes(200))
     neware = next(r for r in READERS if r.NAME == "neware")
@@ -68,6 +69,7 @@ def test_a_panic_in_a_sniffer_or_a_reader_is_an_unreadable_file(tmp_path, monkey
 
 
 def test_an_interrupt_is_not_swallowed(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIGMAP_READER_MEMORY_MB", "0")  # read in this process, where the sniffer is patched
     path = tmp_path / "cell.nda"
     path.write_bytes(b"NEWARE" + bytes(200))
     neware = next(r for r in READERS if r.NAME == "neware")

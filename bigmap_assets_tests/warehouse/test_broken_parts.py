@@ -91,3 +91,55 @@ def test_a_damaged_growing_partition_has_no_append_state(tmp_path):
     tail = lake.parts("cycling_timeseries", {"sample_id": "S1"})[-1]
     tail.write_bytes(b"PAR1 garbage")
     assert lake.append_state("cycling_timeseries", {"sample_id": "S1"}) is None
+
+
+def damage_pages(path) -> None:
+    """The last byte of the first column's chunk (inside its last data page) inverted; the footer intact."""
+    import pyarrow.parquet as pq
+
+    column = pq.ParquetFile(path).metadata.row_group(0).column(0)
+    start = column.dictionary_page_offset if column.has_dictionary_page else column.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start + column.total_compressed_size - 1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_pages_behind_an_intact_footer_are_a_broken_part_checked_once(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from bigmap_assets.warehouse import lake as lake_module
+
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    bad = lake.write("cycling_timeseries", _timeseries("S1", 1000), {"sample_id": "S1"})
+    lake.write("cycling_timeseries", _timeseries("S2", 3), {"sample_id": "S2"})
+    assert lake.broken_parts() == []
+    damage_pages(bad)
+    assert pq.read_schema(bad).names[0] == "test_time_second"  # the footer reads: only the pages tell
+    assert lake_module.part_problem(bad, lake._stored_schema("cycling_timeseries")) is None
+    [broken] = lake.broken_parts()
+    assert broken.path == bad and broken.reason.startswith("damaged Parquet data pages (")
+
+    warnings = []
+    catalog.refresh(tmp_path / "warehouse", warn=warnings.append)
+    assert len(warnings) == 1 and str(bad) in warnings[0] and "damaged Parquet data pages" in warnings[0]
+    con = catalog.connect(tmp_path / "warehouse")
+    assert catalog.query(con, "SELECT sample_id, count(*) FROM cycling_timeseries GROUP BY 1") == (
+        ["sample_id", "count_star()"], [("S2", 3)])
+
+    def reads_pages(_path):
+        raise AssertionError("pages read again")
+
+    monkeypatch.setattr(lake_module, "pages_problem", reads_pages)  # unchanged parts: the recorded result
+    assert [b.path for b in lake.broken_parts()] == [bad]
+    monkeypatch.undo()
+    lake.write("cycling_timeseries", _timeseries("S1", 5), {"sample_id": "S1"})  # the next run rewrites it
+    assert lake.broken_parts() == [] and lake.read_every("cycling_timeseries").num_rows == 8
+
+
+def test_damaged_pages_in_a_growing_partition_drop_its_append_state(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    lake.write_growing("cycling_timeseries", [_timeseries("S1", 400)], lambda: _timeseries("S1", 1),
+                       {"sample_id": "S1"}, state={"files": []})
+    assert lake.append_state("cycling_timeseries", {"sample_id": "S1"})["final_rows"] == 400
+    damage_pages(lake.parts("cycling_timeseries", {"sample_id": "S1"})[0])
+    assert lake.append_state("cycling_timeseries", {"sample_id": "S1"}) is None  # so the next run rewrites it
