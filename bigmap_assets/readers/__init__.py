@@ -26,6 +26,7 @@ from types import ModuleType
 import pyarrow as pa
 
 from .errors import UnreadableFile, failure_reason, must_propagate
+from .limits import check_zip
 from ..ingest.raw_tree import not_a_regular_file
 from ..schemas.cycling import READER_COLUMNS
 from . import (arbin, basytec, d2b_nexus, eclab_mpr, eclab_mpt, maccor, memory_cap, neware, novonix, survey_form,
@@ -34,6 +35,7 @@ from . import (arbin, basytec, d2b_nexus, eclab_mpr, eclab_mpt, maccor, memory_c
 READER_COLUMN_NAMES = [column.name for column in READER_COLUMNS]
 
 HEAD_BYTES = 65536
+ZIP_MAGIC = b"PK\x03\x04"
 METADATA_KEY = b"bigmap"
 
 # Order matters only where two sniffers could both accept a file: the stricter first.
@@ -108,7 +110,10 @@ def read(path: str | Path, *, canonical_only: bool = False, fallback: str | None
     file for a native decoder is read in a capped child process (``memory_cap``).
     """
     path = Path(path)
-    if memory_cap.applies(_head_or_nothing(path)):
+    head = _head_or_nothing(path)
+    if memory_cap.applies(head):
+        if head.startswith(ZIP_MAGIC):  # a zip bomb that says what it is is refused before any child starts
+            check_zip(path)
         return memory_cap.call(_read, path, canonical_only, fallback)
     return _read(path, canonical_only, fallback)
 
