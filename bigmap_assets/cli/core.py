@@ -19,7 +19,6 @@ from tabulate import tabulate
 
 from ..errors import UnreadableFile
 from ..ingest import default_data_dir
-from ..readers import find_reader, metadata_of, read, streaming
 from ..warehouse import catalog, storage
 
 
@@ -72,6 +71,8 @@ def data_dir_of(args) -> Path:
 
 
 def cmd_read(args) -> int:
+    from ..readers import metadata_of, read  # imported here: `bigmap sql` and the others start without them
+
     if args.output is not None:
         output_check(args.output, (".parquet", ".csv"))
         rows = write_read_table(args.file, args.output, canonical_only=args.canonical_only)
@@ -92,6 +93,8 @@ def write_read_table(source: Path, output: Path, *, canonical_only: bool = False
     time, one Parquet row group each), so memory stays bounded whatever the file's size;
     other formats are read whole. The file appears under its name only once complete.
     """
+    from ..readers import find_reader, read, streaming
+
     find_reader(source)  # refuses what is not a regular file before anything opens it
     batches = streaming.iter_batches(source, batch_rows=STREAM_BATCH_ROWS, canonical_only=canonical_only)
     try:
