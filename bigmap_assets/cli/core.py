@@ -149,17 +149,18 @@ def cmd_materialize(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    columns, rows = catalog.query(warehouse_connection(args), args.query)
+    columns, rows = catalog.query(warehouse_connection(args, for_query=args.query), args.query)
     print_rows(columns, rows, args.format)
     return 0
 
 
-def warehouse_connection(args):
-    """The read-only DuckDB over the data folder's warehouse, or an error saying there is none yet."""
+def warehouse_connection(args, for_query: str | None = None):
+    """The read-only DuckDB over the data folder's warehouse (with the views ``for_query`` names, or every
+    view), or an error saying there is none yet."""
     warehouse = data_dir_of(args) / "warehouse"
     if not (warehouse / "lake").is_dir() and not storage.is_remote(storage.lake_location(warehouse.parent)):
         raise FileNotFoundError(f"no warehouse under {warehouse}: run `bigmap materialize` first")
-    return catalog.connect(warehouse, allow_files=getattr(args, "allow_files", False), warn=warn)
+    return catalog.connect(warehouse, allow_files=getattr(args, "allow_files", False), warn=warn, for_query=for_query)
 
 
 def warn(message: str) -> None:

@@ -85,17 +85,19 @@ def parquet_source(lake: Lake, table: schemas.Table, files: list[Path] | None = 
     return f"read_parquet({source}{union}{hive_args})"
 
 
-def whole_tables(lake: Lake, earlier: dict[str, dict] | None = None) -> dict[str, dict]:
+def whole_tables(lake: Lake, earlier: dict[str, dict] | None = None, names: set[str] | None = None) -> dict[str, dict]:
     """The tables whose every part holds every declared column with its declared type:
     ``{table: {"columns": [[name, type], ...], "checked_before": unix_s}}``.
 
     ``earlier`` is a previous result: of a table checked then against the same columns, only the
-    parts changed since its ``checked_before`` are opened (their footers only).
+    parts changed since its ``checked_before`` are opened (their footers only). ``names``: check those tables only.
     """
     earlier = earlier or {}
     checked_before = time.time() - CHECK_MARGIN_SECOND
     whole = {}
     for table in schemas.TABLES.values():
+        if names is not None and table.name not in names:
+            continue
         expected = lake.stored_schema(table.name)
         columns = [[field.name, str(field.type)] for field in expected]
         previous = earlier.get(table.name) or {}
@@ -159,11 +161,14 @@ def view_sql(table: schemas.Table, source: str | None, present: set[str] | None 
     return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {", ".join(column(c) for c in table.columns)} FROM {source}'
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, whole: set[str] | frozenset[str] = frozenset()) -> list[BrokenPart]:
-    """A view per declared table (plain scans over the ``whole`` ones); a table with unreadable parts gets a
-    view over the others. Returns those parts."""
+def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, whole: set[str] | frozenset[str] = frozenset(),
+                 names: set[str] | None = None) -> list[BrokenPart]:
+    """A view per declared table, or per table of ``names`` (plain scans over the ``whole`` ones); a table with
+    unreadable parts gets a view over the others. Returns those parts."""
     broken = []
     for table in schemas.TABLES.values():
+        if names is not None and table.name not in names:
+            continue
         try:
             create_view(con, table, parquet_source(lake, table, whole=table.name in whole))
             continue
@@ -240,27 +245,36 @@ def remove_stale_temp_files(warehouse_dir: str | Path, older_than_second: float 
 
 
 def connect(warehouse_dir: str | Path, *, allow_files: bool = False,
-            warn: Callable[[str], None] = lambda _message: None) -> duckdb.DuckDBPyConnection:
+            warn: Callable[[str], None] = lambda _message: None, for_query: str | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory, read-only DuckDB holding every warehouse view; holds no lock on any file.
 
     It reads the lake only, or any file the user can read with ``allow_files``; it writes
     nothing. Run queries through ``query()``, which refuses every statement but a query.
-    Parts left out of a view (unreadable) are passed to ``warn``.
+    Parts left out of a view (unreadable) are passed to ``warn``. ``for_query``: the one query
+    the connection is for; only the views of the tables it names are made (``tables_named_in``).
     """
     location = storage.lake_location(Path(warehouse_dir).parent)
     if storage.is_remote(location):  # the lake on object storage: views over its Delta tables (object_catalog)
         from . import object_catalog
         return object_catalog.connect(location)
     lake = Lake(Path(warehouse_dir).resolve() / "lake")
-    whole = whole_tables(lake, read_state(warehouse_dir))
+    names = tables_named_in(for_query) if for_query is not None else None
+    whole = whole_tables(lake, read_state(warehouse_dir), names)
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    for part in create_views(con, lake, set(whole)):
+    for part in create_views(con, lake, set(whole), names):
         warn(f"left out of its table: {part}")
     if not allow_files:
         con.execute(f"SET allowed_directories = [{_quote(str(lake.root) + os.sep)}]")
         con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def tables_named_in(sql: str) -> set[str] | None:
+    """The declared tables whose names appear as words in ``sql`` (any case: a superset of those it reads),
+    or None when it names none (``SHOW TABLES``, ``SELECT 1``): then every view is wanted."""
+    words = {word.lower() for word in re.findall(r"\w+", sql)}
+    return (words & set(schemas.TABLES)) or None
 
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALY[SZ]E\s+)?(\([^)]*\)\s*)?", re.IGNORECASE)

@@ -109,3 +109,17 @@ def test_reruns_of_a_partition_keep_its_part_count_bounded(tmp_path):
         lake.write("cycling_soh", pa.table({"sample_id": ["S1"], "checkup_index": [0]}), partition)
         assert lake.part_count("cycling_soh", partition) == 1
     assert lake.read("cycling_timeseries", partition).num_rows == 29
+
+
+def test_a_connection_for_one_query_makes_the_views_it_names_and_answers_alike(warehouse):
+    assert catalog.tables_named_in('SELECT * FROM "CYCLING_SOH" s JOIN samples USING (sample_id)') == {"cycling_soh",
+                                                                                                       "samples"}
+    assert catalog.tables_named_in("SHOW TABLES") is None and catalog.tables_named_in("SELECT 1") is None
+    query = "SELECT sample_id, max(soh) FROM Cycling_SoH GROUP BY 1 ORDER BY 1"
+    narrow = catalog.connect(warehouse, for_query=query)
+    views = narrow.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    assert views == [("cycling_soh",)]
+    assert catalog.query(narrow, query) == catalog.query(catalog.connect(warehouse), query)
+    assert catalog.query(narrow, query)[1] == [("S1", 1.0), ("S2", 1.0), ("S3", 1.0)]
+    every = catalog.connect(warehouse, for_query="SHOW TABLES")
+    assert len(catalog.query(every, "SHOW TABLES")[1]) == len(catalog.schemas.TABLES)
