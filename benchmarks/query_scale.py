@@ -215,7 +215,7 @@ def build(data_dir: Path, cells: int, rows: int, workers: int) -> dict:
             stored += job.result()
             if done % 10 == 0 or done == len(jobs):
                 seconds = time.perf_counter() - started
-                print(f"  {done * chunk:,} cells, {stored:,} rows in {seconds:.0f} s", flush=True)
+                print(f"  {min(done * chunk, cells):,} cells, {stored:,} rows in {seconds:.0f} s", flush=True)
     cell_seconds = time.perf_counter() - started
     lake = Lake(data_dir / "warehouse" / "lake")
     version = code_version()
