@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bigmap_assets.readers import find_reader  # noqa: E402
-from bigmap_assets.readers.errors import UnreadableFile  # noqa: E402
+from bigmap_assets.ingest.errors import UnreadableFile  # noqa: E402
 from bigmap_assets_tests.fuzzing import mutants, outcome, seed_files  # noqa: E402
 
 BAD = ("other", "slow", "hang", "memory", "crash")

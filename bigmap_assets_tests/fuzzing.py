@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.readers import read
 
 INTERESTING = (b"\x00", b"\xff", b"\x80", b"\r", b"\n", b"\t", b",", b";", b"#", b"-", b".", b"e", b"9" * 12,

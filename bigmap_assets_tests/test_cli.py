@@ -56,6 +56,28 @@ def test_sql_prints_table_csv_and_json(tmp_path, capsys):
     assert "(1 rows)" in capsys.readouterr().out
 
 
+def test_each_command_is_defined_by_the_topic_it_loads_alone():
+    from bigmap_assets.cli import TOPIC_OF, build_parser
+
+    def commands(parser):
+        return set(next(a for a in parser._actions if a.dest == "command").choices)
+
+    assert commands(build_parser()) == set(TOPIC_OF)
+    for command, topic in TOPIC_OF.items():
+        assert commands(build_parser(command)) == {c for c, t in TOPIC_OF.items() if t == topic}
+
+
+def test_sql_starts_without_the_readers_and_pandas(tmp_path):
+    Lake(tmp_path / "warehouse" / "lake").write(
+        "cycling_soh", pa.table({"sample_id": ["S1"], "checkup_index": [0], "soh": [1.0]}), {"sample_id": "S1"})
+    script = ("import sys\nfrom bigmap_assets.cli import main\n"
+              f"code = main(['sql', 'SELECT sample_id, soh FROM cycling_soh', '--data-dir', {str(tmp_path)!r}, "
+              "'--format', 'csv'])\n"
+              "print(code, 'pandas' in sys.modules, 'bigmap_assets.readers' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines() == ["sample_id,soh", "S1,1.0", "0 False False"], done.stderr
+
+
 def test_sql_without_a_warehouse_says_so(tmp_path, capsys):
     assert main(["sql", "SELECT 1", "--data-dir", str(tmp_path)]) == 2
     assert "run `bigmap materialize` first" in capsys.readouterr().err

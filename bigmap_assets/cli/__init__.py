@@ -15,14 +15,19 @@ import os
 import sys
 import traceback
 import warnings
+from importlib import import_module
 
 import duckdb
 
 from ..ingest.allocator import keep_freed_memory
-from ..readers.errors import UnreadableFile
-from . import archive, core, d2b, status, xas
+from ..ingest.errors import UnreadableFile
 
-TOPICS = (core, d2b, xas, status, archive)
+TOPICS = ("core", "d2b", "xas", "status", "archive")
+# The topic module that defines each command: running a command imports that module only, so
+# `bigmap sql` starts without the readers, pandas and the science modules. Help, and a command
+# not listed here, load every topic.
+TOPIC_OF = {"read": "core", "materialize": "core", "sql": "core", "issues": "core",
+            "d2b": "d2b", "xas": "xas", "status": "status", "archive": "archive"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,21 +37,23 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command``'s topic only when known."""
     parser = OneLineParser(
         prog="bigmap",
         description="Battery characterisation data (cycling, D2B, XAS, surveys) into a Parquet + DuckDB warehouse.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for topic in TOPICS:
-        topic.register(subparsers)
+    for topic in [TOPIC_OF[command]] if command in TOPIC_OF else TOPICS:
+        import_module(f"{__name__}.{topic}").register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # this process is ours: numpy temporaries reuse freed memory (ingest/allocator.py)
     warnings.simplefilter("ignore")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(next((word for word in argv if not word.startswith("-")), None)).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly

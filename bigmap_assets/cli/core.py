@@ -17,9 +17,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tabulate import tabulate
 
-from ..readers.errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from ..ingest.admission import default_data_dir
-from ..readers import find_reader, metadata_of, read, streaming
 from ..warehouse import catalog, storage
 
 
@@ -72,6 +71,8 @@ def data_dir_of(args) -> Path:
 
 
 def cmd_read(args) -> int:
+    from ..readers import metadata_of, read  # imported here: `bigmap sql` and the others start without them
+
     if args.output is not None:
         output_check(args.output, (".parquet", ".csv"))
         rows = write_read_table(args.file, args.output, canonical_only=args.canonical_only)
@@ -92,6 +93,8 @@ def write_read_table(source: Path, output: Path, *, canonical_only: bool = False
     time, one Parquet row group each), so memory stays bounded whatever the file's size;
     other formats are read whole. The file appears under its name only once complete.
     """
+    from ..readers import find_reader, read, streaming
+
     find_reader(source)  # refuses what is not a regular file before anything opens it
     batches = streaming.iter_batches(source, batch_rows=STREAM_BATCH_ROWS, canonical_only=canonical_only)
     try:
@@ -146,17 +149,18 @@ def cmd_materialize(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    columns, rows = catalog.query(warehouse_connection(args), args.query)
+    columns, rows = catalog.query(warehouse_connection(args, for_query=args.query), args.query)
     print_rows(columns, rows, args.format)
     return 0
 
 
-def warehouse_connection(args):
-    """The read-only DuckDB over the data folder's warehouse, or an error saying there is none yet."""
+def warehouse_connection(args, for_query: str | None = None):
+    """The read-only DuckDB over the data folder's warehouse (with the views ``for_query`` names, or every
+    view), or an error saying there is none yet."""
     warehouse = data_dir_of(args) / "warehouse"
     if not (warehouse / "lake").is_dir() and not storage.is_remote(storage.lake_location(warehouse.parent)):
         raise FileNotFoundError(f"no warehouse under {warehouse}: run `bigmap materialize` first")
-    return catalog.connect(warehouse, allow_files=getattr(args, "allow_files", False), warn=warn)
+    return catalog.connect(warehouse, allow_files=getattr(args, "allow_files", False), warn=warn, for_query=for_query)
 
 
 def warn(message: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ..readers.errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from ..readers import metadata_of, read
 from ..science.xas import NormalisationSettings, build_scans
 from ..warehouse.provenance import sha256_of, stamp

@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from .. import schemas
 from ..ingest.cycling import IngestReport, ingest_timeseries, read_sources, unregistered_issues
-from ..readers.errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from ..ingest.admission import Issue
 from ..alerts.rules import trajectory_departures
 from ..plots.cycling import cell_soh_versus_cycle, soh_versus_cycle

@@ -8,7 +8,7 @@ import dagster as dg
 import pyarrow as pa
 
 from .. import schemas
-from ..readers.errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from ..ingest.admission import Issue, PartitionFiles, ReadFile, files_in
 from ..plots.survey import survey_grid
 from ..readers import metadata_of, read, survey_form

@@ -19,9 +19,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from .. import schemas
-from ..readers.errors import UnreadableFile
+from .errors import UnreadableFile
 from .raw_tree import WARNING, containment, entry_problem, files_below, kind_of, not_data, walk
-from ..readers import metadata_of, read
 from ..warehouse.lake import SAFE_VALUE
 from ..warehouse.provenance import code_version, sha256_of, stamp
 
@@ -58,6 +57,8 @@ class ReadFile:
 
     @property
     def metadata(self) -> dict:
+        from ..readers import metadata_of  # imported on use: what lists or queries needs no reader
+
         return metadata_of(self.table)
 
 
@@ -198,6 +199,8 @@ class AdmittedFile:
 
 
 def read_whole(path: Path) -> tuple[pa.Table, dict]:
+    from ..readers import metadata_of, read
+
     table = read(path)
     return table, metadata_of(table)
 

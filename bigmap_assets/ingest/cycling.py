@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from ..readers.errors import UnreadableFile
+from .errors import UnreadableFile
 from .admission import Accept, Issue, PartitionFiles, admit_files
 from ..readers import attach_metadata, metadata_of, read, streaming
 from ..schemas.cycling import CYCLING_TIMESERIES

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..readers.errors import UnreadableFile
+from .errors import UnreadableFile
 from .admission import Issue
 from .raw_tree import containment, entry_problem, kind_of
 from ..schemas import TABLES

@@ -25,7 +25,7 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from .errors import UnreadableFile, failure_reason, must_propagate
+from ..ingest.errors import UnreadableFile, failure_reason, must_propagate
 from .limits import check_zip
 from ..ingest.raw_tree import not_a_regular_file
 from ..schemas.cycling import READER_COLUMNS

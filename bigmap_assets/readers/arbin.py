@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from .limits import check_zip
 from .cycler_common import (
     control_mode_array,

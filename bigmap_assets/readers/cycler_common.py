@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from ..schemas.cycling import READER_COLUMNS
 
 # Control modes travel as int8 codes (index into CONTROL_MODES) until ``control_mode_array``.

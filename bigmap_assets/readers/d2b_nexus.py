@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 import pyarrow as pa
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from ..schemas import Column, utc_timestamp
 from ..schemas.d2b import PIXELS, READER_COLUMNS
 from ..science.d2b_efficiency import EfficiencyMap

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from .eclab_columns import (
     MPR_CONFLICTS,
     MPR_DATA_COLUMNS,

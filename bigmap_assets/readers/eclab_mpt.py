@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from .cycler_common import bad_rows_warning, parse_dropping_bad_rows, with_line_feeds
 from .eclab_columns import CANONICAL_SOURCES, TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import h5py
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 
 MAX_UNPACKED_BYTE = 512 * 2**20  # what the members of one zip archive may unpack to, together
 MAX_DATASET_BYTE = 2**30  # what one HDF5 dataset may hold

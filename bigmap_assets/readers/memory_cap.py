@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .errors import UnreadableFile, failure_reason, must_propagate
+from ..ingest.errors import UnreadableFile, failure_reason, must_propagate
 
 ENV = "BIGMAP_READER_MEMORY_MB"
 DEFAULT_MIB = 2048

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import UnreadableFile, failure_reason, must_propagate
+from ..ingest.errors import UnreadableFile, failure_reason, must_propagate
 from .limits import check_zip
 from .cycler_common import (
     CC,

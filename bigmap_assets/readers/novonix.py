@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from .cycler_common import (
     CC,
     CV,

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from .errors import UnreadableFile, failure_reason, must_propagate
+from ..ingest.errors import UnreadableFile, failure_reason, must_propagate
 from . import METADATA_KEY, READER_COLUMN_NAMES, find_reader, read_head
 from . import arbin, basytec, maccor, novonix
 from .cycler_common import TextLayout, decode_text, encoding_of, line_offset, with_line_feeds

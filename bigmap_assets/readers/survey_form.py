@@ -50,7 +50,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .errors import UnreadableFile, failure_reason, must_propagate
+from ..ingest.errors import UnreadableFile, failure_reason, must_propagate
 from .limits import check_zip
 from .ods_merges import merged_ranges
 

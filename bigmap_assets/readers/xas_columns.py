@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from ..schemas.xas import READER_COLUMNS
 from ..science.xas import TINY_ENERGY_EV
 

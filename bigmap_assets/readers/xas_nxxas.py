@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pyarrow as pa
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from .limits import MAX_TEXT_VALUES, check_hdf5
 from .xas_columns import energy_order, reader_table
 

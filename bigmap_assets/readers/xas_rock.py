@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from ..science.xas import guess_k_edge
 from .xas_columns import energy_order, numeric_block, reader_table, to_utc
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .errors import UnreadableFile
+from ..ingest.errors import UnreadableFile
 from .xas_columns import choose_channels, energy_order, numeric_block, reader_table
 
 NAME = "xas_xdi"

@@ -8,10 +8,21 @@ DuckDB with the same views, so queries never contend for a file lock.
 analyst's own files), refuses every statement but queries (no ``COPY``, ``ATTACH``,
 ``SET``, ``CREATE``, ...), and locks its configuration. A part that cannot be read is left
 out of its table's view and reported, so one damaged file does not take the others down.
+
+Views stay quick over thousands of parts. A table whose every part holds every declared column
+with its declared type (what this code writes) is read with DuckDB's plain multi-file scan: a
+query binds on one footer, and a filter on a hive key (``WHERE sample_id = ...``) opens only that
+partition's files. Only a table with a part written by an older version (a column missing) or a
+damaged part is read with ``union_by_name``, which opens every footer at every query. Which
+tables are whole is checked part by part, and ``catalog.json`` beside ``catalog.duckdb`` records
+it with the time of the check, so the next ``refresh`` or ``connect`` opens only the parts
+changed since (a part replaced meanwhile is a new file, with a new change time).
 """
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 import re
 import time
@@ -21,12 +32,15 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .. import schemas
 from . import storage
 from .lake import BrokenPart, Lake
 
 CATALOG_NAME = "catalog.duckdb"
+STATE_NAME = "catalog.json"  # the tables found whole, with the columns and the time they were checked against
+CHECK_MARGIN_SECOND = 5.0  # parts changed this close before a check are checked again next time
 STALE_TEMP_SECOND = 600.0  # a temp file untouched this long belongs to no running writer
 
 _DUCK_TYPES = {
@@ -52,8 +66,13 @@ def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def parquet_source(lake: Lake, table: schemas.Table, files: list[Path] | None = None) -> str | None:
-    """The ``read_parquet(...)`` over a table's Parquet files (``files``, default every one); None when there are none."""
+def parquet_source(lake: Lake, table: schemas.Table, files: list[Path] | None = None, *,
+                   whole: bool = False) -> str | None:
+    """The ``read_parquet(...)`` over a table's Parquet files (``files``, default every one); None when there are none.
+
+    ``whole``: every part holds every declared column (``whole_tables``), so DuckDB need not open
+    every footer to unite the files' columns by name.
+    """
     if files is None and any(Path(lake.root, table.name).rglob("*.parquet")):
         source = _quote(lake.glob(table.name))
     elif files:
@@ -62,7 +81,67 @@ def parquet_source(lake: Lake, table: schemas.Table, files: list[Path] | None = 
         return None
     hive = ", ".join(f"'{k}': 'VARCHAR'" for k in table.partitioned_by)
     hive_args = f", hive_partitioning = true, hive_types = {{{hive}}}" if hive else ", hive_partitioning = false"
-    return f"read_parquet({source}, union_by_name = true{hive_args})"
+    union = "" if whole else ", union_by_name = true"
+    return f"read_parquet({source}{union}{hive_args})"
+
+
+def whole_tables(lake: Lake, earlier: dict[str, dict] | None = None, names: set[str] | None = None) -> dict[str, dict]:
+    """The tables whose every part holds every declared column with its declared type:
+    ``{table: {"columns": [[name, type], ...], "checked_before": unix_s}}``.
+
+    ``earlier`` is a previous result: of a table checked then against the same columns, only the
+    parts changed since its ``checked_before`` are opened (their footers only). ``names``: check those tables only.
+    """
+    earlier = earlier or {}
+    checked_before = time.time() - CHECK_MARGIN_SECOND
+    whole = {}
+    for table in schemas.TABLES.values():
+        if names is not None and table.name not in names:
+            continue
+        expected = lake.stored_schema(table.name)
+        columns = [[field.name, str(field.type)] for field in expected]
+        previous = earlier.get(table.name) or {}
+        since = previous.get("checked_before", 0.0) if previous.get("columns") == columns else 0.0
+        if all(_holds_every_column(path, expected) for path in _changed_since(glob.glob(lake.glob(table.name)), since)):
+            whole[table.name] = {"columns": columns, "checked_before": checked_before}
+    return whole
+
+
+def _changed_since(paths: list[str], since: float) -> list[str]:
+    changed = []
+    for path in paths:
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:  # removed meanwhile: no longer read
+            continue
+        if max(status.st_mtime, status.st_ctime) >= since:  # a rename into place changes the ctime
+            changed.append(path)
+    return changed
+
+
+def _holds_every_column(path: str, expected: pa.Schema) -> bool:
+    try:
+        stored = pq.read_schema(path)
+    except (OSError, pa.ArrowException):
+        return False
+    return all(field.name in stored.names and stored.field(field.name).type == field.type for field in expected)
+
+
+def read_state(warehouse_dir: str | Path) -> dict[str, dict]:
+    """The whole tables recorded by the last ``refresh`` (empty when none, or unreadable)."""
+    try:
+        return json.loads((Path(warehouse_dir) / STATE_NAME).read_text())["whole_tables"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _write_state(warehouse_dir: Path, whole: dict[str, dict]) -> None:
+    tmp = warehouse_dir / f".{STATE_NAME}.{uuid.uuid4().hex}.tmp"
+    try:
+        tmp.write_text(json.dumps({"whole_tables": whole}, indent=1, sort_keys=True))
+        os.replace(tmp, warehouse_dir / STATE_NAME)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def view_sql(table: schemas.Table, source: str | None, present: set[str] | None = None) -> str:
@@ -82,15 +161,19 @@ def view_sql(table: schemas.Table, source: str | None, present: set[str] | None 
     return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {", ".join(column(c) for c in table.columns)} FROM {source}'
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[BrokenPart]:
-    """A view per declared table; a table with unreadable parts (footer or data pages, see
-    ``Lake.broken_parts``) gets a view over the others. Returns those parts."""
+def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, whole: set[str] | frozenset[str] = frozenset(),
+                 names: set[str] | None = None) -> list[BrokenPart]:
+    """A view per declared table, or per table of ``names`` (plain scans over the ``whole`` ones); a table
+    with unreadable parts (footer or data pages, see ``Lake.broken_parts``) gets a view over the others.
+    Returns those parts."""
     broken = []
     for table in schemas.TABLES.values():
+        if names is not None and table.name not in names:
+            continue
         bad = lake.broken_parts(table.name)
         good = sorted(set(Path(lake.root, table.name).rglob("*.parquet")) - {b.path for b in bad}) if bad else None
         try:
-            create_view(con, table, parquet_source(lake, table, good))
+            create_view(con, table, parquet_source(lake, table, good, whole=table.name in whole and not bad))
         except duckdb.Error as exc:  # not one part in particular: the table reads as empty
             create_view(con, table, None)
             bad = [BrokenPart(Path(lake.root, table.name), str(exc).splitlines()[0])]
@@ -109,7 +192,8 @@ def create_view(con: duckdb.DuckDBPyConnection, table: schemas.Table, source: st
 
 
 def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _message: None) -> Path:
-    """Rebuild ``<warehouse_dir>/catalog.duckdb`` under a temp name and rename it into place.
+    """Rebuild ``<warehouse_dir>/catalog.duckdb`` under a temp name and rename it into place, then
+    ``catalog.json`` (the whole tables, checked from the parts changed since the last refresh).
 
     Parts that cannot be read are left out of the views and passed to ``warn``.
     """
@@ -117,10 +201,12 @@ def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _mes
     warehouse_dir.mkdir(parents=True, exist_ok=True)
     final = warehouse_dir / CATALOG_NAME
     tmp = warehouse_dir / f".{CATALOG_NAME}.{uuid.uuid4().hex}.tmp"
+    lake = Lake(warehouse_dir / "lake")
+    whole = whole_tables(lake, read_state(warehouse_dir))
     try:
         con = duckdb.connect(str(tmp))
         try:
-            for part in create_views(con, Lake(warehouse_dir / "lake")):
+            for part in create_views(con, lake, set(whole)):
                 warn(f"left out of the catalog: {part}")
         finally:
             con.close()
@@ -128,6 +214,7 @@ def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _mes
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
+    _write_state(warehouse_dir, whole)
     return final
 
 
@@ -139,7 +226,8 @@ def remove_stale_temp_files(warehouse_dir: str | Path, older_than_second: float 
     warehouse_dir = Path(warehouse_dir)
     if not warehouse_dir.is_dir():
         return []
-    candidates = [*warehouse_dir.glob(f".{CATALOG_NAME}.*.tmp*"), *(warehouse_dir / "lake").rglob(".*.tmp")]
+    candidates = [*warehouse_dir.glob(f".{CATALOG_NAME}.*.tmp*"), *warehouse_dir.glob(f".{STATE_NAME}.*.tmp"),
+                  *(warehouse_dir / "lake").rglob(".*.tmp")]
     cutoff = time.time() - older_than_second
     removed = []
     for path in candidates:
@@ -153,26 +241,36 @@ def remove_stale_temp_files(warehouse_dir: str | Path, older_than_second: float 
 
 
 def connect(warehouse_dir: str | Path, *, allow_files: bool = False,
-            warn: Callable[[str], None] = lambda _message: None) -> duckdb.DuckDBPyConnection:
+            warn: Callable[[str], None] = lambda _message: None, for_query: str | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory, read-only DuckDB holding every warehouse view; holds no lock on any file.
 
     It reads the lake only, or any file the user can read with ``allow_files``; it writes
     nothing. Run queries through ``query()``, which refuses every statement but a query.
-    Parts left out of a view (unreadable) are passed to ``warn``.
+    Parts left out of a view (unreadable) are passed to ``warn``. ``for_query``: the one query
+    the connection is for; only the views of the tables it names are made (``tables_named_in``).
     """
     location = storage.lake_location(Path(warehouse_dir).parent)
     if storage.is_remote(location):  # the lake on object storage: views over its Delta tables (object_catalog)
         from . import object_catalog
         return object_catalog.connect(location, allow_files=allow_files)
     lake = Lake(Path(warehouse_dir).resolve() / "lake")
+    names = tables_named_in(for_query) if for_query is not None else None
+    whole = whole_tables(lake, read_state(warehouse_dir), names)
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    for part in create_views(con, lake):
+    for part in create_views(con, lake, set(whole), names):
         warn(f"left out of its table: {part}")
     if not allow_files:
         con.execute(f"SET allowed_directories = [{_quote(str(lake.root) + os.sep)}]")
         con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def tables_named_in(sql: str) -> set[str] | None:
+    """The declared tables whose names appear as words in ``sql`` (any case: a superset of those it reads),
+    or None when it names none (``SHOW TABLES``, ``SELECT 1``): then every view is wanted."""
+    words = {word.lower() for word in re.findall(r"\w+", sql)}
+    return (words & set(schemas.TABLES)) or None
 
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALY[SZ]E\s+)?(\([^)]*\)\s*)?", re.IGNORECASE)

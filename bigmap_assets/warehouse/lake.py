@@ -137,7 +137,7 @@ class Lake:
         """
         folder = self.partition_dir(table_name, partition)
         folder.mkdir(parents=True, exist_ok=True)
-        schema = self._stored_schema(table_name)
+        schema = self.stored_schema(table_name)
         final = folder / f"part-{part}.parquet"
         tmp = folder / f".{final.name}.{uuid.uuid4().hex}.tmp"
         rows = 0
@@ -242,7 +242,7 @@ class Lake:
         if not parts:
             return None
         schema = schemas.TABLES[table_name]
-        stored = self._stored_schema(table_name)
+        stored = self.stored_schema(table_name)
         wanted = [c for c in columns if c in stored.names] if columns is not None else None
         table = pa.concat_tables([_read_part(p, wanted, stored) for p in parts])
         for key, value in (partition or {}).items():
@@ -289,7 +289,7 @@ class Lake:
                 stat = path.stat()
             except FileNotFoundError:  # replaced meanwhile
                 continue
-            expected = self._stored_schema(name)
+            expected = self.stored_schema(name)
             key, stamp = str(path.relative_to(self.root)), [stat.st_size, stat.st_mtime_ns, _fingerprint(expected)]
             known = checks.get(key)
             if known is not None and known[:3] == stamp:
@@ -327,9 +327,9 @@ class Lake:
                     columns: list[str] | None = None, batch_rows: int = 256_000) -> Iterator[pa.Table]:
         """The partition's rows in order, about ``batch_rows`` at a time (bounded memory), with hive key columns."""
         schema = schemas.TABLES[table_name]
-        wanted = [c for c in columns if c in self._stored_schema(table_name).names] if columns is not None else None
+        wanted = [c for c in columns if c in self.stored_schema(table_name).names] if columns is not None else None
         for path in self.parts(table_name, partition):
-            problem = part_problem(path, self._stored_schema(table_name))
+            problem = part_problem(path, self.stored_schema(table_name))
             if problem:
                 raise BrokenPart(path, problem)
             for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=wanted):
@@ -349,7 +349,7 @@ class Lake:
             stored &= set(pq.read_schema(path).names) | set(partition or {})
         return [c for c in schemas.TABLES[table_name].column_names if c in stored]
 
-    def _stored_schema(self, table_name: str) -> pa.Schema:
+    def stored_schema(self, table_name: str) -> pa.Schema:
         """The schema of the stored files: the declared one without the hive key columns."""
         schema = schemas.TABLES[table_name]
         arrow = schema.arrow_schema()

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.readers import arbin, find_reader, metadata_of, read
 from bigmap_assets.schemas.cycling import READER_COLUMNS
 from bigmap_assets.science.cycling import build_timeseries

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.readers import METADATA_KEY, read
 from bigmap_assets.readers.streaming import _WithoutTrailingDelimiter, iter_batches
 from bigmap_assets.schemas.cycling import READER_COLUMNS

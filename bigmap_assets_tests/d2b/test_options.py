@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bigmap_assets.cli import main
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.readers.d2b_nexus import read_calibration
 from bigmap_assets.science.d2b_geometry import pixel_heights_metre
 from bigmap_assets.science.d2b_mantid import output_workspace_name

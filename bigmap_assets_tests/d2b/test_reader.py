@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.readers import find_reader, metadata_of
 from bigmap_assets.readers.d2b_nexus import read_numor
 

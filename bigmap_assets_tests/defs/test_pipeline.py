@@ -164,7 +164,7 @@ def test_truncated_and_garbage_files_become_issues_and_the_rest_goes_through(dat
 def test_a_streamed_file_that_breaks_part_way_becomes_an_issue(data_dir, monkeypatch):
     from bigmap_assets.ingest import cycling as cycling_ingest
     from bigmap_assets.defs.cycling import cycling_timeseries
-    from bigmap_assets.readers.errors import UnreadableFile
+    from bigmap_assets.ingest.errors import UnreadableFile
 
     real_iter_batches = cycling_ingest.streaming.iter_batches
 

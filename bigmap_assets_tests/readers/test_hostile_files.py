@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.ingest.admission import read_partition
 from bigmap_assets.readers import READERS, find_reader, metadata_of, read
 

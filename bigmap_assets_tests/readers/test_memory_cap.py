@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from bigmap_assets.defs.materialize import materialize_all
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.readers import memory_cap, metadata_of, read
 from bigmap_assets.simulate import survey as survey_sim
 from bigmap_assets.warehouse import catalog

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from bigmap_assets import readers
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.readers import attach_metadata, metadata_of
 from bigmap_assets.schemas.cycling import CYCLING_CYCLES, CYCLING_TIMESERIES, READER_COLUMNS
 from bigmap_assets.science.cycling import build_timeseries, check_sequence, summarise_cycles

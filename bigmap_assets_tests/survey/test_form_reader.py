@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 
 from bigmap_assets.defs.survey import read_forms
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.readers import metadata_of, read, survey_form
 from bigmap_assets.schemas.survey import PROPERTIES
 from bigmap_assets.science.survey import survey_metaview

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from bigmap_assets.readers.errors import UnreadableFile
+from bigmap_assets.ingest.errors import UnreadableFile
 from bigmap_assets.readers import find_reader, metadata_of, read, xas_nxxas
 from bigmap_assets.schemas.xas import READER_COLUMNS
 
