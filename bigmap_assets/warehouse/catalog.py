@@ -253,7 +253,7 @@ def connect(warehouse_dir: str | Path, *, allow_files: bool = False,
     if storage.is_remote(location):  # the lake on object storage: views over its Delta tables (object_catalog)
         from . import object_catalog
         return object_catalog.connect(location, allow_files=allow_files)
-    lake = Lake(Path(warehouse_dir).resolve() / "lake")
+    lake = Lake(Path(warehouse_dir).resolve() / "lake", record_checks=False)
     names = tables_named_in(for_query) if for_query is not None else None
     whole = whole_tables(lake, read_state(warehouse_dir), names)
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})

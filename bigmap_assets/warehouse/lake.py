@@ -100,10 +100,15 @@ def check_partition_value(value: str) -> str:
 
 
 class Lake:
-    """The Parquet side of the warehouse, rooted at ``root`` (``<data-dir>/warehouse/lake``)."""
+    """The Parquet side of the warehouse, rooted at ``root`` (``<data-dir>/warehouse/lake``).
 
-    def __init__(self, root: str | Path):
+    ``record_checks``: whether ``broken_parts`` keeps what it found in ``PART_CHECKS`` (False for the
+    readers of the warehouse, ``bigmap sql`` and ``bigmap status``, which write nothing).
+    """
+
+    def __init__(self, root: str | Path, *, record_checks: bool = True):
         self.root = Path(root)
+        self.record_checks = record_checks
 
     def partition_dir(self, table_name: str, partition: dict[str, str] | None = None) -> Path:
         table = schemas.TABLES[table_name]
@@ -299,7 +304,7 @@ class Lake:
                 checks[key], changed = [*stamp, problem], True
             if problem:
                 broken.append(BrokenPart(path, problem))
-        if changed:
+        if changed and self.record_checks:
             self._save_part_checks(checks)
         return broken
 

@@ -115,7 +115,7 @@ def test_damaged_pages_behind_an_intact_footer_are_a_broken_part_checked_once(tm
     assert lake.broken_parts() == []
     damage_pages(bad)
     assert pq.read_schema(bad).names[0] == "test_time_second"  # the footer reads: only the pages tell
-    assert lake_module.part_problem(bad, lake._stored_schema("cycling_timeseries")) is None
+    assert lake_module.part_problem(bad, lake.stored_schema("cycling_timeseries")) is None
     [broken] = lake.broken_parts()
     assert broken.path == bad and broken.reason.startswith("damaged Parquet data pages (")
 
