@@ -26,9 +26,14 @@ FILES_MTIME_SECOND = 1_780_000_000.0  # both copies carry the same raw-file time
 pytestmark = pytest.mark.ops
 
 
-def launch_partition(data_dir: str, dagster_home: str, key: str) -> dict:
+def launch_partition(data_dir: str, dagster_home: str, key: str, git_dir: str) -> dict:
     """One partition run launched from this process with the multiprocess executor (each step in a
-    subprocess forked from a preloaded forkserver), recorded in the shared instance."""
+    subprocess forked from a preloaded forkserver), recorded in the shared instance.
+
+    ``git_dir`` pins the code version as in the test's process: a forkserver keeps the environment
+    it started with, and one may have started before the test (the capped readers use it too).
+    """
+    os.environ["GIT_DIR"] = git_dir
     job = reconstructable_job_on_executor(data_dir, "cycling_job", "multiprocess")
     with dg.DagsterInstance.from_config(dagster_home) as instance, \
             dg.execute_job(job, instance, run_config=forkserver_run_config(),
@@ -91,7 +96,7 @@ def test_multiprocess_executor_runs_with_readers_match_a_serial_run(example_data
     try:
         with ProcessPoolExecutor(max_workers=len(keys), mp_context=launchers) as pool:
             runs = dict(zip(keys, pool.map(launch_partition, [str(parallel_dir)] * len(keys),
-                                           [str(home)] * len(keys), keys)))
+                                           [str(home)] * len(keys), keys, [os.environ["GIT_DIR"]] * len(keys))))
         time.sleep(0.5)  # a few queries over the finished warehouse too
     finally:
         stop.set()
