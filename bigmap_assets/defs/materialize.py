@@ -20,7 +20,7 @@ from ..ingest import TECHNIQUES, sample_folders
 from ..warehouse import catalog, storage
 from ..warehouse.folder_lock import data_folder_lock
 from . import partitions
-from .partitions import partition_key, registered, sample_set
+from .partitions import every_partition_tags, partition_key, registered, sample_set
 from .removal import removed, retract
 from .resources import WarehouseResource
 
@@ -104,16 +104,22 @@ def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str],
         report.refused += [f"{i.path}: {i.reason}" for i in refused]
         instance.add_dynamic_partitions(sample_set(technique).name, sample_ids)
         job = defs.resolve_job_def(f"{technique}_job")
+        tags = {"bigmap/technique": technique, "bigmap/launched_by": "bigmap materialize"}
+        if sample_ids and set(registered(instance, technique)) == set(sample_ids):  # one run over them all
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
+                                            tags=every_partition_tags(instance, technique) | tags)
+            _record(report, log, job.name, f"{len(sample_ids)} partitions", result.success)
+            if result.success:
+                continue
+            log(f"running the {technique} partitions one by one to single out the failure")
         for sample_id in sample_ids:
             key = partition_key(sample_id, technique)
             result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET,
-                                            tags={"bigmap/technique": technique, "bigmap/launched_by": "bigmap materialize"})
-            report.runs.append((job.name, str(key), result.success))
-            log(f"{'ok    ' if result.success else 'FAILED'} {job.name} {key}")
+                                            tags=tags)
+            _record(report, log, job.name, str(key), result.success)
     summary = defs.resolve_job_def("summary_job").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
                                                                      tags={"bigmap/launched_by": "bigmap materialize"})
-    report.runs.append(("summary_job", "", summary.success))
-    log(f"{'ok    ' if summary.success else 'FAILED'} summary_job")
+    _record(report, log, "summary_job", "", summary.success)
     for line in report.refused:
         log(f"refused {line}")
     for evaluation in summary.get_asset_check_evaluations():
@@ -124,6 +130,11 @@ def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str],
                 f"{', '.join(report.unaccounted)}")
     _print_counts(data_dir / "warehouse", log)
     return report
+
+
+def _record(report: Report, log: Callable[[str], None], job: str, partitions: str, success: bool) -> None:
+    report.runs.append((job, partitions, success))
+    log(f"{'ok    ' if success else 'FAILED'} {job} {partitions}")
 
 
 def _sync_sample_sets(instance: dg.DagsterInstance, warehouse: WarehouseResource, log: Callable[[str], None]) -> None:

@@ -55,7 +55,11 @@ def same_sample_from(upstream: str, downstream: str) -> dg.MultiPartitionMapping
 
 def sample_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str:
     """The sample ID of the run's partition (keys read ``<sample_id>|<technique>``)."""
-    key = context.partition_key
+    return sample_of_key(context.partition_key)
+
+
+def sample_of_key(key: str) -> str:
+    """The sample ID of a partition key (``<sample_id>|<technique>``)."""
     if isinstance(key, dg.MultiPartitionKey):
         return key.keys_by_dimension["sample_id"]
     return key.split("|")[0]
@@ -63,6 +67,17 @@ def sample_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext)
 
 def registered(instance: dg.DagsterInstance, technique: str) -> set[str]:
     return set(instance.get_dynamic_partitions(SAMPLE_SETS[technique].name))
+
+
+def every_partition_tags(instance: dg.DagsterInstance, technique: str) -> dict[str, str]:
+    """Tags of one run over every registered partition of ``technique`` (the range from the first to the
+    last sample in the order Dagster holds them); the assets' single-run backfill policy lets one run
+    materialise them all. Empty when no sample is registered."""
+    samples = instance.get_dynamic_partitions(SAMPLE_SETS[technique].name)
+    if not samples:
+        return {}
+    return {"dagster/asset_partition_range_start": str(partition_key(samples[0], technique)),
+            "dagster/asset_partition_range_end": str(partition_key(samples[-1], technique))}
 
 
 def legacy_moves(instance: dg.DagsterInstance, data_dir: str | Path,
