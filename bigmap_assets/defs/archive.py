@@ -16,6 +16,7 @@ from .overview import read_all
 from .each_sample import BACKFILL_POLICY, check_each, materialize_each
 from .partitions import partitions_for
 from .resources import WarehouseResource
+from .samples import registry_of
 
 GROUP = "archive"
 # Tables read whole for the metadata (small); the others are streamed into the bundle.
@@ -28,8 +29,7 @@ def _rows(table: pa.Table | None) -> list[dict]:
 
 def build_bundle(warehouse: WarehouseResource, sample_id: str, technique: str, now: datetime):
     """Gather the partition's facts from the registry and the lake, and write its bundle."""
-    samples, _ = registry.load_samples(warehouse.registry_dir)
-    tables, _ = registry.load_registry(warehouse.registry_dir)
+    samples, tables = registry_of(warehouse)
     raw = warehouse.lake.read("raw_files", {"technique": technique, "sample_id": sample_id})
     summary_tables = {name: warehouse.lake.read(name, {"sample_id": sample_id})
                       for name in TABLES[technique] if name in SUMMARY_TABLES}
@@ -57,7 +57,7 @@ def _bundle_asset(technique: str) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         yield from materialize_each(context, warehouse,
-                                    lambda sample_id: {f"{technique}_archive": bundled(context, warehouse, sample_id)})
+                                    lambda context, sample_id: {f"{technique}_archive": bundled(context, warehouse, sample_id)})
 
     def bundled(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:
         bundle = build_bundle(warehouse, sample_id, technique, datetime.now(timezone.utc))

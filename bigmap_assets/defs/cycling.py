@@ -37,7 +37,7 @@ def _cycling_only(metadata: dict) -> str | None:
                       "Large files are streamed; a file still being written is appended to.")
 def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     yield from materialize_each(context, warehouse,
-                                lambda sample_id: {"cycling_timeseries": _timeseries(context, warehouse, sample_id)})
+                                lambda context, sample_id: {"cycling_timeseries": _timeseries(context, warehouse, sample_id)})
 
 
 def _timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:
@@ -98,7 +98,7 @@ def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: I
           description="One row per cycle: capacities, energies, efficiencies, CV tails, C-rates and protocol stage.")
 def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     yield from materialize_each(context, warehouse,
-                                lambda sample_id: {"cycling_cycles": _cycles(context, warehouse, sample_id)})
+                                lambda context, sample_id: {"cycling_cycles": _cycles(context, warehouse, sample_id)})
 
 
 def _cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:
@@ -122,7 +122,7 @@ def _cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sam
           deps=[cycling_cycles],
           description="One row per check-up: discharge capacity, state of health, end of life (80 % SoH).")
 def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    yield from materialize_each(context, warehouse, lambda sample_id: {"cycling_soh": _soh(context, warehouse, sample_id)})
+    yield from materialize_each(context, warehouse, lambda context, sample_id: {"cycling_soh": _soh(context, warehouse, sample_id)})
 
 
 def _soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:

@@ -50,7 +50,7 @@ class ComparisonConfig(dg.Config):
     ],
 )
 def d2b_ingest(context: dg.AssetExecutionContext, config: ReductionConfig, warehouse: WarehouseResource):
-    yield from materialize_each(context, warehouse, lambda sample_id: _ingest(context, config, warehouse, sample_id))
+    yield from materialize_each(context, warehouse, lambda context, sample_id: _ingest(context, config, warehouse, sample_id))
 
 
 def _ingest(context: dg.AssetExecutionContext, config: ReductionConfig, warehouse: WarehouseResource,
@@ -102,7 +102,7 @@ def _refuse_duplicate_runs(files) -> None:
 )
 def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig, warehouse: WarehouseResource):
     yield from materialize_each(context, warehouse,
-                                lambda sample_id: {"d2b_comparisons": _comparisons(context, config, warehouse, sample_id)})
+                                lambda context, sample_id: {"d2b_comparisons": _comparisons(context, config, warehouse, sample_id)})
 
 
 def _comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig, warehouse: WarehouseResource,

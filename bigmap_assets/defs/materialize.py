@@ -19,12 +19,12 @@ import duckdb
 from ..ingest import TECHNIQUES, sample_folders
 from ..warehouse import catalog, storage
 from ..warehouse.folder_lock import data_folder_lock
-from . import partitions
-from .partitions import every_partition_tags, partition_key, registered, sample_set
+from . import event_log, partitions
+from .partitions import contiguous_ranges, partition_key, range_tags, registered, sample_set
 from .removal import removed, retract
 from .resources import WarehouseResource
+from .unchanged import changed_samples
 
-INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SUMMARY_TABLES = ("raw_files", "ingest_issues", "cycling_timeseries", "cycling_cycles", "cycling_soh",
                   "cycling_series", "d2b_diffractograms", "xas_scans", "xas_spectra", "xas_echem",
@@ -42,8 +42,14 @@ class Report:
         return all(ok for _, _, ok in self.runs)
 
 
+def instance_yaml(home: Path) -> str:
+    """``dagster.yaml`` of an instance ``bigmap`` creates: telemetry off, the event log in
+    ``history/runs`` as Dagster keeps it, written without a disk flush per event (``event_log``)."""
+    return "telemetry:\n  enabled: false\n" + event_log.instance_yaml(str(home / "history" / "runs"))
+
+
 def ensure_dagster_home(data_dir: Path) -> Path:
-    """``$DAGSTER_HOME``, or ``<data_dir>/.dagster`` created whole with telemetry off.
+    """``$DAGSTER_HOME``, or ``<data_dir>/.dagster`` created whole (``instance_yaml``).
 
     The default home is built in a staging folder beside it and renamed into place, so a run
     killed while Dagster creates its SQLite databases leaves no half-made instance behind
@@ -56,7 +62,7 @@ def ensure_dagster_home(data_dir: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(INSTANCE_YAML)
+        config.write_text(instance_yaml(home.resolve()))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -65,17 +71,20 @@ def _create_home(home: Path) -> None:
     for stale in home.parent.glob(f"{home.name}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{home.name}.partial-", dir=home.parent))
-    (staging / "dagster.yaml").write_text(INSTANCE_YAML)
+    (staging / "dagster.yaml").write_text(instance_yaml(staging))
     with dg.DagsterInstance.from_config(str(staging)) as instance:  # creates every storage's database
         instance.get_runs(limit=1)
         instance.get_dynamic_partitions("bigmap_instance_check")
         instance.all_instigator_state()
+    (staging / "dagster.yaml").write_text(instance_yaml(home.resolve()))
     os.rename(staging, home)
 
 
 def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = None,
-                    log: Callable[[str], None] = lambda line: None) -> Report:
-    """Run every technique job for every sample folder, then the summary job; print row counts.
+                    log: Callable[[str], None] = lambda line: None, every_partition: bool = False) -> Report:
+    """Run every technique job over the sample folders whose partition changed (``unchanged``; all of
+    them with ``every_partition``), one run per range of consecutive partitions, then the summary job;
+    print row counts.
 
     Waits for a ``materialize`` already running on the same folder, and starts by removing
     temp files that a killed run left in the warehouse.
@@ -87,16 +96,19 @@ def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = Non
         if instance is None:
             ensure_dagster_home(data_dir)
             instance = dg.DagsterInstance.get()
-        return _run_jobs(data_dir, instance, log)
+        return _run_jobs(data_dir, instance, log, every_partition)
 
 
-def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str], None]) -> Report:
+def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str], None],
+              every_partition: bool) -> Report:
     from ..definitions import build_defs
 
     defs = build_defs(str(data_dir))
     report = Report()
     job_names = {j.name for j in defs.jobs}
-    _sync_sample_sets(instance, WarehouseResource(data_dir=str(data_dir)), log)
+    warehouse = WarehouseResource(data_dir=str(data_dir))
+    _sync_sample_sets(instance, warehouse, log)
+    changed: dict[str, set[str]] = {"cycling": set()}
     for technique in TECHNIQUES:
         if f"{technique}_job" not in job_names:
             continue
@@ -104,19 +116,12 @@ def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str],
         report.refused += [f"{i.path}: {i.reason}" for i in refused]
         instance.add_dynamic_partitions(sample_set(technique).name, sample_ids)
         job = defs.resolve_job_def(f"{technique}_job")
-        tags = {"bigmap/technique": technique, "bigmap/launched_by": "bigmap materialize"}
-        if sample_ids and set(registered(instance, technique)) == set(sample_ids):  # one run over them all
-            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
-                                            tags=every_partition_tags(instance, technique) | tags)
-            _record(report, log, job.name, f"{len(sample_ids)} partitions", result.success)
-            if result.success:
-                continue
-            log(f"running the {technique} partitions one by one to single out the failure")
-        for sample_id in sample_ids:
-            key = partition_key(sample_id, technique)
-            result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET,
-                                            tags=tags)
-            _record(report, log, job.name, str(key), result.success)
+        wanted = sample_ids if every_partition else changed_samples(warehouse, technique, sample_ids, changed["cycling"])
+        changed[technique] = set(wanted)
+        if len(wanted) < len(sample_ids):
+            log(f"{technique}: {len(sample_ids) - len(wanted)} of {len(sample_ids)} partitions unchanged, left as they are")
+        for first, last in contiguous_ranges(instance, technique, set(wanted)):
+            _run_range(job, instance, technique, first, last, report, log)
     summary = defs.resolve_job_def("summary_job").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
                                                                      tags={"bigmap/launched_by": "bigmap materialize"})
     _record(report, log, "summary_job", "", summary.success)
@@ -130,6 +135,27 @@ def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str],
                 f"{', '.join(report.unaccounted)}")
     _print_counts(data_dir / "warehouse", log)
     return report
+
+
+def _run_range(job: dg.JobDefinition, instance: dg.DagsterInstance, technique: str, first: str, last: str,
+               report: Report, log: Callable[[str], None]) -> None:
+    """One run over the ``technique`` partitions from ``first`` to ``last`` (one partition: a run of its
+    own, as the sensor launches); when a run over several fails, each of them alone, to single out the failure."""
+    tags = {"bigmap/technique": technique, "bigmap/launched_by": "bigmap materialize"}
+    if first != last:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
+                                        tags=range_tags(technique, first, last) | tags)
+        _record(report, log, job.name, f"{partition_key(first, technique)}...{partition_key(last, technique)}",
+                result.success)
+        if result.success:
+            return
+        log(f"running the {technique} partitions one by one to single out the failure")
+    samples = instance.get_dynamic_partitions(sample_set(technique).name)
+    for sample_id in samples[samples.index(first):samples.index(last) + 1]:
+        key = partition_key(sample_id, technique)
+        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET,
+                                        tags=tags)
+        _record(report, log, job.name, str(key), result.success)
 
 
 def _record(report: Report, log: Callable[[str], None], job: str, partitions: str, success: bool) -> None:

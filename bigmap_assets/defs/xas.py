@@ -37,7 +37,7 @@ GROUP = "xas"
     ],
 )
 def xas_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    yield from materialize_each(context, warehouse, lambda sample_id: _ingest(context, warehouse, sample_id))
+    yield from materialize_each(context, warehouse, lambda context, sample_id: _ingest(context, warehouse, sample_id))
 
 
 def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict[str, dict]:
@@ -65,7 +65,7 @@ def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sam
                 "scan's mid time, with the scan's edge quantities; plots and XDI exports.",
 )
 def xas_echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    yield from materialize_each(context, warehouse, lambda sample_id: {"xas_echem": _echem(context, warehouse, sample_id)})
+    yield from materialize_each(context, warehouse, lambda context, sample_id: {"xas_echem": _echem(context, warehouse, sample_id)})
 
 
 def _echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:

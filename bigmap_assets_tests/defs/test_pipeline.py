@@ -123,14 +123,17 @@ def _lake_files(data_dir: Path) -> dict[str, bytes]:
 
 
 def test_materialize_all_then_rerun_gives_identical_tables(data_dir):
+    every_cell = f"{CELLS[1]}|cycling...{CELLS[0]}|cycling"  # registered in sorted order
     with dg.instance_for_test() as instance:
         first = materialize_all(data_dir, instance=instance)
-        assert first.runs == [("cycling_job", f"{len(CELLS)} partitions", True), ("summary_job", "", True)]
+        assert first.runs == [("cycling_job", every_cell, True), ("summary_job", "", True)]
         before = _lake_files(data_dir)
-        again = materialize_all(data_dir, instance=instance)
-        assert again.succeeded
+        again = materialize_all(data_dir, instance=instance)  # nothing changed: no cycling run
+        assert again.runs == [("summary_job", "", True)]
+        forced = materialize_all(data_dir, instance=instance, every_partition=True)
+        assert forced.runs == [("cycling_job", every_cell, True), ("summary_job", "", True)]
         assert _lake_files(data_dir) == before  # byte-identical, no duplicate rows
-        assert len(instance.get_runs()) == 2 * 2  # one run over every cell, one summary run, twice
+        assert len(instance.get_runs()) == 2 + 1 + 2
         # each partition's materialisation (one per run) and check evaluation carry that partition's own figures
         con = catalog.connect(data_dir / "warehouse")
         for cell in CELLS:
@@ -147,6 +150,10 @@ def test_materialize_all_then_rerun_gives_identical_tables(data_dir):
             assert len(evaluations) == 2 and all(r.evaluation.passed for r in evaluations)
             assert evaluations[0].evaluation.metadata["rows"].value == con.execute(
                 "SELECT count(*) FROM cycling_timeseries WHERE sample_id = ?", [cell]).fetchone()[0]
+        # a ranged step writes its partitions' INFO lines as one log line, naming each partition
+        (ranged, *_) = instance.get_runs(filters=dg.RunsFilter(job_name="cycling_job"))
+        lines = [e.user_message for e in instance.all_logs(ranged.run_id) if e.user_message.startswith("cycling_timeseries ")]
+        assert len(lines) == 1 and all(f"cycling_timeseries {cell}:" in lines[0] for cell in CELLS)
     con = catalog.connect(data_dir / "warehouse")
     per_cell = dict(con.execute("SELECT sample_id, count(*) FROM cycling_soh GROUP BY 1").fetchall())
     assert set(per_cell) == set(CELLS) and min(per_cell.values()) >= 3
