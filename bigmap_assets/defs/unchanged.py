@@ -8,11 +8,12 @@ A sample's partition of a technique is unchanged when
 * no registry file was modified after that record was written (a registry row feeds every table);
 * the partition's archive bundle, the last asset of the technique's job, was written after that
   record: the last build of the partition went through every step;
+* every part of the partition's tables reads (its footer and schema; a local lake);
 * for D2B and XAS, aligned with the cell's potential: the sample's cycling partition is unchanged
   as well, and was not rebuilt after this record.
 
-Deciding costs a ``stat`` per file and one small Parquet read per partition, no hashing unless a
-modification time moved. The nightly schedules still rebuild every partition.
+Deciding costs a ``stat`` per file, a Parquet footer per table and one small Parquet read per
+partition, no hashing unless a modification time moved. The nightly schedules still rebuild every partition.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from pathlib import Path
 
 from ..archive.bundle import bundle_dir
 from ..ingest import sample_files
-from ..warehouse.lake import BrokenPart
+from .. import schemas
+from ..warehouse.lake import BrokenPart, Lake
 from ..warehouse.provenance import code_version, sha256_of
+from .freshness import technique_tables
 from .resources import WarehouseResource
 from .samples import registry_signature
 
@@ -50,6 +53,10 @@ def _unchanged(warehouse: WarehouseResource, technique: str, sample_id: str, reg
             sample_id in cycling_changed
             or (lake.modified_second("raw_files", {"technique": "cycling", "sample_id": sample_id}) or 0.0)
             > recorded_second):
+        return False
+    if isinstance(lake, Lake) and any(
+            lake.broken_parts(t, {k: partition[k] for k in schemas.TABLES[t].partitioned_by})
+            for t in technique_tables(technique)):
         return False
     try:
         record = lake.read("raw_files", partition,

@@ -76,6 +76,10 @@ def test_materialize_builds_again_only_the_partitions_whose_inputs_changed(data_
         # the last build of a partition did not get through (its archive bundle is older): built again
         shutil.rmtree(data_dir / "warehouse" / "archive" / CELLS[2] / "cycling")
         assert cycling_runs(materialize_all(data_dir, instance=instance)) == [f"{CELLS[2]}|cycling"]
+        # a damaged part: its partition built again
+        soh = next((data_dir / "warehouse" / "lake" / "cycling_soh" / f"sample_id={CELLS[0]}").glob("part-*.parquet"))
+        soh.write_bytes(soh.read_bytes()[:100])
+        assert cycling_runs(materialize_all(data_dir, instance=instance)) == [f"{CELLS[0]}|cycling"]
         # a registry change feeds every partition; so does another code version
         (data_dir / "registry" / "samples.csv").touch()
         assert cycling_runs(materialize_all(data_dir, instance=instance)) == [RANGE]
