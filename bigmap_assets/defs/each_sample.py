@@ -28,7 +28,7 @@ class _InfoKept:
         self._log, self.lines = log, []
 
     def info(self, message, *args, **kwargs) -> None:
-        self.lines.append(str(message))
+        self.lines.append(str(message) % args if args else str(message))
 
     debug = info
 

@@ -172,8 +172,9 @@ def test_the_nightly_schedule_reprocesses_every_cell_in_one_run(data_dir):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("cycling_samples", list(CELLS))
         night = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
-        (request,) = defs.resolve_schedule_def("nightly_cycling")(dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=night, resources={"warehouse": warehouse}))
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=night,
+                                       resources={"warehouse": warehouse}) as context:
+            (request,) = defs.resolve_schedule_def("nightly_cycling")(context)
         assert request.run_key == "nightly-2026-11-26-cycling" and request.partition_key is None
         result = defs.resolve_job_def(request.job_name or "cycling_job").execute_in_process(
             instance=instance, tags=request.tags, run_config=QUIET)
@@ -182,8 +183,9 @@ def test_the_nightly_schedule_reprocesses_every_cell_in_one_run(data_dir):
             f"{c}|cycling" for c in CELLS)
         # one cell's folder gone (the sensor has not retracted it yet): the others, each in a run of its own
         shutil.rmtree(data_dir / "raw" / "cycling" / CELLS[0])
-        requests = defs.resolve_schedule_def("nightly_cycling")(dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=night, resources={"warehouse": warehouse}))
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=night,
+                                       resources={"warehouse": warehouse}) as context:
+            requests = defs.resolve_schedule_def("nightly_cycling")(context)
         assert [str(r.partition_key) for r in requests] == [f"{c}|cycling" for c in CELLS[1:]]
 
 
