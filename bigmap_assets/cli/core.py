@@ -36,8 +36,11 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("materialize", help="run every asset over a data folder, through Dagster",
                               description="The main job: every asset over DIR's raw files, run through Dagster and recorded "
-                                          "in its instance ($DAGSTER_HOME, default DIR/.dagster) like a launch from the UI.")
+                                          "in its instance ($DAGSTER_HOME, default DIR/.dagster) like a launch from the UI. "
+                                          "A sample whose files, registry row and code version are those of its last "
+                                          "complete build is left as it is; the others run in one run per range.")
     data_dir_arg(p)
+    p.add_argument("--all", action="store_true", help="rebuild every partition, changed or not")
     p.set_defaults(func=cmd_materialize)
 
     p = subparsers.add_parser("sql", help="query the warehouse with DuckDB SQL",
@@ -144,7 +147,8 @@ def existing_data_folder(args, holding: tuple[str, ...] = ("raw", "registry")) -
 def cmd_materialize(args) -> int:
     from ..defs.materialize import materialize_all
 
-    report = materialize_all(existing_data_folder(args), log=lambda line: print(line, flush=True))
+    report = materialize_all(existing_data_folder(args), log=lambda line: print(line, flush=True),
+                             every_partition=args.all)
     return 0 if report.succeeded else 1
 
 

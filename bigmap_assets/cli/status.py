@@ -47,7 +47,7 @@ def recent_runs(home: Path, limit: int) -> list[dict]:
     return [
         {
             "job": r.dagster_run.job_name,
-            "partition": r.dagster_run.tags.get("dagster/partition", ""),
+            "partition": _partitions(r.dagster_run.tags),
             "status": r.dagster_run.status.value,
             "started_utc": _utc(r.start_time),
             "seconds": round(r.end_time - r.start_time, 1) if r.start_time and r.end_time else None,
@@ -55,6 +55,12 @@ def recent_runs(home: Path, limit: int) -> list[dict]:
         }
         for r in records
     ]
+
+
+def _partitions(tags: dict) -> str:
+    """The run's partition, or the first and last of its range (a run over many partitions)."""
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    return f"{start} .. {end}" if start and end else tags.get("dagster/partition", "")
 
 
 def open_issues(warehouse_dir: Path) -> list[tuple]:

@@ -19,7 +19,8 @@ from .. import schemas
 from ..alerts import rules
 from ..alerts.webhooks import ENV_VAR, Webhook, deliver, parse_webhooks
 from ..ingest.admission import NO_SAMPLE, TECHNIQUES
-from .partitions import partitions_for, sample_of
+from .each_sample import check_each
+from .partitions import partitions_for
 from .publish import empty_table, read_sample_table
 from .resources import WarehouseResource
 
@@ -57,14 +58,22 @@ def alert_result(alerts: list[rules.Alert], **metadata) -> dg.AssetCheckResult:
                             "the comparison's threshold): a failure alerts once per pair of measurements.")
 def diffractograms_unchanged(context: dg.AssetCheckExecutionContext,
                              warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    comparisons = read_sample_table(warehouse, "d2b_comparisons", sample_of(context))
+    return check_each(context, lambda sample_id: _unchanged(warehouse, sample_id))
+
+
+def _unchanged(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
+    comparisons = read_sample_table(warehouse, "d2b_comparisons", sample_id)
     return alert_result(rules.diffractogram_changes(comparisons), comparisons=comparisons.num_rows)
 
 
 @dg.asset_check(asset="cycling_soh", partitions_def=partitions_for("cycling"),
                 description="The cell has not reached end of life (80 % SoH): a failure alerts once per cell.")
 def before_end_of_life(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    soh = read_sample_table(warehouse, "cycling_soh", sample_of(context))
+    return check_each(context, lambda sample_id: _before_end(warehouse, sample_id))
+
+
+def _before_end(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
+    soh = read_sample_table(warehouse, "cycling_soh", sample_id)
     return alert_result(rules.end_of_life(soh), checkups=soh.num_rows)
 
 
@@ -73,7 +82,10 @@ def _accepted_check(technique: str, asset: str) -> dg.AssetChecksDefinition:
                     description=f"Every raw {technique} file of the sample was read: a refused file (an "
                                 "ingest_issues error) alerts once per file content.")
     def raw_files_accepted(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        issues = warehouse.lake.read("ingest_issues", {"technique": technique, "sample_id": sample_of(context)})
+        return check_each(context, lambda sample_id: accepted(warehouse, sample_id))
+
+    def accepted(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
+        issues = warehouse.lake.read("ingest_issues", {"technique": technique, "sample_id": sample_id})
         issues = issues if issues is not None else empty_table("ingest_issues")
         return alert_result(rules.refused_files(issues), issues=issues.num_rows)
 

@@ -13,8 +13,10 @@ from ..archive.notebook import NOTEBOOK_NAME, notebook_entry
 from ..ingest.admission import TECHNIQUES
 from ..warehouse.provenance import code_version
 from .overview import read_all
-from .partitions import partitions_for, sample_of
+from .each_sample import BACKFILL_POLICY, check_each, materialize_each
+from .partitions import partitions_for
 from .resources import WarehouseResource
+from .samples import registry_of
 
 GROUP = "archive"
 # Tables read whole for the metadata (small); the others are streamed into the bundle.
@@ -27,8 +29,7 @@ def _rows(table: pa.Table | None) -> list[dict]:
 
 def build_bundle(warehouse: WarehouseResource, sample_id: str, technique: str, now: datetime):
     """Gather the partition's facts from the registry and the lake, and write its bundle."""
-    samples, _ = registry.load_samples(warehouse.registry_dir)
-    tables, _ = registry.load_registry(warehouse.registry_dir)
+    samples, tables = registry_of(warehouse)
     raw = warehouse.lake.read("raw_files", {"technique": technique, "sample_id": sample_id})
     summary_tables = {name: warehouse.lake.read(name, {"sample_id": sample_id})
                       for name in TABLES[technique] if name in SUMMARY_TABLES}
@@ -47,25 +48,29 @@ def build_bundle(warehouse: WarehouseResource, sample_id: str, technique: str, n
 
 def _bundle_asset(technique: str) -> dg.AssetsDefinition:
     @dg.asset(
-        name=f"{technique}_archive", partitions_def=partitions_for(technique), group_name=GROUP, kinds={"json"},
+        name=f"{technique}_archive", partitions_def=partitions_for(technique), backfill_policy=BACKFILL_POLICY,
+        group_name=GROUP, kinds={"json"},
         deps=list(TABLES[technique]),
         description=f"The sample's {technique} archive bundle under warehouse/archive/<sample_id>/{technique}/: "
                     "Parquet of its tables, exports and plots, BattINFO JSON-LD and an InvenioRDM record "
                     "(validated, not uploaded: `bigmap archive upload`).",
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        sample_id = sample_of(context)
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        yield from materialize_each(context, warehouse,
+                                    lambda context, sample_id: {f"{technique}_archive": bundled(context, warehouse, sample_id)})
+
+    def bundled(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:
         bundle = build_bundle(warehouse, sample_id, technique, datetime.now(timezone.utc))
         for problem in bundle.problems:
             context.log.warning(f"{sample_id} {technique} archive record: {problem}")
-        return dg.MaterializeResult(metadata={
+        return {
             "path": dg.MetadataValue.path(str(bundle.folder)),
             "files": len(bundle.files),
             "size_byte": sum(f.size_byte for f in bundle.files),
             "record_valid": not bundle.problems,
             "record_problems": dg.MetadataValue.json(list(bundle.problems)),
             "title": bundle.record["metadata"].get("title", ""),
-        })
+        }
 
     return _asset
 
@@ -77,7 +82,10 @@ def _record_is_valid(technique: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=f"{technique}_archive", name="record_is_valid", partitions_def=partitions_for(technique),
                     description="The bundle's metadata.json passes the InvenioRDM dry-run validation.")
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        folder = bundle_dir(warehouse.warehouse_dir, sample_of(context), technique)
+        return check_each(context, lambda sample_id: valid(warehouse, sample_id))
+
+    def valid(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
+        folder = bundle_dir(warehouse.warehouse_dir, sample_id, technique)
         problems = list(read_bundle(folder).problems)
         return dg.AssetCheckResult(passed=not problems, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"problems": dg.MetadataValue.json(problems)})

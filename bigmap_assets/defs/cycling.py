@@ -14,7 +14,8 @@ from ..plots.cycling import cell_soh_versus_cycle, soh_versus_cycle
 from ..science.cycling import SUMMARY_COLUMNS, iter_cycles, time_steps_backwards
 from ..science.soh import SOH_COLUMNS, attach_registry, series_statistics, state_of_health, trajectory_outliers
 from .alerts import alert_result
-from .partitions import partitions_for, sample_of
+from .each_sample import BACKFILL_POLICY, check_each, materialize_each
+from .partitions import partitions_for
 from .publish import (PREVIEW_ROWS, column_schema, empty_table, log_issues, plot_metadata, preview_markdown, publish,
                       publish_pieces, read_sample_table, record_ingest)
 from .resources import WarehouseResource
@@ -32,11 +33,15 @@ def _cycling_only(metadata: dict) -> str | None:
     return None if kind == "cycling" else f"{kind} measurement, not cycling data"
 
 
-@dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"},
+@dg.asset(partitions_def=PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP, kinds={"parquet"},
           description="Every raw cycler file of a cell, read, stitched in time order, in canonical units (UTC). "
                       "Large files are streamed; a file still being written is appended to.")
-def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    sample_id = sample_of(context)
+def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    yield from materialize_each(context, warehouse,
+                                lambda context, sample_id: {"cycling_timeseries": _timeseries(context, warehouse, sample_id)})
+
+
+def _timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:
     sources, files = read_sources(warehouse.root, sample_id, accept=_cycling_only,
                                   large_file_bytes=int(warehouse.large_file_mb * 2**20))
     record = sample_record(context, warehouse, sample_id)
@@ -62,9 +67,7 @@ def cycling_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     folder = f"raw/{TECHNIQUE}/{sample_id}"
     files.issues += [Issue(folder, TECHNIQUE, w, sample_id, severity="warning") for w in report.warnings]
     log_issues(context, files)
-    metadata = record_ingest(warehouse, files)
-    warehouse.publish_catalog()
-    return dg.MaterializeResult(metadata=metadata | _timeseries_metadata(warehouse, sample_id, report))
+    return record_ingest(warehouse, files) | _timeseries_metadata(warehouse, sample_id, report)
 
 
 def _mark_status(files, rel: str, status: str) -> None:
@@ -91,10 +94,15 @@ def _timeseries_metadata(warehouse: WarehouseResource, sample_id: str, report: I
     }
 
 
-@dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"}, deps=[cycling_timeseries],
+@dg.asset(partitions_def=PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP, kinds={"parquet"},
+          deps=[cycling_timeseries],
           description="One row per cycle: capacities, energies, efficiencies, CV tails, C-rates and protocol stage.")
-def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    sample_id = sample_of(context)
+def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    yield from materialize_each(context, warehouse,
+                                lambda context, sample_id: {"cycling_cycles": _cycles(context, warehouse, sample_id)})
+
+
+def _cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:
     record = sample_record(context, warehouse, sample_id)
     timeseries = warehouse.lake.iter_tables("cycling_timeseries", {"sample_id": sample_id}, columns=list(SUMMARY_COLUMNS),
                                            batch_rows=LAKE_BATCH_ROWS)
@@ -108,15 +116,19 @@ def cycling_cycles(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     cycles = iter_cycles(timeseries, active_mass_g=active_mass_g(record))
     metadata = publish_pieces(warehouse, "cycling_cycles", counted(cycles), {"sample_id": sample_id})
     metadata["stages"] = dg.MetadataValue.json(dict(sorted(stages.items())))
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
-@dg.asset(partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"}, deps=[cycling_cycles],
+@dg.asset(partitions_def=PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP, kinds={"parquet"},
+          deps=[cycling_cycles],
           description="One row per check-up: discharge capacity, state of health, end of life (80 % SoH); the cell's "
                       "SoH against cycle (end of life marked, formation and ageing cycles apart) in "
                       "warehouse/plots/cycling/<sample_id>_soh_versus_cycle.png.")
-def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    sample_id = sample_of(context)
+def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    yield from materialize_each(context, warehouse, lambda context, sample_id: {"cycling_soh": _soh(context, warehouse, sample_id)})
+
+
+def _soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:
     record = sample_record(context, warehouse, sample_id)
     cycles = read_sample_table(warehouse, "cycling_cycles", sample_id, columns=list(SOH_COLUMNS))
     soh = attach_registry(state_of_health(cycles), record)
@@ -129,7 +141,7 @@ def cycling_soh(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         metadata |= plot_metadata(cell_soh_versus_cycle(soh, cycles), plot, label=CELL_PLOT)
     else:
         plot.unlink(missing_ok=True)  # no check-up (any more): no curve
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 def all_soh(warehouse: WarehouseResource) -> pa.Table:
@@ -165,7 +177,11 @@ def cells_follow_their_series(warehouse: WarehouseResource) -> dg.AssetCheckResu
 @dg.asset_check(asset=cycling_timeseries, partitions_def=PARTITIONS,
                 description="Rows match the declared schema; time never runs backwards.")
 def timeseries_is_well_formed(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    lake, partition = warehouse.lake, {"sample_id": sample_of(context)}
+    return check_each(context, lambda sample_id: _well_formed(warehouse, sample_id))
+
+
+def _well_formed(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
+    lake, partition = warehouse.lake, {"sample_id": sample_id}
     if not lake.part_count("cycling_timeseries", partition):
         return dg.AssetCheckResult(passed=False, metadata={"reason": "partition not written"})
     names = lake.column_names("cycling_timeseries", partition)
@@ -187,7 +203,9 @@ def has_cycling_data(asset: str, technique: str) -> dg.AssetChecksDefinition:
                     description=f"The sample has a cycling time series for {asset} to read (a sample with {technique} "
                                 f"files but none under raw/cycling/ warns: its rows carry no potential).")
     def check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        sample_id = sample_of(context)
+        return check_each(context, lambda sample_id: has_rows(warehouse, sample_id))
+
+    def has_rows(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
         rows = sum(t.num_rows for t in warehouse.lake.iter_tables("cycling_timeseries", {"sample_id": sample_id},
                                                                     columns=["test_time_second"]))
         return dg.AssetCheckResult(

@@ -12,7 +12,8 @@ from ..science.d2b_workflows import DEFAULT_WORKFLOW
 from ..science.diffraction import DEFAULT_THRESHOLD, compare_consecutive, compare_diffractograms, duplicate_runs, \
     main_1d, reduce_sample
 from .cycling import cycling_timeseries, has_cycling_data
-from .partitions import partitions_for, same_sample_from, sample_of
+from .each_sample import BACKFILL_POLICY, check_each, materialize_each
+from .partitions import partitions_for, same_sample_from
 from .publish import log_issues, plot_metadata, publish, read_sample_table, record_ingest
 from .resources import WarehouseResource
 
@@ -36,6 +37,7 @@ class ComparisonConfig(dg.Config):
 @dg.multi_asset(
     name="d2b_ingest",
     partitions_def=PARTITIONS,
+    backfill_policy=BACKFILL_POLICY,
     group_name=GROUP,
     specs=[
         dg.AssetSpec("d2b_numors", kinds={"parquet"},
@@ -48,7 +50,11 @@ class ComparisonConfig(dg.Config):
     ],
 )
 def d2b_ingest(context: dg.AssetExecutionContext, config: ReductionConfig, warehouse: WarehouseResource):
-    sample_id = sample_of(context)
+    yield from materialize_each(context, warehouse, lambda context, sample_id: _ingest(context, config, warehouse, sample_id))
+
+
+def _ingest(context: dg.AssetExecutionContext, config: ReductionConfig, warehouse: WarehouseResource,
+            sample_id: str) -> dict[str, dict]:
     files = read_partition(warehouse.root, TECHNIQUE, sample_id)
     _refuse_duplicate_runs(files)
     log_issues(context, files)
@@ -66,13 +72,12 @@ def d2b_ingest(context: dg.AssetExecutionContext, config: ReductionConfig, wareh
     numor_meta = ingest | publish(warehouse, "d2b_numors", numors, {"sample_id": sample_id})
     if numors.num_rows:
         numor_meta["measurements"] = len(set(numors.column("measurement_index").to_pylist()))
-    yield dg.MaterializeResult(asset_key="d2b_numors", metadata=numor_meta)
     meta = publish(warehouse, "d2b_diffractograms", diffractograms, {"sample_id": sample_id})
     if diffractograms.num_rows:
         exported = export_diffractograms(diffractograms, warehouse.output_dir("exports", "d2b", sample_id))
         meta["xye_exports"] = dg.MetadataValue.path(str(exported[0].parent))
         meta["xye_files"] = len(exported)
-    yield dg.MaterializeResult(asset_key="d2b_diffractograms", metadata=meta)
+    return {"d2b_numors": numor_meta, "d2b_diffractograms": meta}
 
 
 def _refuse_duplicate_runs(files) -> None:
@@ -88,16 +93,20 @@ def _refuse_duplicate_runs(files) -> None:
 
 
 @dg.asset(
-    partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"},
+    partitions_def=PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP, kinds={"parquet"},
     deps=[dg.AssetDep("d2b_diffractograms"),
           dg.AssetDep(cycling_timeseries, partition_mapping=same_sample_from("cycling", TECHNIQUE))],
     description="Each diffractogram against the one before it: ratio mean/std/min/max, chi-square, reduced "
                 "chi-square and a significance flag; overlay + ratio plot of the last pair and a heat map of the "
                 "series beside the cell's potential.",
 )
-def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig,
-                    warehouse: WarehouseResource) -> dg.MaterializeResult:
-    sample_id = sample_of(context)
+def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig, warehouse: WarehouseResource):
+    yield from materialize_each(context, warehouse,
+                                lambda context, sample_id: {"d2b_comparisons": _comparisons(context, config, warehouse, sample_id)})
+
+
+def _comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig, warehouse: WarehouseResource,
+                 sample_id: str) -> dict:
     diffractograms = read_sample_table(warehouse, "d2b_diffractograms", sample_id)
     comparisons = compare_consecutive(diffractograms, threshold=config.reduced_chi_square_threshold)
     metadata = publish(warehouse, "d2b_comparisons", comparisons, {"sample_id": sample_id})
@@ -118,7 +127,7 @@ def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig,
             context.log.warning(f"no cycling time series for {sample_id}: the series plot has no potential")
         metadata |= plot_metadata(series_heatmap(diffractograms, timeseries), plots / f"{sample_id}_series.png",
                                   label="series")
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 @dg.asset_check(asset="d2b_numors", partitions_def=PARTITIONS,
@@ -126,7 +135,11 @@ def d2b_comparisons(context: dg.AssetExecutionContext, config: ComparisonConfig,
                             "a gap or an interrupted scan set).")
 def measurements_are_complete(context: dg.AssetCheckExecutionContext,
                               warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    numors = read_sample_table(warehouse, "d2b_numors", sample_of(context))
+    return check_each(context, lambda sample_id: _complete(warehouse, sample_id))
+
+
+def _complete(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
+    numors = read_sample_table(warehouse, "d2b_numors", sample_id)
     sizes = {}
     for index in numors.column("measurement_index").to_pylist():
         sizes[index] = sizes.get(index, 0) + 1

@@ -20,7 +20,8 @@ from ..ingest.admission import TECHNIQUES, raw_files_of, sample_folders
 from ..warehouse.lake import BrokenPart, Lake
 from ..warehouse.storage import lake_location, open_lake
 from ..warehouse.provenance import sha256_of
-from .partitions import partitions_for, sample_of
+from .each_sample import check_each
+from .partitions import partitions_for
 from .resources import WarehouseResource
 
 
@@ -111,7 +112,10 @@ def _build_check(technique: str, table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=table, name="newer_than_raw_files", partitions_def=partitions_for(technique),
                     description=f"{table} of the sample was written after its newest raw/{technique} file changed.")
     def newer_than_raw_files(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        state = freshness_of(warehouse.root, technique, sample_of(context), table, warehouse.lake_location)
+        return check_each(context, lambda sample_id: newer(warehouse, sample_id))
+
+    def newer(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
+        state = freshness_of(warehouse.root, technique, sample_id, table, warehouse.lake_location)
         return dg.AssetCheckResult(
             passed=not state.stale,
             metadata={

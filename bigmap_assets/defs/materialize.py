@@ -19,10 +19,11 @@ import duckdb
 from ..ingest.admission import TECHNIQUES, sample_folders
 from ..warehouse import catalog, storage
 from ..warehouse.folder_lock import data_folder_lock
-from . import partitions
-from .partitions import partition_key, registered, sample_set
+from . import event_log, partitions
+from .partitions import contiguous_ranges, partition_key, range_tags, registered, sample_set
 from .removal import removed, retract
 from .resources import WarehouseResource
+from .unchanged import changed_samples
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -43,7 +44,7 @@ class Report:
 
 
 def ensure_dagster_home(data_dir: Path) -> Path:
-    """``$DAGSTER_HOME``, or ``<data_dir>/.dagster`` created whole with telemetry off.
+    """``$DAGSTER_HOME``, or ``<data_dir>/.dagster`` created whole, with telemetry off.
 
     The default home is built in a staging folder beside it and renamed into place, so a run
     killed while Dagster creates its SQLite databases leaves no half-made instance behind
@@ -74,8 +75,10 @@ def _create_home(home: Path) -> None:
 
 
 def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = None,
-                    log: Callable[[str], None] = lambda line: None) -> Report:
-    """Run every technique job for every sample folder, then the summary job; print row counts.
+                    log: Callable[[str], None] = lambda line: None, every_partition: bool = False) -> Report:
+    """Run every technique job over the sample folders whose partition changed (``unchanged``; all of
+    them with ``every_partition``), one run per range of consecutive partitions, then the summary job;
+    print row counts.
 
     Waits for a ``materialize`` already running on the same folder, and starts by removing
     temp files that a killed run left in the warehouse.
@@ -84,19 +87,22 @@ def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = Non
     with data_folder_lock(data_dir, log):
         for path in catalog.remove_stale_temp_files(data_dir / "warehouse"):
             log(f"removed {path} (left by an interrupted run)")
-        if instance is None:
-            ensure_dagster_home(data_dir)
-            instance = dg.DagsterInstance.get()
-        return _run_jobs(data_dir, instance, log)
+        if instance is not None:
+            return _run_jobs(data_dir, instance, log, every_partition)
+        with event_log.bulk_instance(ensure_dagster_home(data_dir)) as instance:
+            return _run_jobs(data_dir, instance, log, every_partition)
 
 
-def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str], None]) -> Report:
+def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str], None],
+              every_partition: bool) -> Report:
     from ..definitions import build_defs
 
     defs = build_defs(str(data_dir))
     report = Report()
     job_names = {j.name for j in defs.jobs}
-    _sync_sample_sets(instance, WarehouseResource(data_dir=str(data_dir)), log)
+    warehouse = WarehouseResource(data_dir=str(data_dir))
+    _sync_sample_sets(instance, warehouse, log)
+    changed: dict[str, set[str]] = {"cycling": set()}
     for technique in TECHNIQUES:
         if f"{technique}_job" not in job_names:
             continue
@@ -104,16 +110,15 @@ def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str],
         report.refused += [f"{i.path}: {i.reason}" for i in refused]
         instance.add_dynamic_partitions(sample_set(technique).name, sample_ids)
         job = defs.resolve_job_def(f"{technique}_job")
-        for sample_id in sample_ids:
-            key = partition_key(sample_id, technique)
-            result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET,
-                                            tags={"bigmap/technique": technique, "bigmap/launched_by": "bigmap materialize"})
-            report.runs.append((job.name, str(key), result.success))
-            log(f"{'ok    ' if result.success else 'FAILED'} {job.name} {key}")
+        wanted = sample_ids if every_partition else changed_samples(warehouse, technique, sample_ids, changed["cycling"])
+        changed[technique] = set(wanted)
+        if len(wanted) < len(sample_ids):
+            log(f"{technique}: {len(sample_ids) - len(wanted)} of {len(sample_ids)} partitions unchanged, left as they are")
+        for first, last in contiguous_ranges(instance, technique, set(wanted)):
+            _run_range(job, instance, technique, first, last, report, log)
     summary = defs.resolve_job_def("summary_job").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
                                                                      tags={"bigmap/launched_by": "bigmap materialize"})
-    report.runs.append(("summary_job", "", summary.success))
-    log(f"{'ok    ' if summary.success else 'FAILED'} summary_job")
+    _record(report, log, "summary_job", "", summary.success)
     for line in report.refused:
         log(f"refused {line}")
     for evaluation in summary.get_asset_check_evaluations():
@@ -124,6 +129,32 @@ def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str],
                 f"{', '.join(report.unaccounted)}")
     _print_counts(data_dir / "warehouse", log)
     return report
+
+
+def _run_range(job: dg.JobDefinition, instance: dg.DagsterInstance, technique: str, first: str, last: str,
+               report: Report, log: Callable[[str], None]) -> None:
+    """One run over the ``technique`` partitions from ``first`` to ``last`` (one partition: a run of its
+    own, as the sensor launches); when a run over several fails, each of them alone, to single out the failure."""
+    tags = {"bigmap/technique": technique, "bigmap/launched_by": "bigmap materialize"}
+    if first != last:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
+                                        tags=range_tags(technique, first, last) | tags)
+        _record(report, log, job.name, f"{partition_key(first, technique)}...{partition_key(last, technique)}",
+                result.success)
+        if result.success:
+            return
+        log(f"running the {technique} partitions one by one to single out the failure")
+    samples = instance.get_dynamic_partitions(sample_set(technique).name)
+    for sample_id in samples[samples.index(first):samples.index(last) + 1]:
+        key = partition_key(sample_id, technique)
+        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET,
+                                        tags=tags)
+        _record(report, log, job.name, str(key), result.success)
+
+
+def _record(report: Report, log: Callable[[str], None], job: str, partitions: str, success: bool) -> None:
+    report.runs.append((job, partitions, success))
+    log(f"{'ok    ' if success else 'FAILED'} {job} {partitions}")
 
 
 def _sync_sample_sets(instance: dg.DagsterInstance, warehouse: WarehouseResource, log: Callable[[str], None]) -> None:

@@ -53,9 +53,8 @@ def same_sample_from(upstream: str, downstream: str) -> dg.MultiPartitionMapping
     })
 
 
-def sample_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str:
-    """The sample ID of the run's partition (keys read ``<sample_id>|<technique>``)."""
-    key = context.partition_key
+def sample_of_key(key: str) -> str:
+    """The sample ID of a partition key (``<sample_id>|<technique>``)."""
     if isinstance(key, dg.MultiPartitionKey):
         return key.keys_by_dimension["sample_id"]
     return key.split("|")[0]
@@ -63,6 +62,33 @@ def sample_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext)
 
 def registered(instance: dg.DagsterInstance, technique: str) -> set[str]:
     return set(instance.get_dynamic_partitions(SAMPLE_SETS[technique].name))
+
+
+def range_tags(technique: str, first: str, last: str) -> dict[str, str]:
+    """Tags of one run over the ``technique`` partitions from sample ``first`` to sample ``last`` (in the
+    order Dagster holds the samples); the assets' single-run backfill policy lets one run materialise them all."""
+    return {"dagster/asset_partition_range_start": str(partition_key(first, technique)),
+            "dagster/asset_partition_range_end": str(partition_key(last, technique))}
+
+
+def every_partition_tags(instance: dg.DagsterInstance, technique: str) -> dict[str, str]:
+    """``range_tags`` over every registered partition of ``technique``; empty when no sample is registered."""
+    samples = instance.get_dynamic_partitions(SAMPLE_SETS[technique].name)
+    return range_tags(technique, samples[0], samples[-1]) if samples else {}
+
+
+def contiguous_ranges(instance: dg.DagsterInstance, technique: str, sample_ids: set[str]) -> list[tuple[str, str]]:
+    """``sample_ids`` as ``(first, last)`` runs of consecutive registered samples, in the order Dagster holds them."""
+    ranges: list[list[str]] = []
+    previous_in = False
+    for sample_id in instance.get_dynamic_partitions(SAMPLE_SETS[technique].name):
+        inside = sample_id in sample_ids
+        if inside and previous_in:
+            ranges[-1][1] = sample_id
+        elif inside:
+            ranges.append([sample_id, sample_id])
+        previous_in = inside
+    return [(first, last) for first, last in ranges]
 
 
 def legacy_moves(instance: dg.DagsterInstance, data_dir: str | Path,

@@ -56,7 +56,8 @@ def column_schema(table_name: str) -> dg.TableSchema:
 
 def publish(warehouse: WarehouseResource, table_name: str, table: pa.Table,
             partition: dict[str, str] | None = None) -> dict:
-    """Write ``table`` atomically, refresh the catalog, and return the asset's metadata.
+    """Write ``table`` atomically and return the asset's metadata; refresh the catalog for a table
+    without ``partition`` (a partitioned asset refreshes it once per step: ``each_sample``).
 
     Rows that carry no ``code_version`` of their own (derived tables) get this code's.
     """
@@ -76,7 +77,8 @@ def publish_pieces(warehouse: WarehouseResource, table_name: str, pieces: Iterab
             yield piece
 
     path, rows = warehouse.lake.write_tables(table_name, stamped(), partition)
-    warehouse.publish_catalog()
+    if partition is None:
+        warehouse.publish_catalog()
     return {
         "dagster/row_count": rows,
         "dagster/column_schema": column_schema(table_name),

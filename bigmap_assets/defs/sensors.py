@@ -62,9 +62,10 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
         partitions = {(t, s) for t, s in partitions
                       if s not in gone.get(t, ()) and (s in known.get(t, ()) or s in on_disk.get(t, ()))}
         new_samples = {t: sorted({s for tt, s in partitions if tt == t} - known[t]) for t in TECHNIQUES}
+        groups = _by_partition(found.state, refused)
         requests += [
             dg.RunRequest(
-                run_key=f"{technique}:{sample_id}:{_fingerprint(found.state, refused, sample_rows, technique, sample_id)}",
+                run_key=f"{technique}:{sample_id}:{_fingerprint(groups, sample_rows, technique, sample_id)}",
                 job_name=jobs[technique].name,
                 partition_key=partition_key(sample_id, technique),
                 tags={"bigmap/technique": technique},
@@ -75,7 +76,7 @@ def build_raw_file_sensor(jobs: dict) -> dg.SensorDefinition:
             if changed:
                 job = jobs.get(source, jobs["summary"])
                 requests.append(dg.RunRequest(
-                    run_key=f"{source}:{_fingerprint(found.state, refused, sample_rows, source, '')}", job_name=job.name))
+                    run_key=f"{source}:{_fingerprint(groups, sample_rows, source, '')}", job_name=job.name))
         return dg.SensorResult(
             run_requests=requests,
             dynamic_partitions_requests=(
@@ -149,18 +150,27 @@ def _sample_row_hashes(warehouse: WarehouseResource) -> dict[str, str]:
             for s, row in samples.items()}
 
 
-def _fingerprint(state: dict[str, list], refused: dict[str, str], sample_rows: dict[str, str], kind: str,
+def _by_partition(state: dict[str, list], refused: dict[str, str]) -> dict[tuple, tuple[list, list]]:
+    """Every watched file ``(path, sha256)`` and refusal ``(path, reason)`` under its ``watch.classify``
+    (``(kind, sample_id)``), sorted: classified once per tick, not once per partition."""
+    groups: dict[tuple, tuple[list, list]] = {}
+    for path, values in state.items():
+        groups.setdefault(watch.classify(path), ([], []))[0].append((path, values[2]))
+    for path, reason in refused.items():
+        groups.setdefault(watch.classify(path), ([], []))[1].append((path, reason))
+    return {key: (sorted(files), sorted(refusals)) for key, (files, refusals) in groups.items()}
+
+
+def _fingerprint(groups: dict[tuple, tuple[list, list]], sample_rows: dict[str, str], kind: str,
                  sample_id: str) -> str:
     """A short hash of what a run reads (its files' contents, what it refuses, its registry row), so it never
-    runs twice for it. ``kind`` ``summary``: what lies outside every sample folder."""
+    runs twice for it. ``kind`` ``summary``: what lies outside every sample folder. ``groups``: ``_by_partition``."""
     if kind in ("registry", "survey", "summary"):
-        kind = "unknown" if kind == "summary" else kind
-        items = sorted((p, v[2]) for p, v in state.items() if watch.classify(p)[0] == kind)
-        items += sorted((p, r) for p, r in refused.items() if watch.classify(p)[0] == kind)
+        files, refusals = groups.get(("unknown" if kind == "summary" else kind, None), ([], []))
+        items = [*files, *refusals]
     else:
-        items = sorted((p, v[2]) for p, v in state.items() if watch.classify(p) == (kind, sample_id))
-        items += sorted((p, r) for p, r in refused.items() if watch.classify(p) == (kind, sample_id))
-        items.append(("registry", sample_rows.get(sample_id)))
+        files, refusals = groups.get((kind, sample_id), ([], []))
+        items = [*files, *refusals, ("registry", sample_rows.get(sample_id))]
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
 
 

@@ -12,7 +12,8 @@ from ..science.alignment import CONTINUOUS, LABELS, align_scans
 from ..science.xas import build_scans
 from .alerts import alert_result
 from .cycling import cycling_timeseries, has_cycling_data
-from .partitions import partitions_for, same_sample_from, sample_of
+from .each_sample import BACKFILL_POLICY, check_each, materialize_each
+from .partitions import partitions_for, same_sample_from
 from .publish import empty_table, log_issues, plot_metadata, publish, read_sample_table, record_ingest
 from .resources import WarehouseResource
 from .samples import active_mass_g, sample_record
@@ -25,6 +26,7 @@ GROUP = "xas"
 @dg.multi_asset(
     name="xas_ingest",
     partitions_def=PARTITIONS,
+    backfill_policy=BACKFILL_POLICY,
     group_name=GROUP,
     specs=[
         dg.AssetSpec("xas_scans", kinds={"parquet"},
@@ -35,7 +37,10 @@ GROUP = "xas"
     ],
 )
 def xas_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    sample_id = sample_of(context)
+    yield from materialize_each(context, warehouse, lambda context, sample_id: _ingest(context, warehouse, sample_id))
+
+
+def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict[str, dict]:
     files = read_partition(warehouse.root, TECHNIQUE, sample_id)
     if files.files:
         scans, spectra = build_scans([f.table for f in files.files], sample_id=sample_id)
@@ -48,20 +53,22 @@ def xas_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     scan_meta = ingest | publish(warehouse, "xas_scans", scans, {"sample_id": sample_id})
     if scans.num_rows:
         scan_meta["normalised_by"] = dg.MetadataValue.json(sorted(set(scans.column("normalised_by").to_pylist())))
-    yield dg.MaterializeResult(asset_key="xas_scans", metadata=scan_meta)
-    yield dg.MaterializeResult(asset_key="xas_spectra",
-                               metadata=publish(warehouse, "xas_spectra", spectra, {"sample_id": sample_id}))
+    return {"xas_scans": scan_meta,
+            "xas_spectra": publish(warehouse, "xas_spectra", spectra, {"sample_id": sample_id})}
 
 
 @dg.asset(
-    partitions_def=PARTITIONS, group_name=GROUP, kinds={"parquet"},
+    partitions_def=PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP, kinds={"parquet"},
     deps=[dg.AssetDep("xas_scans"), dg.AssetDep("xas_spectra"),
           dg.AssetDep(cycling_timeseries, partition_mapping=same_sample_from("cycling", TECHNIQUE))],
     description="One row per scan: the cell's potential, current, capacity, state of charge and x in Li at the "
                 "scan's mid time, with the scan's edge quantities; plots and XDI exports.",
 )
-def xas_echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    sample_id = sample_of(context)
+def xas_echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    yield from materialize_each(context, warehouse, lambda context, sample_id: {"xas_echem": _echem(context, warehouse, sample_id)})
+
+
+def _echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sample_id: str) -> dict:
     record = sample_record(context, warehouse, sample_id)
     scans = read_sample_table(warehouse, "xas_scans", sample_id)
     timeseries = read_sample_table(warehouse, "cycling_timeseries", sample_id,
@@ -84,7 +91,7 @@ def xas_echem(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
         exported = export_scans(merged, spectra, warehouse.output_dir("exports", "xas", sample_id))
         metadata["xdi_exports"] = dg.MetadataValue.path(str(exported[0].parent))
         metadata["xdi_files"] = len(exported)
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 def scan_issues(scans: pa.Table, sample_id: str) -> list[Issue]:
@@ -106,7 +113,11 @@ def _with_echem(scans: pa.Table, echem: pa.Table) -> pa.Table:
                             "outside or in a gap alerts once.")
 def scans_meet_the_electrochemistry(context: dg.AssetCheckExecutionContext,
                                     warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    echem = read_sample_table(warehouse, "xas_echem", sample_of(context))
+    return check_each(context, lambda sample_id: _meets(warehouse, sample_id))
+
+
+def _meets(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
+    echem = read_sample_table(warehouse, "xas_echem", sample_id)
     statuses = echem.column("alignment").to_pylist()
     counts = {s: statuses.count(s) for s in sorted(set(statuses))}
     return alert_result(scans_outside(echem), alignment=dg.MetadataValue.json(counts), scans=len(statuses))
@@ -120,7 +131,11 @@ MAX_CALIBRATION_SPREAD_EV = 0.5
                             "across the sample's scans (larger drifts point at the monochromator or the foil).")
 def energy_calibration_is_stable(context: dg.AssetCheckExecutionContext,
                                  warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    scans = read_sample_table(warehouse, "xas_scans", sample_of(context))
+    return check_each(context, lambda sample_id: _stable(warehouse, sample_id))
+
+
+def _stable(warehouse: WarehouseResource, sample_id: str) -> dg.AssetCheckResult:
+    scans = read_sample_table(warehouse, "xas_scans", sample_id)
     shifts = [s for s in scans.column("energy_shift_ev").to_pylist() if s is not None]
     spread = max(abs(s - sorted(shifts)[len(shifts) // 2]) for s in shifts) if shifts else 0.0
     return dg.AssetCheckResult(

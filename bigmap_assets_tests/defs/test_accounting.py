@@ -58,7 +58,8 @@ def test_every_refusal_reaches_ingest_issues_and_the_check_passes(hostile, capsy
     with dg.instance_for_test() as instance:
         report = materialize_all(hostile, instance=instance)
         assert report.succeeded and report.unaccounted == []
-        assert sorted(key for _, key, _ in report.runs) == ["", f"{UNREGISTERED}|cycling", f"{CELL}|cycling"]
+        assert [(job, ok) for job, _, ok in report.runs] == [("cycling_job", True), ("summary_job", True)]  # one run
+        assert report.runs[0][1] == "...".join(f"{s}|cycling" for s in sorted([CELL, UNREGISTERED]))
 
         rows = _issues_csv(hostile, capsys)
         errors = {r["path"]: (r["technique"], r["sample_id"], r["reason"]) for r in rows if r["severity"] == "error"}

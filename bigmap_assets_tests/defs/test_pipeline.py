@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -13,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bigmap_assets.definitions import build_defs
-from bigmap_assets.defs.materialize import materialize_all
+from bigmap_assets.defs.materialize import QUIET, materialize_all
 from bigmap_assets.defs.resources import WarehouseResource
 from bigmap_assets.warehouse import catalog
 
@@ -122,15 +123,37 @@ def _lake_files(data_dir: Path) -> dict[str, bytes]:
 
 
 def test_materialize_all_then_rerun_gives_identical_tables(data_dir):
+    every_cell = f"{CELLS[1]}|cycling...{CELLS[0]}|cycling"  # registered in sorted order
     with dg.instance_for_test() as instance:
         first = materialize_all(data_dir, instance=instance)
-        assert first.succeeded and len(first.runs) == len(CELLS) + 1
+        assert first.runs == [("cycling_job", every_cell, True), ("summary_job", "", True)]
         before = _lake_files(data_dir)
-        again = materialize_all(data_dir, instance=instance)
-        assert again.succeeded
+        again = materialize_all(data_dir, instance=instance)  # nothing changed: no cycling run
+        assert again.runs == [("summary_job", "", True)]
+        forced = materialize_all(data_dir, instance=instance, every_partition=True)
+        assert forced.runs == [("cycling_job", every_cell, True), ("summary_job", "", True)]
         assert _lake_files(data_dir) == before  # byte-identical, no duplicate rows
-        runs = instance.get_runs()
-        assert len(runs) == 2 * (len(CELLS) + 1)
+        assert len(instance.get_runs()) == 2 + 1 + 2
+        # each partition's materialisation (one per run) and check evaluation carry that partition's own figures
+        con = catalog.connect(data_dir / "warehouse")
+        for cell in CELLS:
+            key = f"{cell}|cycling"
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("cycling_soh"), asset_partitions=[key]), limit=10).records
+            assert len(records) == 2
+            rows = records[0].asset_materialization.metadata["dagster/row_count"].value
+            assert rows == con.execute(
+                "SELECT count(*) FROM cycling_soh WHERE sample_id = ?", [cell]).fetchone()[0]
+            history = instance.event_log_storage.get_asset_check_execution_history(
+                dg.AssetCheckKey(dg.AssetKey("cycling_timeseries"), "timeseries_is_well_formed"), limit=20)
+            evaluations = [r for r in history if r.partition == key]
+            assert len(evaluations) == 2 and all(r.evaluation.passed for r in evaluations)
+            assert evaluations[0].evaluation.metadata["rows"].value == con.execute(
+                "SELECT count(*) FROM cycling_timeseries WHERE sample_id = ?", [cell]).fetchone()[0]
+        # a ranged step writes its partitions' INFO lines as one log line, naming each partition
+        (ranged, *_) = instance.get_runs(filters=dg.RunsFilter(job_name="cycling_job"))
+        lines = [e.user_message for e in instance.all_logs(ranged.run_id) if e.user_message.startswith("cycling_timeseries ")]
+        assert len(lines) == 1 and all(f"cycling_timeseries {cell}:" in lines[0] for cell in CELLS)
     con = catalog.connect(data_dir / "warehouse")
     per_cell = dict(con.execute("SELECT sample_id, count(*) FROM cycling_soh GROUP BY 1").fetchall())
     assert set(per_cell) == set(CELLS) and min(per_cell.values()) >= 3
@@ -141,6 +164,29 @@ def test_materialize_all_then_rerun_gives_identical_tables(data_dir):
     assert provenance == (0,)
     assert con.execute("SELECT count(*) FROM cycling_series").fetchone()[0] >= 2
     assert (data_dir / "warehouse" / "plots" / "cycling" / "soh_versus_cycle.png").stat().st_size > 10_000
+
+
+def test_the_nightly_schedule_reprocesses_every_cell_in_one_run(data_dir):
+    defs = build_defs(str(data_dir))
+    warehouse = WarehouseResource(data_dir=str(data_dir))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("cycling_samples", list(CELLS))
+        night = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=night,
+                                       resources={"warehouse": warehouse}) as context:
+            (request,) = defs.resolve_schedule_def("nightly_cycling")(context)
+        assert request.run_key == "nightly-2026-11-26-cycling" and request.partition_key is None
+        result = defs.resolve_job_def(request.job_name or "cycling_job").execute_in_process(
+            instance=instance, tags=request.tags, run_config=QUIET)
+        assert result.success and len(instance.get_runs()) == 1
+        assert sorted(instance.get_materialized_partitions(dg.AssetKey("cycling_soh"))) == sorted(
+            f"{c}|cycling" for c in CELLS)
+        # one cell's folder gone (the sensor has not retracted it yet): the others, each in a run of its own
+        shutil.rmtree(data_dir / "raw" / "cycling" / CELLS[0])
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=night,
+                                       resources={"warehouse": warehouse}) as context:
+            requests = defs.resolve_schedule_def("nightly_cycling")(context)
+        assert [str(r.partition_key) for r in requests] == [f"{c}|cycling" for c in CELLS[1:]]
 
 
 def test_truncated_and_garbage_files_become_issues_and_the_rest_goes_through(data_dir):

@@ -64,15 +64,18 @@ def test_postgres_instance_records_runs_sensor_and_schedule(postgres_server, exa
         materialized = instance.get_materialized_partitions(dg.AssetKey("cycling_soh"))
         assert sorted(str(k) for k in materialized) == keys
 
-        # the next tick sees nothing new; the nightly schedule asks for every known partition
+        # the next tick sees nothing new; the nightly schedule asks for one run over every known partition
         again = sensor(dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources={"warehouse": warehouse}))
         assert again.run_requests == []
         schedule = defs.resolve_schedule_def("nightly_cycling")
         night = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
         requests = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=night,
                                                       resources={"warehouse": warehouse}))
-        assert sorted((r.run_key, str(r.partition_key)) for r in requests) == sorted(
-            (f"nightly-2026-11-26-cycling-{c}", f"{c}|cycling") for c in CELLS)
+        (request,) = requests
+        assert request.run_key == "nightly-2026-11-26-cycling" and request.partition_key is None
+        order = instance.get_dynamic_partitions("cycling_samples")
+        assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) \
+            == (f"{order[0]}|cycling", f"{order[-1]}|cycling")
 
     rows = subprocess.run(
         ["psql", "-h", postgres_server.host, "-p", str(postgres_server.port), "-U", postgres_server.user,
