@@ -62,6 +62,7 @@ def cell_soh_versus_cycle(soh: pa.Table, cycles: pa.Table | None = None) -> byte
     cycle = soh.column("cycle_count").to_numpy(zero_copy_only=False).astype(float)
     percent = 100 * soh.column("soh").to_numpy(zero_copy_only=False).astype(float)
     figure, axis = plt.subplots(figsize=(7, 4))
+    figure.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.12)  # fixed: no layout pass per cell
     if cycles is not None and cycles.num_rows and soh.num_rows:
         reference_ah = soh.column("discharge_capacity_ah")[0].as_py()
         for stage, (marker, colour, label) in STAGE_STYLES.items():
@@ -88,6 +89,5 @@ def cell_soh_versus_cycle(soh: pa.Table, cycles: pa.Table | None = None) -> byte
     axis.set_xlabel("cycle number")
     axis.set_ylabel("state of health (%)")
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="best")
-    figure.tight_layout()
+    axis.legend(fontsize=8, loc="upper right")  # capacity falls with cycles: the upper right stays empty
     return png_bytes(figure)
