@@ -41,6 +41,7 @@ PART_NAME = "part-0.parquet"
 PART_PATTERN = re.compile(r"^part-(\d+)\.parquet$")
 APPEND_STATE = "_append_state.json"  # matches no *.parquet glob
 PART_CHECKS = "_part_checks.json"  # in the lake's root: {part path: [size, mtime_ns, schema, problem or null]}
+_PART_CHECKS_READ: dict[Path, tuple[tuple[int, int, int], dict[str, list]]] = {}  # path -> (inode, mtime_ns, size), checks
 
 
 class BrokenPart(ValueError):
@@ -309,11 +310,19 @@ class Lake:
         return broken
 
     def _part_checks(self) -> dict[str, list]:
+        """The recorded checks (a copy), parsed once per version of the file in this process: a run asks
+        for them once per partition, and a fleet's file holds thousands of parts."""
+        path = self.root / PART_CHECKS
         try:
-            checks = json.loads((self.root / PART_CHECKS).read_text())
+            stat = path.stat()
+            version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # replaced whole: a new inode each time
+            cached = _PART_CHECKS_READ.get(path)
+            if cached is None or cached[0] != version:
+                checks = json.loads(path.read_text())
+                cached = _PART_CHECKS_READ[path] = (version, checks if isinstance(checks, dict) else {})
         except (OSError, ValueError):
             return {}
-        return checks if isinstance(checks, dict) else {}
+        return dict(cached[1])
 
     def _save_part_checks(self, checks: dict[str, list]) -> None:
         """Written whole or not at all; parts gone from the lake are dropped. A lake this process cannot
