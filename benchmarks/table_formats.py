@@ -2,9 +2,9 @@
 
     python benchmarks/table_formats.py [--samples 8] [--rows 100000] [--appends 10]
 
-Starts moto's S3 server on localhost, then for each format, on a local folder and in a bucket:
-writes ``--samples`` partitions of ``--rows`` cycling-like rows (the first write of each sample),
-overwrites one sample's partition (the re-ingest of one cell), appends ``--appends`` times to one
+Starts moto's S3 server on localhost (the tests' ``s3server``), then for each format, on a local
+folder and in a bucket: writes ``--samples`` partitions of ``--rows`` cycling-like rows (the first
+write of each sample), overwrites one sample's partition (the re-ingest of one cell), appends ``--appends`` times to one
 growing partition (each append replaces the tail part by final rows and writes a new tail, as
 ``Lake.append``), compacts that partition, and runs one DuckDB aggregate over the format's Arrow
 dataset. Both tables are partitioned by sample and part (``bigmap_part``), as ``DeltaLake``
@@ -17,37 +17,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-BUCKET = "bench"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bigmap_assets_tests.s3server import new_bucket, s3_server  # noqa: E402
 
-
-def start_s3() -> tuple[subprocess.Popen, str]:
-    """moto's standalone S3 server on a free localhost port; (process, endpoint URL)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(endpoint, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT"))
-    return process, endpoint
 
 
 def cycling_rows(sample: str, rows: int, part: int, start: int = 0) -> pa.Table:
@@ -159,23 +140,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--appends", type=int, default=10)
     args = parser.parse_args()
-    server, endpoint = start_s3()
-    options = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
     results = {}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for where in ("local", "s3"):
-                for name in ("delta", "iceberg"):
-                    folder = Path(tmp, f"{name}-{where}")
-                    folder.mkdir()
-                    uri = str(folder / "table") if where == "local" else f"s3://{BUCKET}/{name}"
-                    opts = options if where == "s3" else {}
-                    fmt = Delta(uri, opts) if name == "delta" else Iceberg(uri if where == "s3" else f"file://{folder}", opts, folder)
-                    results[(name, where)] = run(fmt, args.samples, args.rows, args.appends)
-    finally:
-        server.terminate()
-        server.wait()
+    with s3_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
+        bucket = new_bucket(endpoint)
+        options = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                   "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+        for where in ("local", "s3"):
+            for name in ("delta", "iceberg"):
+                folder = Path(tmp, f"{name}-{where}")
+                folder.mkdir()
+                uri = str(folder / "table") if where == "local" else f"s3://{bucket}/{name}"
+                opts = options if where == "s3" else {}
+                fmt = Delta(uri, opts) if name == "delta" else Iceberg(uri if where == "s3" else f"file://{folder}", opts, folder)
+                results[(name, where)] = run(fmt, args.samples, args.rows, args.appends)
     columns = list(results)
     print(f"{args.samples} samples x {args.rows} rows, {args.appends} appends; wall seconds, one run")
     print("| step | " + " | ".join(f"{n} {w}" for n, w in columns) + " |")

@@ -83,8 +83,9 @@ def test_the_connection_reads_only_the_lake_and_its_settings_are_locked(data_dir
     assert not outside.exists()
 
 
-def test_allow_files_reads_the_analysts_own_files_and_still_writes_nothing(data_dir, tmp_path_factory, capsys):
-    own = tmp_path_factory.mktemp("analyst") / "cells.csv"
+def check_allow_files(data_dir, folder, capsys) -> None:
+    """``--allow-files`` lets a query read the analyst's own file in ``folder`` and still write nothing there."""
+    own = folder / "cells.csv"
     own.write_text("sample_id,label\nS1,reference\n")
     query = (f"SELECT t.sample_id, c.label, count(*) AS n FROM cycling_timeseries t "
              f"JOIN read_csv('{own}') c USING (sample_id) GROUP BY ALL")
@@ -92,8 +93,12 @@ def test_allow_files_reads_the_analysts_own_files_and_still_writes_nothing(data_
     assert "Permission Error" in capsys.readouterr().err
     assert sql(data_dir, query, "--allow-files") == 0
     assert capsys.readouterr().out.splitlines() == ["sample_id,label,n", "S1,reference,4"]
-    assert sql(data_dir, f"COPY (SELECT 1) TO '{own.parent / 'out.csv'}'", "--allow-files") == 2
-    assert not (own.parent / "out.csv").exists()
+    assert sql(data_dir, f"COPY (SELECT 1) TO '{folder / 'out.csv'}'", "--allow-files") == 2
+    assert not (folder / "out.csv").exists()
+
+
+def test_allow_files_reads_the_analysts_own_files_and_still_writes_nothing(data_dir, tmp_path_factory, capsys):
+    check_allow_files(data_dir, tmp_path_factory.mktemp("analyst"), capsys)
 
 
 def test_queries_of_every_kind_still_run(data_dir, capsys):

@@ -7,20 +7,14 @@ import re
 import urllib.request
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 pytest.importorskip("deltalake", reason="deltalake is a main dependency")
 
-from bigmap_assets.cli import main  # noqa: E402
 from bigmap_assets.warehouse import catalog, storage  # noqa: E402
 from bigmap_assets.warehouse.delta_lake import DeltaLake  # noqa: E402
 from bigmap_assets_tests.s3server import s3_endpoint, s3_lake  # noqa: E402,F401 (fixtures)
-
-
-def _timeseries(sample_id: str, n: int) -> pa.Table:
-    return pa.table({"sample_id": [sample_id] * n, "test_time_second": [float(i) for i in range(n)],
-                     "voltage_volt": [3.5] * n, "current_ampere": [1e-3] * n})
+from bigmap_assets_tests.warehouse.test_sql_door import _timeseries, check_allow_files, count, sql  # noqa: E402
 
 
 @pytest.fixture()
@@ -31,14 +25,6 @@ def data_dir(s3_lake, tmp_path, monkeypatch):
     monkeypatch.setenv(storage.LAKE_ENV, s3_lake)
     (tmp_path / "data").mkdir()
     return tmp_path / "data"
-
-
-def sql(data_dir, query: str, *extra: str) -> int:
-    return main(["sql", query, "--data-dir", str(data_dir), "--format", "csv", *extra])
-
-
-def count(data_dir) -> int:
-    return catalog.query(catalog.connect(data_dir / "warehouse"), "SELECT count(*) FROM cycling_timeseries")[1][0][0]
 
 
 def bucket_keys(s3_endpoint: str, s3_lake: str) -> list[str]:
@@ -101,13 +87,4 @@ def test_the_connection_itself_reads_and_writes_nothing_and_is_locked(data_dir, 
 
 
 def test_allow_files_reads_the_analysts_own_files_and_still_writes_nothing(data_dir, tmp_path, capsys):
-    own = tmp_path / "cells.csv"
-    own.write_text("sample_id,label\nS1,reference\n")
-    query = (f"SELECT t.sample_id, c.label, count(*) AS n FROM cycling_timeseries t "
-             f"JOIN read_csv('{own}') c USING (sample_id) GROUP BY ALL")
-    assert sql(data_dir, query) == 2
-    assert "Permission Error" in capsys.readouterr().err
-    assert sql(data_dir, query, "--allow-files") == 0
-    assert capsys.readouterr().out.splitlines() == ["sample_id,label,n", "S1,reference,4"]
-    assert sql(data_dir, f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'", "--allow-files") == 2
-    assert not (tmp_path / "out.csv").exists()
+    check_allow_files(data_dir, tmp_path, capsys)
