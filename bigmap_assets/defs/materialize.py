@@ -2,14 +2,22 @@
 
 One ``materialize`` at a time per data folder: a second one waits for the first
 (``warehouse.folder_lock``), so the instance is created once and runs never race.
+
+A technique's changed partitions are shared among ``partitions.workers()`` processes (one per
+core) when there are enough of them to pay for a process start (``partitions.shares``): each
+process runs its share as runs over ranges of consecutive partitions, all recorded in the same
+instance.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +25,11 @@ import dagster as dg
 import duckdb
 
 from ..ingest.admission import TECHNIQUES, sample_folders
+from ..ingest.allocator import keep_freed_memory
 from ..warehouse import catalog, storage
 from ..warehouse.folder_lock import data_folder_lock
 from . import event_log, partitions
-from .partitions import contiguous_ranges, partition_key, range_tags, registered, sample_set
+from .partitions import partition_key, range_tags, registered, sample_set
 from .removal import removed, retract
 from .resources import WarehouseResource
 from .unchanged import changed_samples
@@ -75,26 +84,30 @@ def _create_home(home: Path) -> None:
 
 
 def materialize_all(data_dir: Path, *, instance: dg.DagsterInstance | None = None,
-                    log: Callable[[str], None] = lambda line: None, every_partition: bool = False) -> Report:
+                    log: Callable[[str], None] = lambda line: None, every_partition: bool = False,
+                    processes: int | None = None) -> Report:
     """Run every technique job over the sample folders whose partition changed (``unchanged``; all of
     them with ``every_partition``), one run per range of consecutive partitions, then the summary job;
     print row counts.
 
+    ``processes`` (default ``partitions.workers()``) share the partitions of a technique
+    (``partitions.shares``); an ephemeral ``instance`` keeps them all in this process.
     Waits for a ``materialize`` already running on the same folder, and starts by removing
     temp files that a killed run left in the warehouse.
     """
     data_dir = Path(data_dir).resolve()
+    processes = partitions.workers() if processes is None else processes
     with data_folder_lock(data_dir, log):
         for path in catalog.remove_stale_temp_files(data_dir / "warehouse"):
             log(f"removed {path} (left by an interrupted run)")
         if instance is not None:
-            return _run_jobs(data_dir, instance, log, every_partition)
+            return _run_jobs(data_dir, instance, log, every_partition, 1 if instance.is_ephemeral else processes)
         with event_log.bulk_instance(ensure_dagster_home(data_dir)) as instance:
-            return _run_jobs(data_dir, instance, log, every_partition)
+            return _run_jobs(data_dir, instance, log, every_partition, processes)
 
 
 def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str], None],
-              every_partition: bool) -> Report:
+              every_partition: bool, processes: int) -> Report:
     from ..definitions import build_defs
 
     defs = build_defs(str(data_dir))
@@ -114,8 +127,10 @@ def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str],
         changed[technique] = set(wanted)
         if len(wanted) < len(sample_ids):
             log(f"{technique}: {len(sample_ids) - len(wanted)} of {len(sample_ids)} partitions unchanged, left as they are")
-        for first, last in contiguous_ranges(instance, technique, set(wanted)):
-            _run_range(job, instance, technique, first, last, report, log)
+        shares = partitions.shares(instance, technique, set(wanted), processes)
+        if len(shares) > 1:
+            log(f"{technique}: {len(wanted)} partitions shared by {len(shares)} processes")
+        _run_shares(data_dir, job, instance, technique, shares, report, log)
     summary = defs.resolve_job_def("summary_job").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET,
                                                                      tags={"bigmap/launched_by": "bigmap materialize"})
     _record(report, log, "summary_job", "", summary.success)
@@ -129,6 +144,48 @@ def _run_jobs(data_dir: Path, instance: dg.DagsterInstance, log: Callable[[str],
                 f"{', '.join(report.unaccounted)}")
     _print_counts(data_dir / "warehouse", log)
     return report
+
+
+def _run_shares(data_dir: Path, job: dg.JobDefinition, instance: dg.DagsterInstance, technique: str,
+                shares: list[list[tuple[str, str]]], report: Report, log: Callable[[str], None]) -> None:
+    """The first share in this process, each other one in a worker process started afresh (``spawn``: no
+    thread or open database of this one carried over), all at once. A worker that dies has its share run here."""
+    if len(shares) <= 1:
+        for first, last in (shares[0] if shares else []):
+            _run_range(job, instance, technique, first, last, report, log)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(shares) - 1, mp_context=context) as pool:
+        futures = [pool.submit(_run_share_apart, str(data_dir), instance.get_ref(), technique, share)
+                   for share in shares[1:]]
+        for first, last in shares[0]:
+            _run_range(job, instance, technique, first, last, report, log)
+        for future, share in zip(futures, shares[1:]):
+            try:
+                runs, lines = future.result()
+            except Exception as exc:  # noqa: BLE001 - the worker died (killed, out of memory): its share is run here
+                log(f"a worker process ended without finishing ({type(exc).__name__}: {exc}); running its partitions here")
+                for first, last in share:
+                    _run_range(job, instance, technique, first, last, report, log)
+                continue
+            for line in lines:
+                log(line)
+            report.runs += runs
+
+
+def _run_share_apart(data_dir: str, instance_ref, technique: str, share: list[tuple[str, str]]) -> tuple[list, list[str]]:
+    """In a worker process: ``share``'s ranges of ``technique`` partitions, recorded in the instance of
+    ``instance_ref``; returns the runs (job, partitions, success) and the lines to log."""
+    from ..definitions import build_defs
+
+    keep_freed_memory()
+    warnings.simplefilter("ignore")
+    report, lines = Report(), []
+    job = build_defs(data_dir).resolve_job_def(f"{technique}_job")
+    with dg.DagsterInstance.from_ref(instance_ref) as instance:
+        for first, last in share:
+            _run_range(job, instance, technique, first, last, report, lines.append)
+    return report.runs, lines
 
 
 def _run_range(job: dg.JobDefinition, instance: dg.DagsterInstance, technique: str, first: str, last: str,

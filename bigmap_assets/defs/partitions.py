@@ -12,6 +12,7 @@ Instances built before this split hold one set, ``sample_id``, for all technique
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import dagster as dg
 from ..ingest.admission import TECHNIQUES, sample_folders
 
 LEGACY_SET = "sample_id"  # the single set of sample IDs that instances built before the split hold
+WORKERS_ENV = "BIGMAP_WORKERS"  # processes sharing a technique's partitions; default: one per core
+MIN_PARTITIONS_PER_SHARE = 40  # a run's process takes 3-5 s to start, the time of about 15 small cells
 
 SAMPLE_SETS = {technique: dg.DynamicPartitionsDefinition(name=f"{technique}_samples") for technique in TECHNIQUES}
 
@@ -71,12 +74,6 @@ def range_tags(technique: str, first: str, last: str) -> dict[str, str]:
             "dagster/asset_partition_range_end": str(partition_key(last, technique))}
 
 
-def every_partition_tags(instance: dg.DagsterInstance, technique: str) -> dict[str, str]:
-    """``range_tags`` over every registered partition of ``technique``; empty when no sample is registered."""
-    samples = instance.get_dynamic_partitions(SAMPLE_SETS[technique].name)
-    return range_tags(technique, samples[0], samples[-1]) if samples else {}
-
-
 def contiguous_ranges(instance: dg.DagsterInstance, technique: str, sample_ids: set[str]) -> list[tuple[str, str]]:
     """``sample_ids`` as ``(first, last)`` runs of consecutive registered samples, in the order Dagster holds them."""
     ranges: list[list[str]] = []
@@ -89,6 +86,28 @@ def contiguous_ranges(instance: dg.DagsterInstance, technique: str, sample_ids: 
             ranges.append([sample_id, sample_id])
         previous_in = inside
     return [(first, last) for first, last in ranges]
+
+
+def workers() -> int:
+    """Processes that share a technique's partitions in a build of many: ``$BIGMAP_WORKERS``, or one per core."""
+    setting = os.environ.get(WORKERS_ENV, "").strip()
+    if not setting:
+        return os.cpu_count() or 1
+    if not setting.isdigit() or int(setting) < 1:
+        raise ValueError(f"{WORKERS_ENV}={setting!r}: give a whole number of processes, 1 or more")
+    return int(setting)
+
+
+def shares(instance: dg.DagsterInstance, technique: str, sample_ids: set[str], count: int) -> list[list[tuple[str, str]]]:
+    """``sample_ids`` cut into at most ``count`` shares of consecutive registered samples, each of at
+    least ``MIN_PARTITIONS_PER_SHARE`` (one share when there are fewer), for runs in parallel processes;
+    each share as its ``contiguous_ranges``. Empty when ``sample_ids`` holds no registered sample."""
+    ordered = [s for s in instance.get_dynamic_partitions(SAMPLE_SETS[technique].name) if s in sample_ids]
+    if not ordered:
+        return []
+    size = -(-len(ordered) // max(1, min(count, len(ordered) // MIN_PARTITIONS_PER_SHARE)))
+    return [contiguous_ranges(instance, technique, set(ordered[start:start + size]))
+            for start in range(0, len(ordered), size)]
 
 
 def legacy_moves(instance: dg.DagsterInstance, data_dir: str | Path,

@@ -1,10 +1,11 @@
-"""The nightly reprocessing of everything: one run per technique over all its partitions (the assets'
-single-run backfill policy), then the summary run."""
+"""The nightly reprocessing of everything: runs over ranges of a technique's partitions (the assets'
+single-run backfill policy), one per share of the fleet so that the runs' processes use every core
+(``partitions.shares``), then the summary run."""
 
 import dagster as dg
 
 from ..ingest.admission import TECHNIQUES, sample_folders
-from .partitions import every_partition_tags, partition_key, registered
+from .partitions import partition_key, range_tags, registered, shares, workers
 from .resources import WarehouseResource
 
 NIGHTLY_CRON = "0 2 * * *"
@@ -25,19 +26,24 @@ def build_nightly_schedules(jobs: dict) -> list[dg.ScheduleDefinition]:
 
 def _nightly_partitions(technique: str, job) -> dg.ScheduleDefinition:
     @dg.schedule(name=f"nightly_{technique}", job=job, cron_schedule=NIGHTLY_CRON, execution_timezone="UTC",
-                 description=f"Reprocesses every {technique} partition that has raw files, in one run.")
+                 description=f"Reprocesses every {technique} partition that has raw files, in runs over ranges of them: "
+                             f"the fleet shared among as many runs as the machine has cores (BIGMAP_WORKERS).")
     def nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
         on_disk, _ = sample_folders(warehouse.root, technique)
         known = registered(context.instance, technique)
         date = f"{context.scheduled_execution_time:%Y-%m-%d}"
         if set(on_disk) - known:
             context.log.info(f"left for the sensor to register first: {sorted(set(on_disk) - known)}")
-        wanted = [s for s in on_disk if s in known]
-        if wanted and set(wanted) == known:
-            return [dg.RunRequest(run_key=f"nightly-{date}-{technique}",
-                                  tags=every_partition_tags(context.instance, technique))]
-        # some registered sample lost its folder (the sensor retracts it): each of the others in a run of its own
-        return [dg.RunRequest(run_key=f"nightly-{date}-{technique}-{s}", partition_key=partition_key(s, technique))
-                for s in wanted]
+        # a registered sample whose folder is gone (the sensor retracts it) is left out: the ranges go round it
+        ranges = [r for share in shares(context.instance, technique, set(on_disk) & known, workers()) for r in share]
+        return [_request(f"nightly-{date}-{technique}" + (f"-{first}...{last}" if len(ranges) > 1 else ""),
+                         technique, first, last) for first, last in ranges]
 
     return nightly
+
+
+def _request(run_key: str, technique: str, first: str, last: str) -> dg.RunRequest:
+    """A run over the partitions from sample ``first`` to ``last``; over one partition, a run of that partition."""
+    if first == last:
+        return dg.RunRequest(run_key=run_key, partition_key=partition_key(first, technique))
+    return dg.RunRequest(run_key=run_key, tags=range_tags(technique, first, last))

@@ -181,12 +181,44 @@ def test_the_nightly_schedule_reprocesses_every_cell_in_one_run(data_dir):
         assert result.success and len(instance.get_runs()) == 1
         assert sorted(instance.get_materialized_partitions(dg.AssetKey("cycling_soh"))) == sorted(
             f"{c}|cycling" for c in CELLS)
-        # one cell's folder gone (the sensor has not retracted it yet): the others, each in a run of its own
-        shutil.rmtree(data_dir / "raw" / "cycling" / CELLS[0])
+        # one cell's folder gone (the sensor has not retracted it yet): the ranges go round it
+        gone = CELLS[1]
+        shutil.rmtree(data_dir / "raw" / "cycling" / gone)
         with dg.build_schedule_context(instance=instance, scheduled_execution_time=night,
                                        resources={"warehouse": warehouse}) as context:
             requests = defs.resolve_schedule_def("nightly_cycling")(context)
-        assert [str(r.partition_key) for r in requests] == [f"{c}|cycling" for c in CELLS[1:]]
+        held = instance.get_dynamic_partitions("cycling_samples")
+        before, after = held[:held.index(gone)], held[held.index(gone) + 1:]
+        assert [(r.partition_key and str(r.partition_key),
+                 r.tags.get("dagster/asset_partition_range_start"), r.tags.get("dagster/asset_partition_range_end"))
+                for r in requests] == [_nightly_range(cells) for cells in (before, after) if cells]
+
+
+def _nightly_range(cells: list[str]) -> tuple:
+    """(partition key, range start, range end) a nightly request over ``cells`` carries."""
+    if len(cells) == 1:
+        return f"{cells[0]}|cycling", None, None
+    return None, f"{cells[0]}|cycling", f"{cells[-1]}|cycling"
+
+
+def test_the_nightly_schedule_shares_a_fleet_among_runs_one_per_core(data_dir, monkeypatch):
+    from bigmap_assets.defs import partitions
+
+    monkeypatch.setattr(partitions, "MIN_PARTITIONS_PER_SHARE", 1)
+    monkeypatch.setenv(partitions.WORKERS_ENV, "2")
+    defs = build_defs(str(data_dir))
+    night = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("cycling_samples", list(CELLS))
+        held = instance.get_dynamic_partitions("cycling_samples")
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=night,
+                                       resources={"warehouse": WarehouseResource(data_dir=str(data_dir))}) as context:
+            requests = defs.resolve_schedule_def("nightly_cycling")(context)
+    half = -(-len(held) // 2)
+    assert [(r.partition_key and str(r.partition_key), r.tags.get("dagster/asset_partition_range_start"),
+             r.tags.get("dagster/asset_partition_range_end")) for r in requests] == [
+        _nightly_range(held[:half]), _nightly_range(held[half:])]
+    assert len({r.run_key for r in requests}) == 2
 
 
 def test_truncated_and_garbage_files_become_issues_and_the_rest_goes_through(data_dir):

@@ -1,9 +1,12 @@
-"""``bigmap materialize`` over ranges of partitions: the same rows as a run per partition, and a partition
-whose inputs did not change is left as it is."""
+"""``bigmap materialize`` over ranges of partitions: the same rows as a run per partition, whether one
+process runs them or several share them, and a partition whose inputs did not change is left as it is."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bigmap_assets.definitions import build_defs
-from bigmap_assets.defs import unchanged
+from bigmap_assets.defs import materialize, partitions, unchanged
 from bigmap_assets.defs.materialize import QUIET, materialize_all
 from bigmap_assets.defs.partitions import partition_key
 
@@ -85,3 +88,76 @@ def test_materialize_builds_again_only_the_partitions_whose_inputs_changed(data_
         assert cycling_runs(materialize_all(data_dir, instance=instance)) == [RANGE]
         monkeypatch.setattr(unchanged, "code_version", lambda: "another")
         assert cycling_runs(materialize_all(data_dir, instance=instance)) == [RANGE]
+
+
+def test_processes_sharing_the_partitions_write_what_one_process_writes(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(partitions, "MIN_PARTITIONS_PER_SHARE", 1)
+    alone = tmp_path / "alone"
+    shutil.copytree(data_dir, alone)
+    with dg.instance_for_test() as instance:
+        report = materialize_all(data_dir, instance=instance, processes=2)
+        assert report.runs == [("cycling_job", f"{CELLS[0]}|cycling...{CELLS[1]}|cycling", True),
+                               ("cycling_job", f"{CELLS[2]}|cycling", True), ("summary_job", "", True)]
+        # the second share's run, made in the worker process, is in the same instance
+        assert len(instance.get_runs()) == 3
+        assert sorted(instance.get_materialized_partitions(dg.AssetKey("cycling_soh"))) == sorted(
+            f"{c}|cycling" for c in CELLS)
+    with dg.instance_for_test() as instance:
+        assert materialize_all(alone, instance=instance, processes=1).runs == [("cycling_job", RANGE, True),
+                                                                             ("summary_job", "", True)]
+    shared, one = _tables(data_dir), _tables(alone)
+    assert set(shared) == set(one)
+    for path, table in shared.items():
+        assert table.equals(one[path]), path
+
+
+def test_a_share_whose_process_dies_is_run_in_the_launching_one(data_dir, monkeypatch):
+    class DyingPool:  # a pool whose worker process is killed before it reports
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, *args):
+            future = Future()
+            future.set_exception(BrokenProcessPool("a process in the pool was terminated abruptly"))
+            return future
+
+    monkeypatch.setattr(partitions, "MIN_PARTITIONS_PER_SHARE", 1)
+    monkeypatch.setattr(materialize, "ProcessPoolExecutor", DyingPool)
+    lines = []
+    with dg.instance_for_test() as instance:
+        report = materialize_all(data_dir, instance=instance, processes=2, log=lines.append)
+        assert report.runs == [("cycling_job", f"{CELLS[0]}|cycling...{CELLS[1]}|cycling", True),
+                               ("cycling_job", f"{CELLS[2]}|cycling", True), ("summary_job", "", True)]
+        assert sorted(instance.get_materialized_partitions(dg.AssetKey("cycling_soh"))) == sorted(
+            f"{c}|cycling" for c in CELLS)
+    assert any("worker process ended without finishing (BrokenProcessPool" in line for line in lines)
+
+
+def test_workers_come_from_the_environment_or_the_cores(monkeypatch):
+    monkeypatch.delenv(partitions.WORKERS_ENV, raising=False)
+    assert partitions.workers() == (os.cpu_count() or 1)
+    monkeypatch.setenv(partitions.WORKERS_ENV, "3")
+    assert partitions.workers() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(partitions.WORKERS_ENV, bad)
+        with pytest.raises(ValueError, match="BIGMAP_WORKERS"):
+            partitions.workers()
+
+
+def test_shares_are_consecutive_and_no_smaller_than_the_minimum(monkeypatch):
+    samples = [f"S{i:03d}" for i in range(100)]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("cycling_samples", samples)
+        assert partitions.shares(instance, "cycling", set(), 2) == []
+        assert partitions.shares(instance, "cycling", set(samples[:79]), 2) == [[("S000", "S078")]]
+        assert partitions.shares(instance, "cycling", set(samples), 2) == [[("S000", "S049")], [("S050", "S099")]]
+        assert partitions.shares(instance, "cycling", set(samples), 3) == [[("S000", "S049")], [("S050", "S099")]]
+        gap = set(samples) - {"S010"}
+        assert partitions.shares(instance, "cycling", gap, 2) == [[("S000", "S009"), ("S011", "S050")],
+                                                                 [("S051", "S099")]]
