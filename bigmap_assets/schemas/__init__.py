@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pyarrow as pa
 
@@ -35,12 +36,29 @@ class Table:
         return [c.name for c in self.columns]
 
     def arrow_schema(self) -> pa.Schema:
+        """The table as an Arrow schema, units and descriptions in each field's metadata (made once: a
+        table is declared once and never changes, and writers and checks ask for it per partition)."""
+        return self._arrow_schema
+
+    def stored_schema(self) -> pa.Schema:
+        """The schema of the stored Parquet files: ``arrow_schema`` without the hive key columns."""
+        return self._stored_schema
+
+    @cached_property
+    def _arrow_schema(self) -> pa.Schema:
         fields = [
             pa.field(c.name, c.type, nullable=c.nullable, metadata={"unit": c.unit, "description": c.description})
             for c in self.columns
         ]
         meta = {"table": self.name, "description": self.description, **self.notes}
         return pa.schema(fields, metadata={"bigmap_table": json.dumps(meta)})
+
+    @cached_property
+    def _stored_schema(self) -> pa.Schema:
+        arrow = self.arrow_schema()
+        for index in sorted((arrow.get_field_index(k) for k in self.partitioned_by if k in arrow.names), reverse=True):
+            arrow = arrow.remove(index)
+        return arrow
 
     def conform(self, table: pa.Table) -> pa.Table:
         """Return ``table`` with exactly this schema's columns, order and types.
