@@ -21,8 +21,7 @@ from .defs.jobs import build_jobs
 from .defs.resources import WarehouseResource
 from .defs.schedules import build_nightly_schedules
 from .defs.sensors import build_after_partition_sensor, build_raw_file_sensor
-from .ingest.admission import default_data_dir
-from .warehouse.storage import LAKE_ENV
+from .warehouse.storage import LAKE_ENV, default_data_dir
 
 # The process that loads the code location runs our assets: numpy temporaries reuse freed memory (ingest/allocator.py).
 keep_freed_memory()

@@ -12,14 +12,11 @@ import sys
 import uuid
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from tabulate import tabulate
 
 from ..ingest.errors import UnreadableFile
-from ..ingest.admission import default_data_dir
-from ..warehouse import catalog, storage
+from ..warehouse import door, storage
+from ..warehouse.storage import default_data_dir
 
 
 STREAM_BATCH_ROWS = 250_000  # rows per batch written by `bigmap read -o` from a streamed text export
@@ -96,6 +93,10 @@ def write_read_table(source: Path, output: Path, *, canonical_only: bool = False
     time, one Parquet row group each), so memory stays bounded whatever the file's size;
     other formats are read whole. The file appears under its name only once complete.
     """
+    import pyarrow as pa  # imported here, as the readers: `bigmap sql` and the others start without them
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     from ..readers import find_reader, read, streaming
 
     find_reader(source)  # refuses what is not a regular file before anything opens it
@@ -153,7 +154,7 @@ def cmd_materialize(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    columns, rows = catalog.query(warehouse_connection(args, for_query=args.query), args.query)
+    columns, rows = door.query(warehouse_connection(args, for_query=args.query), args.query)
     print_rows(columns, rows, args.format)
     return 0
 
@@ -164,7 +165,7 @@ def warehouse_connection(args, for_query: str | None = None):
     warehouse = data_dir_of(args) / "warehouse"
     if not (warehouse / "lake").is_dir() and not storage.is_remote(storage.lake_location(warehouse.parent)):
         raise FileNotFoundError(f"no warehouse under {warehouse}: run `bigmap materialize` first")
-    return catalog.connect(warehouse, allow_files=getattr(args, "allow_files", False), warn=warn, for_query=for_query)
+    return door.connect(warehouse, allow_files=getattr(args, "allow_files", False), warn=warn, for_query=for_query)
 
 
 def warn(message: str) -> None:
@@ -174,11 +175,11 @@ def warn(message: str) -> None:
 def cmd_issues(args) -> int:
     where = "" if args.all else "WHERE severity = 'error' "
     con = warehouse_connection(args)
-    columns, rows = catalog.query(con, "SELECT technique, sample_id, path, location, severity, reason FROM "
+    columns, rows = door.query(con, "SELECT technique, sample_id, path, location, severity, reason FROM "
                                        f"ingest_issues {where}ORDER BY severity, technique, sample_id, path")
     print_rows(columns, rows, args.format)
     if not args.all and args.format == "table":
-        (warnings,), = catalog.query(con, "SELECT count(*) FROM ingest_issues WHERE severity <> 'error'")[1]
+        (warnings,), = door.query(con, "SELECT count(*) FROM ingest_issues WHERE severity <> 'error'")[1]
         if warnings:
             print(f"and {warnings} warning(s), files used with an assumption (unregistered cells, assumed "
                   "timezones...): bigmap issues --all")

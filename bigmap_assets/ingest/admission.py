@@ -31,11 +31,6 @@ RAW_FOLDERS = (*TECHNIQUES, "survey")
 NO_SAMPLE = "__HIVE_DEFAULT_PARTITION__"
 
 
-def default_data_dir() -> str:
-    """``$BIGMAP_DATA_DIR``, else ``data/`` in the working directory (the example set in a checkout)."""
-    return os.environ.get("BIGMAP_DATA_DIR") or str(Path.cwd() / "data")
-
-
 @dataclass(frozen=True)
 class Issue:
     """One thing that could not be used, and why."""

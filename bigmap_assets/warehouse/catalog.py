@@ -4,8 +4,8 @@ Nobody keeps a writable DuckDB open: the pipeline builds ``catalog.duckdb`` unde
 temporary name and renames it into place, and ``connect()`` gives analysts an in-memory
 DuckDB with the same views, so queries never contend for a file lock.
 
-``connect()`` is a read-only door: it reads nothing but the lake (``allow_files`` adds the
-analyst's own files), refuses every statement but queries (no ``COPY``, ``ATTACH``,
+``connect()`` (``door.py``) is a read-only door: it reads nothing but the lake (``allow_files``
+adds the analyst's own files), refuses every statement but queries (no ``COPY``, ``ATTACH``,
 ``SET``, ``CREATE``, ...), and locks its configuration. A part that cannot be read is left
 out of its table's view and reported, so one damaged file does not take the others down.
 
@@ -16,7 +16,8 @@ partition's files. Only a table with a part written by an older version (a colum
 damaged part is read with ``union_by_name``, which opens every footer at every query. Which
 tables are whole is checked part by part, and ``catalog.json`` beside ``catalog.duckdb`` records
 it with the time of the check, so the next ``refresh`` or ``connect`` opens only the parts
-changed since (a part replaced meanwhile is a new file, with a new change time).
+changed since (a part replaced meanwhile is a new file, with a new change time). It records the
+views too, which ``connect`` reuses while no part has changed (``door.recorded_views``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -35,11 +35,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import schemas
-from . import storage
+from .door import DUCKDB_CONFIG, STATE_NAME, lock_down, parts_fingerprint, quote, record_views
+from .door import check_read_only, connect, query  # noqa: F401 - the warehouse's entry points, as catalog.connect and catalog.query
+from .door import read_state as read_catalog_state
+from .door import tables_named_in as _tables_named_in
 from .lake import BrokenPart, Lake
 
 CATALOG_NAME = "catalog.duckdb"
-STATE_NAME = "catalog.json"  # the tables found whole, with the columns and the time they were checked against
 CHECK_MARGIN_SECOND = 5.0  # parts changed this close before a check are checked again next time
 STALE_TEMP_SECOND = 600.0  # a temp file untouched this long belongs to no running writer
 
@@ -62,10 +64,6 @@ def duck_type(arrow_type: pa.DataType) -> str:
     return _DUCK_TYPES[arrow_type]
 
 
-def _quote(path: str) -> str:
-    return "'" + path.replace("'", "''") + "'"
-
-
 def parquet_source(lake: Lake, table: schemas.Table, files: list[Path] | None = None, *,
                    whole: bool = False) -> str | None:
     """The ``read_parquet(...)`` over a table's Parquet files (``files``, default every one); None when there are none.
@@ -74,9 +72,9 @@ def parquet_source(lake: Lake, table: schemas.Table, files: list[Path] | None = 
     every footer to unite the files' columns by name.
     """
     if files is None and any(Path(lake.root, table.name).rglob("*.parquet")):
-        source = _quote(lake.glob(table.name))
+        source = quote(lake.glob(table.name))
     elif files:
-        source = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
+        source = "[" + ", ".join(quote(str(f)) for f in files) + "]"
     else:
         return None
     hive = ", ".join(f"'{k}': 'VARCHAR'" for k in table.partitioned_by)
@@ -129,16 +127,14 @@ def _holds_every_column(path: str, expected: pa.Schema) -> bool:
 
 def read_state(warehouse_dir: str | Path) -> dict[str, dict]:
     """The whole tables recorded by the last ``refresh`` (empty when none, or unreadable)."""
-    try:
-        return json.loads((Path(warehouse_dir) / STATE_NAME).read_text())["whole_tables"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+    whole = read_catalog_state(warehouse_dir).get("whole_tables")
+    return whole if isinstance(whole, dict) else {}
 
 
-def _write_state(warehouse_dir: Path, whole: dict[str, dict]) -> None:
+def _write_state(warehouse_dir: Path, whole: dict[str, dict], views: dict) -> None:
     tmp = warehouse_dir / f".{STATE_NAME}.{uuid.uuid4().hex}.tmp"
     try:
-        tmp.write_text(json.dumps({"whole_tables": whole}, indent=1, sort_keys=True))
+        tmp.write_text(json.dumps({"whole_tables": whole, "views": views}, indent=1, sort_keys=True))
         os.replace(tmp, warehouse_dir / STATE_NAME)
     finally:
         tmp.unlink(missing_ok=True)
@@ -193,29 +189,41 @@ def create_view(con: duckdb.DuckDBPyConnection, table: schemas.Table, source: st
 
 def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _message: None) -> Path:
     """Rebuild ``<warehouse_dir>/catalog.duckdb`` under a temp name and rename it into place, then
-    ``catalog.json`` (the whole tables, checked from the parts changed since the last refresh).
+    ``catalog.json``: the whole tables (checked from the parts changed since the last refresh) and the
+    views with the fingerprints of the parts they were made over (``door.recorded_views``).
 
     Parts that cannot be read are left out of the views and passed to ``warn``.
     """
-    warehouse_dir = Path(warehouse_dir)
+    warehouse_dir = Path(warehouse_dir).resolve()
     warehouse_dir.mkdir(parents=True, exist_ok=True)
     final = warehouse_dir / CATALOG_NAME
     tmp = warehouse_dir / f".{CATALOG_NAME}.{uuid.uuid4().hex}.tmp"
     lake = Lake(warehouse_dir / "lake")
+    globs = {name: str(Path(lake.glob(name)).relative_to(lake.root)) for name in schemas.TABLES}
+    parts = {name: parts_fingerprint(lake.root, pattern) for name, pattern in globs.items()}  # before the views
     whole = whole_tables(lake, read_state(warehouse_dir))
     try:
         con = duckdb.connect(str(tmp))
         try:
-            for part in create_views(con, lake, set(whole)):
+            broken = create_views(con, lake, set(whole))
+            for part in broken:
                 warn(f"left out of the catalog: {part}")
+            views = record_views(con, lake.root, globs, parts, _by_table(lake, broken))
         finally:
             con.close()
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
-    _write_state(warehouse_dir, whole)
+    _write_state(warehouse_dir, whole, views)
     return final
+
+
+def _by_table(lake: Lake, broken: list[BrokenPart]) -> dict[str, list[tuple[str, str]]]:
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for part in broken:
+        tables.setdefault(part.path.relative_to(lake.root).parts[0], []).append((str(part.path), part.reason))
+    return tables
 
 
 def remove_stale_temp_files(warehouse_dir: str | Path, older_than_second: float = STALE_TEMP_SECOND) -> list[Path]:
@@ -240,63 +248,21 @@ def remove_stale_temp_files(warehouse_dir: str | Path, older_than_second: float 
     return removed
 
 
-def connect(warehouse_dir: str | Path, *, allow_files: bool = False,
-            warn: Callable[[str], None] = lambda _message: None, for_query: str | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory, read-only DuckDB holding every warehouse view; holds no lock on any file.
-
-    It reads the lake only, or any file the user can read with ``allow_files``; it writes
-    nothing. Run queries through ``query()``, which refuses every statement but a query.
-    Parts left out of a view (unreadable) are passed to ``warn``. ``for_query``: the one query
-    the connection is for; only the views of the tables it names are made (``tables_named_in``).
-    """
-    location = storage.lake_location(Path(warehouse_dir).parent)
-    if storage.is_remote(location):  # the lake on object storage: views over its Delta tables (object_catalog)
-        from . import object_catalog
-        return object_catalog.connect(location, allow_files=allow_files)
+def connect_from_parts(warehouse_dir: str | Path, *, allow_files: bool = False,
+                       warn: Callable[[str], None] = lambda _message: None,
+                       for_query: str | None = None) -> duckdb.DuckDBPyConnection:
+    """``connect``'s connection with its views made from the parts: footers checked (``whole_tables``),
+    unreadable parts left out (``Lake.broken_parts``)."""
     lake = Lake(Path(warehouse_dir).resolve() / "lake", record_checks=False)
     names = tables_named_in(for_query) if for_query is not None else None
     whole = whole_tables(lake, read_state(warehouse_dir), names)
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = duckdb.connect(config=DUCKDB_CONFIG)
     for part in create_views(con, lake, set(whole), names):
         warn(f"left out of its table: {part}")
-    if not allow_files:
-        con.execute(f"SET allowed_directories = [{_quote(str(lake.root) + os.sep)}]")
-        con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
-    return con
+    return lock_down(con, lake.root, allow_files)
 
 
 def tables_named_in(sql: str) -> set[str] | None:
     """The declared tables whose names appear as words in ``sql`` (any case: a superset of those it reads),
     or None when it names none (``SHOW TABLES``, ``SELECT 1``): then every view is wanted."""
-    words = {word.lower() for word in re.findall(r"\w+", sql)}
-    return (words & set(schemas.TABLES)) or None
-
-
-_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(ANALY[SZ]E\s+)?(\([^)]*\)\s*)?", re.IGNORECASE)
-
-
-def check_read_only(sql: str) -> None:
-    """Raise ``ValueError`` unless every statement of ``sql`` is a query (``SELECT``, ``FROM``, ``WITH``,
-    ``DESCRIBE``, ``SUMMARIZE``, ``SHOW``, ``EXPLAIN`` of one of those)."""
-    for statement in duckdb.extract_statements(sql):
-        kind = statement.type
-        if kind == duckdb.StatementType.EXPLAIN:
-            inner = _EXPLAIN.sub("", statement.query, count=1)
-            kind = duckdb.extract_statements(inner)[0].type if inner.strip() else kind
-        if kind != duckdb.StatementType.SELECT:
-            words = " ".join(statement.query.split()[:3])
-            raise ValueError(f"only queries can be run on the warehouse, not {kind.name} (\"{words} ...\")")
-
-
-def query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
-    """``(columns, rows)`` of ``sql`` run on a ``connect()`` connection after ``check_read_only``.
-
-    DuckDB's errors become a one-line ``ValueError``.
-    """
-    try:
-        check_read_only(sql)
-        relation = con.sql(sql)
-        return (relation.columns, relation.fetchall()) if relation is not None else ([], [])
-    except duckdb.Error as exc:
-        raise ValueError(str(exc).splitlines()[0]) from None
+    return _tables_named_in(sql, schemas.TABLES)

@@ -1,4 +1,5 @@
-"""Where the lake lives: one setting, empty for the local folder (the default) or ``s3://bucket/prefix``.
+"""Where the data folder and the lake live. The data folder: ``$BIGMAP_DATA_DIR``, else ``./data``.
+The lake: one setting, empty for the local folder (the default) or ``s3://bucket/prefix``.
 
 A local folder holds the hive Parquet lake (``lake.Lake``, embedded, rename-atomic). An
 ``s3://`` location holds one Delta Lake table per warehouse table (``delta_lake.DeltaLake``),
@@ -14,6 +15,11 @@ from pathlib import Path
 
 LAKE_ENV = "BIGMAP_LAKE"
 REMOTE_SCHEMES = ("s3://",)
+
+
+def default_data_dir() -> str:
+    """``$BIGMAP_DATA_DIR``, else ``data/`` in the working directory (the example set in a checkout)."""
+    return os.environ.get("BIGMAP_DATA_DIR") or str(Path.cwd() / "data")
 
 
 def lake_location(data_dir: str | Path, setting: str = "") -> str:

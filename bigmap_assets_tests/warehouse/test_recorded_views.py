@@ -1,0 +1,111 @@
+"""The views a refresh records, reused by a connection while the parts and the code are those they were
+made over: the same answers as views made from the parts, and never reused after a change."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from bigmap_assets.warehouse import catalog, door
+from bigmap_assets.warehouse.lake import Lake
+
+from .test_catalog_scale import QUERIES, SAMPLES, _timeseries
+
+
+@pytest.fixture()
+def warehouse(tmp_path):
+    """Three cells' time series and SoH rows, the catalog refreshed."""
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    for seed, sample in enumerate(SAMPLES):
+        lake.write("cycling_timeseries", _timeseries(sample, 50 + 10 * seed, seed), {"sample_id": sample})
+        lake.write("cycling_soh", pa.table({"sample_id": [sample] * 2, "checkup_index": [0, 1],
+                                            "soh": [1.0, 0.9 - seed / 100]}), {"sample_id": sample})
+    catalog.refresh(tmp_path / "warehouse")
+    return tmp_path / "warehouse"
+
+
+def test_recorded_views_answer_as_views_made_from_the_parts(warehouse):
+    for query in QUERIES:
+        recorded = door.recorded_views(warehouse, for_query=query)
+        assert recorded is not None, query
+        assert door.query(recorded, query) == door.query(catalog.connect_from_parts(warehouse, for_query=query), query)
+    every = door.recorded_views(warehouse)
+    names = {row[0] for row in door.query(every, "SHOW TABLES")[1]}
+    assert names == {row[0] for row in door.query(catalog.connect_from_parts(warehouse), "SHOW TABLES")[1]}
+
+
+def test_the_recorded_door_is_as_closed_as_the_other(warehouse, tmp_path):
+    outside = tmp_path / "outside.csv"
+    outside.write_text("a\n1\n")
+    con = door.recorded_views(warehouse, for_query="SELECT * FROM cycling_soh")
+    with pytest.raises(ValueError, match="only queries"):
+        door.query(con, "COPY cycling_soh TO 'x.csv'")
+    with pytest.raises(ValueError):
+        door.query(con, f"SELECT * FROM read_csv('{outside}')")
+    with pytest.raises(ValueError):
+        door.query(con, "SET enable_external_access = true")
+    opened = door.recorded_views(warehouse, for_query="SELECT 1", allow_files=True)
+    assert door.query(opened, f"SELECT * FROM read_csv('{outside}')")[1] == [(1,)]
+
+
+@pytest.mark.parametrize("change", ["new part", "part replaced", "part removed", "other code", "folder moved"])
+def test_recorded_views_are_not_reused_after_a_change(warehouse, tmp_path, monkeypatch, change):
+    query = "SELECT sample_id, count(*) FROM cycling_soh GROUP BY 1 ORDER BY 1"
+    lake = Lake(warehouse / "lake")
+    if change == "new part":
+        lake.write("cycling_soh", pa.table({"sample_id": ["S4"], "checkup_index": [0], "soh": [1.0]}), {"sample_id": "S4"})
+        expected = [("S1", 2), ("S2", 2), ("S3", 2), ("S4", 1)]
+    elif change == "part replaced":
+        lake.write("cycling_soh", pa.table({"sample_id": ["S2"], "checkup_index": [0], "soh": [1.0]}), {"sample_id": "S2"})
+        expected = [("S1", 2), ("S2", 1), ("S3", 2)]
+    elif change == "part removed":
+        shutil.rmtree(warehouse / "lake" / "cycling_soh" / "sample_id=S3")
+        expected = [("S1", 2), ("S2", 2)]
+    elif change == "other code":
+        monkeypatch.setattr(door, "code_fingerprint", lambda: "another version")
+        expected = [("S1", 2), ("S2", 2), ("S3", 2)]
+    else:
+        (tmp_path / "moved").mkdir()
+        warehouse = Path(shutil.move(warehouse, tmp_path / "moved" / "warehouse"))
+        expected = [("S1", 2), ("S2", 2), ("S3", 2)]
+    assert door.recorded_views(warehouse, for_query=query) is None
+    assert door.query(door.connect(warehouse, for_query=query), query)[1] == expected
+    catalog.refresh(warehouse)  # recorded again: reused
+    assert door.query(door.recorded_views(warehouse, for_query=query), query)[1] == expected
+
+
+def test_a_change_to_one_table_leaves_the_others_recorded_views_in_use(warehouse):
+    Lake(warehouse / "lake").write("cycling_soh", pa.table({"sample_id": ["S4"], "checkup_index": [0], "soh": [1.0]}),
+                                   {"sample_id": "S4"})
+    assert door.recorded_views(warehouse, for_query="SELECT count(*) FROM cycling_soh") is None
+    assert door.recorded_views(warehouse, for_query="SELECT count(*) FROM cycling_timeseries") is not None
+    assert door.recorded_views(warehouse, for_query="SHOW TABLES") is None  # every view
+
+
+def test_a_part_left_out_at_the_refresh_is_reported_by_the_recorded_views_too(warehouse):
+    part = next((warehouse / "lake" / "cycling_soh" / "sample_id=S2").glob("*.parquet"))
+    part.write_bytes(part.read_bytes()[:60])
+    catalog.refresh(warehouse)
+    query = "SELECT sample_id, count(*) FROM cycling_soh GROUP BY 1 ORDER BY 1"
+    recorded, made = [], []
+    con = door.recorded_views(warehouse, for_query=query, warn=recorded.append)
+    assert door.query(con, query)[1] == [("S1", 2), ("S3", 2)]
+    catalog.connect_from_parts(warehouse, for_query=query, warn=made.append)
+    assert recorded == made and len(recorded) == 1 and str(part) in recorded[0]
+
+
+def test_bigmap_sql_over_recorded_views_starts_without_pyarrow(warehouse):
+    program = ("import sys; from bigmap_assets.cli import main; "
+               f"code = main(['sql', 'SELECT sample_id, soh FROM cycling_soh ORDER BY 1, 2', '--data-dir', {str(warehouse.parent)!r}]); "
+               "print('pyarrow' in sys.modules, 'bigmap_assets.schemas' in sys.modules); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "BIGMAP_LAKE"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "False False" and "S3" in done.stdout
