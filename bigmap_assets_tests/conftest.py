@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,19 +20,29 @@ def realdata() -> Path:
     return REALDATA
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _imports_outside_the_collector():
+    """The project and Dagster imported once per worker, their objects frozen out of the garbage
+    collector's reach (``gc.freeze``), so that the collection after each test stays quick."""
+    import bigmap_assets.definitions  # noqa: F401 - imports Dagster and every module of the project
+
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.fixture(autouse=True)
 def _no_dagster_instance_left_current():
     """Each test ends with no Dagster instance current, as a fresh process starts.
 
     Entering a ``DagsterInstance`` makes its definitions-state storage current (a context
-    variable, reset when the instance is exited). A sensor or schedule context built without
-    ``with`` enters the instance and is exited only when garbage-collected: at some moment of a
-    later test, when the reset makes a dead instance's storage current again, and loading
-    definitions then fails on it. Collected here, at the end of the test that made them.
+    variable, reset when the instance is exited). A context of Dagster's that enters an instance
+    and is not exited (a sensor or schedule context built without ``with``, say) resets it when it
+    is garbage-collected: at some moment of a later test, when the reset makes a dead instance's
+    storage current again, and loading definitions then fails on it. Collected here, at the end
+    of the test that made them.
     """
     yield
-    if "dagster" in sys.modules:
-        from dagster._core.storage.defs_state.base import _current_storage
+    from dagster._core.storage.defs_state.base import _current_storage
 
-        gc.collect()
-        _current_storage.set(None)
+    gc.collect()
+    _current_storage.set(None)
