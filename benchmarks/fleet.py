@@ -66,7 +66,7 @@ def per_partition_build(data_dir: Path) -> int:
     from bigmap_assets.definitions import build_defs
     from bigmap_assets.defs.materialize import QUIET
     from bigmap_assets.defs.partitions import partition_key, sample_set
-    from bigmap_assets.ingest import sample_folders
+    from bigmap_assets.ingest.admission import sample_folders
 
     defs = build_defs(str(data_dir))
     instance = dg.DagsterInstance.get()

@@ -9,7 +9,7 @@ the end). Each cell is a simulated BIG-MAP protocol (``simulate.cycling``: forma
 check-ups, ageing to 80 % SoH), its recorded points interpolated to exactly ``--rows`` points,
 and run through the pipeline's own code without Dagster:
 as the EC-Lab reader's canonical table (no ``.mpt`` is written: the lake is what is measured),
-``cycling_ingest.ingest_timeseries`` into the lake (``cycling_timeseries``
+``ingest.cycling.ingest_timeseries`` into the lake (``cycling_timeseries``
 as a run stores it), ``raw_files`` and ``ingest_issues`` as a run records them, cycles from
 ``science.cycling.iter_cycles``, SoH from ``science.soh``; then the fleet's ``samples``,
 ``cycling_series`` and ``sample_overview``. ``--workers`` processes build the cells. ``catalog.refresh`` then publishes
@@ -20,7 +20,8 @@ Every query of the README's bash blocks (``bigmap sql ...``), the query of its P
 ``--repeat``:
 
 - CLI: ``bigmap sql QUERY --data-dir DIR`` in a new process each time (interpreter start,
-  imports, the connection's views, the query, the output), with the process's peak RSS;
+  imports, the connection's views, the query, the output), with the process's peak RSS (counted by GNU
+  ``time`` when ``/usr/bin/time`` exists);
 - in process, in a child process whose peak RSS is reported: the first ``catalog.connect``
   (no ``catalog.json`` yet), ``catalog.refresh`` twice (the second finds ``catalog.json``), then
   ``catalog.connect`` (every view; timed once per round) and ``catalog.query``;
@@ -53,6 +54,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIGMAP = Path(sys.executable).with_name("bigmap")
+GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None  # counts a CLI process's peak memory
 SUMMARY_TARGET_SECOND = 0.5
 TIMESERIES_TARGET_SECOND = 10.0
 SERIES_CODES = {"REF": "no LiTDI", "LTD": "dried LiTDI", "LTW": "non-dried LiTDI"}
@@ -152,8 +154,8 @@ def build_cells(data_dir: str, samples: list, first_index: int, rows: int) -> in
     import numpy as np
     import pyarrow as pa
 
-    from bigmap_assets.cycling_ingest import CyclingSource, ingest_timeseries
-    from bigmap_assets.ingest import inventory_table, issues_table
+    from bigmap_assets.ingest.cycling import CyclingSource, ingest_timeseries
+    from bigmap_assets.ingest.admission import inventory_table, issues_table
     from bigmap_assets.science.cycling import SUMMARY_COLUMNS, iter_cycles
     from bigmap_assets.science.soh import SOH_COLUMNS, attach_registry, state_of_health
     from bigmap_assets.simulate.cycling import FIRST_START_LOCAL, make_cell, run_protocol
@@ -273,11 +275,15 @@ def cli_seconds(args: list[str], data_dir: Path, code: Path | None = None) -> tu
     """(wall seconds, peak RSS MiB, lines of output) of one ``bigmap sql`` process (``code``: another source tree)."""
     env = {k: v for k, v in os.environ.items() if k not in ("BIGMAP_LAKE", "BIGMAP_DATA_DIR", "PYTHONPATH")}
     env |= {"PYTHONPATH": str(code)} if code else {}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as peak:
+        # the peak is counted by GNU time, started small: a process started straight from this one would
+        # count this one's own peak too (Linux charges the launching process's size to its exec)
+        timer = [GNU_TIME, "-f", "%M", "-o", peak.name] if GNU_TIME else []
         started = time.perf_counter()
-        process = subprocess.Popen([str(BIGMAP), "sql", *args, "--data-dir", str(data_dir)], env=env,
+        process = subprocess.Popen([*timer, str(BIGMAP), "sql", *args, "--data-dir", str(data_dir)], env=env,
                                    stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)  # reaped here, so its own peak RSS is known
+        _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -285,7 +291,8 @@ def cli_seconds(args: list[str], data_dir: Path, code: Path | None = None) -> tu
         if process.returncode:
             raise RuntimeError(f"bigmap sql {args[0]!r} failed: {err.read().decode().strip()}")
         lines = out.read().count(b"\n")
-    return seconds, usage.ru_maxrss / 1024, lines
+        kib = float(peak.read().split()[-1]) if GNU_TIME else float("nan")
+    return seconds, kib / 1024, lines
 
 
 def in_process(data_dir: str, queries: list[str], repeat: int) -> dict:
