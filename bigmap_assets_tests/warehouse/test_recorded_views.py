@@ -3,6 +3,7 @@ made over: the same answers as views made from the parts, and never reused after
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -109,3 +110,22 @@ def test_bigmap_sql_over_recorded_views_starts_without_pyarrow(warehouse):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[-1] == "False False" and "S3" in done.stdout
+
+
+@pytest.mark.parametrize("sql", [
+    "CREATE VIEW cycling_soh AS SELECT 1; COPY (SELECT 1) TO 'x.csv'",
+    "COPY (SELECT 1) TO 'written.csv'",
+    "CREATE VIEW cycling_soh AS SELECT * FROM read_csv('{outside}')",
+])
+def test_a_record_edited_to_do_more_than_make_a_view_is_not_run(warehouse, tmp_path, monkeypatch, sql):
+    outside = tmp_path / "outside.csv"
+    outside.write_text("a\n1\n")
+    monkeypatch.chdir(tmp_path)
+    state_path = warehouse / "catalog.json"
+    state = json.loads(state_path.read_text())
+    state["views"]["tables"]["cycling_soh"]["sql"] = sql.format(outside=outside)
+    state_path.write_text(json.dumps(state))
+    query = "SELECT sample_id, count(*) FROM cycling_soh GROUP BY 1 ORDER BY 1"
+    assert door.recorded_views(warehouse, for_query=query) is None
+    assert not (tmp_path / "written.csv").exists() and not (tmp_path / "x.csv").exists()
+    assert door.query(door.connect(warehouse, for_query=query), query)[1] == [("S1", 2), ("S2", 2), ("S3", 2)]
