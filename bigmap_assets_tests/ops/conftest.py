@@ -6,6 +6,7 @@ them out); they still run in the default test command.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -99,13 +100,19 @@ class ProcessGroup:
         return alive
 
     def stop(self, grace_second: float = 30.0) -> list[int]:
-        """SIGTERM to the group, wait, SIGKILL leftovers; returns the PIDs that needed SIGKILL."""
+        """SIGTERM to the group, and to any process that joins it while it stops (``dagster dev`` may restart
+        its code server as it shuts down); wait, SIGKILL leftovers; returns the PIDs that needed SIGKILL."""
+        signalled = set(self.members())
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
         except ProcessLookupError:
             return []
         deadline = time.monotonic() + grace_second
         while time.monotonic() < deadline and self.members():
+            for pid in set(self.members()) - signalled:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                signalled.add(pid)
             self.process.poll()
             time.sleep(0.2)
         leftovers = self.members()
