@@ -63,7 +63,7 @@ def recorded_views(warehouse_dir: str | Path, *, allow_files: bool = False,
     names = sorted(tables_named_in(for_query, tables) or tables) if for_query is not None else sorted(tables)
     if any(parts_fingerprint(lake_root, tables[name]["glob"]) != tables[name]["parts"] for name in names):
         return None
-    con = lock_down(duckdb.connect(config=DUCKDB_CONFIG), lake_root, allow_files)  # before any recorded text runs
+    con = duckdb.connect(config=DUCKDB_CONFIG)
     try:
         for name in names:
             con.execute(_one_view(tables[name]["sql"]))
@@ -73,11 +73,12 @@ def recorded_views(warehouse_dir: str | Path, *, allow_files: bool = False,
     for name in names:
         for path, reason in tables[name]["broken"]:
             warn(f"left out of its table: {path}: {reason}")
-    return con
+    return lock_down(con, lake_root, allow_files)  # a view reads no file outside the lake from now on
 
 
 def _one_view(sql: str) -> str:
-    """``sql`` when it is one ``CREATE VIEW`` statement, else ``ValueError``: nothing else of the record runs."""
+    """``sql`` when it is one ``CREATE VIEW`` statement (which writes nothing; a file it names outside the
+    lake is refused when the view is read), else ``ValueError``: nothing else of the record runs."""
     statements = duckdb.extract_statements(sql)
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.CREATE \
             or not re.match(r"\s*CREATE\s+VIEW\s", sql, re.IGNORECASE):
@@ -128,8 +129,7 @@ def read_state(warehouse_dir: str | Path) -> dict:
 
 
 def lock_down(con: duckdb.DuckDBPyConnection, lake_root: Path, allow_files: bool) -> duckdb.DuckDBPyConnection:
-    """``con`` reading the lake only (any file the user can read with ``allow_files``), configuration locked;
-    views can still be made."""
+    """``con`` reading the lake only (any file the user can read with ``allow_files``), configuration locked."""
     if not allow_files:
         con.execute(f"SET allowed_directories = [{quote(str(lake_root) + os.sep)}]")
         con.execute("SET enable_external_access = false")

@@ -115,17 +115,28 @@ def test_bigmap_sql_over_recorded_views_starts_without_pyarrow(warehouse):
 @pytest.mark.parametrize("sql", [
     "CREATE VIEW cycling_soh AS SELECT 1; COPY (SELECT 1) TO 'x.csv'",
     "COPY (SELECT 1) TO 'written.csv'",
-    "CREATE VIEW cycling_soh AS SELECT * FROM read_csv('{outside}')",
+    "CREATE TABLE cycling_soh AS SELECT 1",
 ])
 def test_a_record_edited_to_do_more_than_make_a_view_is_not_run(warehouse, tmp_path, monkeypatch, sql):
-    outside = tmp_path / "outside.csv"
-    outside.write_text("a\n1\n")
     monkeypatch.chdir(tmp_path)
-    state_path = warehouse / "catalog.json"
-    state = json.loads(state_path.read_text())
-    state["views"]["tables"]["cycling_soh"]["sql"] = sql.format(outside=outside)
-    state_path.write_text(json.dumps(state))
+    _edit_record(warehouse, "cycling_soh", sql)
     query = "SELECT sample_id, count(*) FROM cycling_soh GROUP BY 1 ORDER BY 1"
     assert door.recorded_views(warehouse, for_query=query) is None
     assert not (tmp_path / "written.csv").exists() and not (tmp_path / "x.csv").exists()
     assert door.query(door.connect(warehouse, for_query=query), query)[1] == [("S1", 2), ("S2", 2), ("S3", 2)]
+
+
+def test_a_recorded_view_edited_to_read_outside_the_lake_cannot_read_it(warehouse, tmp_path):
+    outside = tmp_path / "outside.csv"
+    outside.write_text("secret\n1\n")
+    _edit_record(warehouse, "cycling_soh", f"CREATE VIEW cycling_soh AS SELECT * FROM read_csv('{outside}')")
+    con = door.recorded_views(warehouse, for_query="SELECT * FROM cycling_soh")
+    with pytest.raises(ValueError, match="(?i)permission|access"):
+        door.query(con, "SELECT * FROM cycling_soh")
+
+
+def _edit_record(warehouse, table: str, sql: str) -> None:
+    state_path = warehouse / "catalog.json"
+    state = json.loads(state_path.read_text())
+    state["views"]["tables"][table]["sql"] = sql
+    state_path.write_text(json.dumps(state))
