@@ -349,7 +349,12 @@ class Lake:
             problem = part_problem(path, self.stored_schema(table_name))
             if problem:
                 raise BrokenPart(path, problem)
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=wanted):
+            stored = pq.ParquetFile(path)
+            # one row group at a time: over every row group at once, pyarrow reads ahead as far as the file
+            # goes, holding more the longer the part (280 MiB for a 0.5 GB .mpt's series; 100 MiB this way)
+            batches = (batch for group in range(stored.num_row_groups)
+                       for batch in stored.iter_batches(batch_size=batch_rows, row_groups=[group], columns=wanted))
+            for batch in batches:
                 table = pa.Table.from_batches([batch])
                 for key, value in (partition or {}).items():
                     table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))

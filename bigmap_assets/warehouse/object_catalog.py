@@ -19,6 +19,7 @@ import duckdb
 from .. import schemas
 from .catalog import duck_type
 from .delta_lake import DeltaLake
+from .door import DUCKDB_CONFIG
 
 
 def view_sql(table: schemas.Table, source: str | None) -> str:
@@ -35,7 +36,7 @@ def connect(location: str, *, allow_files: bool = False) -> duckdb.DuckDBPyConne
     """An in-memory DuckDB with a view per warehouse table of the Delta lake at ``location`` (a snapshot);
     no external access unless ``allow_files`` (reading local files), configuration locked."""
     lake = DeltaLake(location)
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = duckdb.connect(config=DUCKDB_CONFIG)
     for table in schemas.TABLES.values():
         dataset = lake.dataset(table.name)
         source = None
