@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from ..ingest import registry
 from ..archive.bundle import bundle_dir, find_bundles, read_bundle, write_bundle
-from ..archive.facts import TABLES, Facts, experiments_of, pipeline_outputs, summarise
+from ..archive.facts import SUMMARY_COLUMNS, TABLES, Facts, experiments_of, pipeline_outputs, summarise
 from ..archive.notebook import NOTEBOOK_NAME, notebook_entry
 from ..ingest.admission import TECHNIQUES
 from ..warehouse.provenance import code_version
@@ -19,8 +19,6 @@ from .resources import WarehouseResource
 from .samples import registry_of
 
 GROUP = "archive"
-# Tables read whole for the metadata (small); the others are streamed into the bundle.
-SUMMARY_TABLES = {"cycling_cycles", "cycling_soh", "d2b_numors", "d2b_comparisons", "xas_scans"}
 
 
 def _rows(table: pa.Table | None) -> list[dict]:
@@ -31,8 +29,8 @@ def build_bundle(warehouse: WarehouseResource, sample_id: str, technique: str, n
     """Gather the partition's facts from the registry and the lake, and write its bundle."""
     samples, tables = registry_of(warehouse)
     raw = warehouse.lake.read("raw_files", {"technique": technique, "sample_id": sample_id})
-    summary_tables = {name: warehouse.lake.read(name, {"sample_id": sample_id})
-                      for name in TABLES[technique] if name in SUMMARY_TABLES}
+    summary_tables = {name: warehouse.lake.read(name, {"sample_id": sample_id}, columns=SUMMARY_COLUMNS[name])
+                      for name in TABLES[technique] if name in SUMMARY_COLUMNS}
     summary, start, end = summarise(technique, {k: v for k, v in summary_tables.items() if v is not None})
     facts = Facts(
         sample_id=sample_id, technique=technique, sample=samples.get(sample_id, {}),

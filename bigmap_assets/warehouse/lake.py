@@ -255,7 +255,7 @@ class Lake:
         wanted = [c for c in columns if c in stored.names] if columns is not None else None
         table = pa.concat_tables([_read_part(p, wanted, stored) for p in parts])
         for key, value in (partition or {}).items():
-            table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
+            table = table.append_column(key, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
         return table.select([c for c in schema.column_names if c in table.column_names])
 
     def read_every(self, table_name: str, columns: list[str] | None = None) -> pa.Table | None:
@@ -357,7 +357,7 @@ class Lake:
             for batch in batches:
                 table = pa.Table.from_batches([batch])
                 for key, value in (partition or {}).items():
-                    table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
+                    table = table.append_column(key, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
                 yield table.select([c for c in schema.column_names if c in table.column_names])
 
     def column_names(self, table_name: str, partition: dict[str, str] | None = None) -> list[str]:
