@@ -19,7 +19,7 @@ from ..warehouse import door, storage
 from ..warehouse.storage import default_data_dir
 
 
-STREAM_BATCH_ROWS = 250_000  # rows per batch written by `bigmap read -o` from a streamed text export
+STREAM_BATCH_ROWS = 250_000  # rows per batch written by `bigmap read -o` from a streamed file
 
 
 def register(subparsers) -> None:
@@ -78,20 +78,46 @@ def cmd_read(args) -> int:
         rows = write_read_table(args.file, args.output, canonical_only=args.canonical_only)
         print(f"wrote {rows} rows to {args.output}")
         return 0
-    table = read(args.file, canonical_only=args.canonical_only)
-    meta = metadata_of(table)
-    print(f"{args.file}: {meta.get('format')} ({meta.get('technique')}), {table.num_rows} rows")
-    print("columns: " + ", ".join(table.column_names))
+    rows, schema = _streamed_count(args.file, args.canonical_only) if _large(args.file) else (None, None)
+    if schema is None:
+        table = read(args.file, canonical_only=args.canonical_only)
+        rows, schema = table.num_rows, table.schema
+    meta = metadata_of(schema.empty_table())
+    print(f"{args.file}: {meta.get('format')} ({meta.get('technique')}), {rows} rows")
+    print("columns: " + ", ".join(schema.names))
     print(json.dumps({k: v for k, v in meta.items() if k != "source_columns"}, indent=2, default=str))
     return 0
+
+
+def _large(path: Path) -> bool:
+    """Over the size from which the pipeline streams a cycler file (``ingest.cycling.LARGE_FILE_BYTES``)."""
+    from ..ingest.cycling import LARGE_FILE_BYTES
+
+    return path.is_file() and path.stat().st_size > LARGE_FILE_BYTES
+
+
+def _streamed_count(source: Path, canonical_only: bool):
+    """(rows, schema with the reader metadata) of a streamed file, in bounded memory; (None, None) when the
+    format is not streamed. The metadata are those of the first batch, as the pipeline records them."""
+    from ..readers import find_reader, streaming
+
+    find_reader(source)
+    batches = streaming.iter_batches(source, batch_rows=STREAM_BATCH_ROWS, canonical_only=canonical_only)
+    try:
+        first = next(batches, None)
+    except UnreadableFile:  # not a streamed format (or broken at once): read whole, which says why if it fails
+        return None, None
+    if first is None:
+        return None, None
+    return first.num_rows + sum(batch.num_rows for batch in batches), first.schema
 
 
 def write_read_table(source: Path, output: Path, *, canonical_only: bool = False) -> int:
     """Write ``source``'s canonical table to ``output`` (.parquet or .csv); returns the rows written.
 
-    Text cycler exports are streamed (``readers.streaming``, ``STREAM_BATCH_ROWS`` rows at a
-    time, one Parquet row group each), so memory stays bounded whatever the file's size;
-    other formats are read whole. The file appears under its name only once complete.
+    Cycler text exports and EC-Lab ``.mpr`` files are streamed (``readers.streaming``,
+    ``STREAM_BATCH_ROWS`` rows at a time, one Parquet row group each), so memory stays bounded
+    whatever the file's size; other formats are read whole. The file appears under its name only once complete.
     """
     import pyarrow as pa  # imported here, as the readers: `bigmap sql` and the others start without them
     import pyarrow.csv as pacsv

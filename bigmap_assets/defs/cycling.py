@@ -49,9 +49,13 @@ def _timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         files.issues += unregistered_issues(sources, sample_id)
     if not sources:
         context.log.warning(f"no usable cycling file for {sample_id}")
-    streamed = [s.rel for s in sources if s.table is None]
+    streamed = [s.rel for s in sources if s.streamed]
     if streamed:
         context.log.info(f"streaming {len(streamed)} large file(s): {', '.join(streamed)}")
+    read_again = [s.rel for s in sources if s.table is None and not s.streamed]
+    if read_again:
+        context.log.info(f"{len(read_again)} file(s) read again when their turn comes (bounded memory): "
+                         f"{', '.join(read_again)}")
     while True:  # a streamed file can turn out broken part-way: record it and build without it
         try:
             report = ingest_timeseries(warehouse.lake, sources, sample_id=sample_id,

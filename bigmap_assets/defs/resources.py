@@ -20,7 +20,7 @@ class WarehouseResource(dg.ConfigurableResource):
     data_dir: str
     lake_location: str = ""
     settle_seconds: float = 5.0  # a raw file modified more recently than this is still being written
-    large_file_mb: float = 256.0  # cycler text files larger than this are streamed in bounded memory
+    large_file_mb: float = 32.0  # cycler files (text, .mpr) larger than this are streamed in bounded memory
 
     @property
     def root(self) -> Path:

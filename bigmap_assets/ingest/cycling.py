@@ -2,7 +2,9 @@
 
 ``read_sources`` hashes and opens every raw file of a cell: files up to ``large_file_bytes`` are
 read whole, larger ones in a streamable text format are left to ``readers.streaming`` (only
-their first rows are parsed here, for the start time). ``ingest_timeseries`` then builds the
+their first rows are parsed here, for the start time). Whole tables are kept for the build up
+to ``HELD_BYTES`` in all; the files beyond are read again when their turn comes, so a cell of
+many files is built in bounded memory too. ``ingest_timeseries`` then builds the
 time series with ``science.cycling_stream.TimeseriesBuilder`` into Parquet row groups (bounded
 memory), and decides how to store it:
 
@@ -40,7 +42,8 @@ from ..warehouse.provenance import CHUNK, stamp
 
 TECHNIQUE = "cycling"
 TABLE = "cycling_timeseries"
-LARGE_FILE_BYTES = 256 * 2**20
+LARGE_FILE_BYTES = 32 * 2**20  # read whole, a 32 MB .mpr (600 k points) peaks the whole job at 700 MiB
+HELD_BYTES = 128 * 2**20  # whole reader tables kept from opening a cell's files to building its series
 BATCH_ROWS = 250_000  # rows per streamed batch: the derived time series is ~20 columns wide, whatever the file
 PROGRESS_ROWS = 2_000_000
 MAX_PARTS = 48  # a file grown this often is rewritten as one part: queries stay fast over long experiments
@@ -49,22 +52,25 @@ UNCHECKED_COLUMNS = ("source_sha256",)  # differs by construction between a pref
 
 @dataclass
 class CyclingSource:
-    """One usable raw file of a cell: read whole (``table``) or streamed from ``path``."""
+    """One usable raw file of a cell: read whole (``table``, or again from ``path``) or streamed."""
 
     rel: str  # relative to the data folder
     path: Path
     size_byte: int
     sha256: str
     metadata: dict
-    table: pa.Table | None  # stamped reader table; None: streamed
+    table: pa.Table | None  # stamped reader table; None: streamed, or read again when used
+    streamed: bool = False
 
     def tables(self, batch_rows: int) -> Iterator[pa.Table]:
         """The file's reader rows (provenance stamped), whole or a batch at a time."""
         if self.table is not None:
             yield self.table
-            return
-        for batch in streaming.iter_batches(self.path, batch_rows=batch_rows, canonical_only=True):
-            yield stamp(pa.Table.from_batches([batch]), self.rel, self.sha256)
+        elif self.streamed:
+            for batch in streaming.iter_batches(self.path, batch_rows=batch_rows, canonical_only=True):
+                yield stamp(pa.Table.from_batches([batch]), self.rel, self.sha256)
+        else:
+            yield stamp(read(self.path, canonical_only=True), self.rel, self.sha256)
 
 
 @dataclass
@@ -78,14 +84,25 @@ class IngestReport:
 
 
 def read_sources(data_dir: str | Path, sample_id: str, *, large_file_bytes: int = LARGE_FILE_BYTES,
-                 accept: Accept | None = None) -> tuple[list[CyclingSource], PartitionFiles]:
-    """Hash and open every raw cycling file of ``sample_id`` (``ingest.admit_files``, large files left to stream).
+                 held_bytes: int = HELD_BYTES, accept: Accept | None = None) -> tuple[list[CyclingSource], PartitionFiles]:
+    """Hash and open every raw cycling file of ``sample_id`` (``ingest.admit_files``, large files left to stream,
+    whole tables over ``held_bytes`` in all left to read again).
 
     Returns the usable files and the partition's issues and ``raw_files`` inventory.
     """
-    admitted, files = admit_files(data_dir, TECHNIQUE, sample_id, accept=accept,
-                                  open_file=lambda path: _open(path, path.stat().st_size > large_file_bytes))
-    return [CyclingSource(a.rel, a.path, a.size_byte, a.sha256, a.metadata, a.table) for a in admitted], files
+    held = 0
+
+    def open_file(path: Path) -> tuple[pa.Table | None, dict]:
+        nonlocal held
+        table, metadata = _open(path, path.stat().st_size > large_file_bytes)
+        if table is not None and held + table.nbytes > held_bytes:
+            return None, metadata  # read again at its turn
+        held += table.nbytes if table is not None else 0
+        return table, metadata
+
+    admitted, files = admit_files(data_dir, TECHNIQUE, sample_id, accept=accept, open_file=open_file)
+    return [CyclingSource(a.rel, a.path, a.size_byte, a.sha256, a.metadata, a.table,
+                          streamed=bool(a.metadata.get("streamed"))) for a in admitted], files
 
 
 def unregistered_issues(sources: list[CyclingSource], sample_id: str) -> list[Issue]:

@@ -7,13 +7,17 @@ optionally ``VMP LOG`` (acquisition start as an OLE date, device code and serial
 exist: before EC-Lab 11.50 (length, version, date) and from 11.50 on (0xFFFFFFFF, length,
 two versions, date). The points are one packed little-endian record per point, decoded here
 in one ``np.frombuffer`` call with a structured dtype built from the column-ID list
-(layout from ``cycling-and-xas.md`` §1.1).
+(layout from ``cycling-and-xas.md`` §1.1). ``iter_tables`` maps a large file instead and
+decodes its records a chunk at a time (``streaming`` uses it).
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -80,36 +84,97 @@ def read_canonical(path: Path) -> tuple[pa.Table, dict]:
     return _read(path, extras=False)
 
 
+@dataclass(frozen=True)
+class _Points:
+    """The decoded layout of an ``.mpr``: its modules and its packed point records (a view, not a copy)."""
+
+    modules: dict
+    techniques: list[str]
+    records: np.ndarray  # structured, one record per point; fields f0, f1, ...
+    fields: tuple[tuple[str, str], ...]  # EC-Lab name and dtype per record field
+    column_ids: list[int]
+    warnings: list[str]
+
+
 def _read(path: Path, extras: bool) -> tuple[pa.Table, dict]:
     path = Path(path)
-    data = _file_bytes(path)
+    points = _points(path, _file_bytes(path))
+    metadata = _file_metadata(points)
+    return _converted(path, _columns(points.records, points.fields, points.column_ids), metadata, extras)
+
+
+def iter_tables(path: str | Path, chunk_points: int, *, extras: bool = True) -> Iterator[tuple[pa.Table, dict]]:
+    """The file as ``read`` gives it, ``chunk_points`` points at a time, in bounded memory.
+
+    Each chunk after the first is led by the last point of the chunk before, so that per-point
+    increments at the seam are right (the caller drops it and continues the capacities:
+    ``streaming`` does). The file is mapped, not read, and the pages of the chunks done are
+    handed back, so the resident memory does not grow with the file.
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size < len(MAGIC):
+            raise UnreadableFile(path, "not a BioLogic .mpr: the 'BIO-LOGIC MODULAR FILE' magic is missing")
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        yield from _chunks(path, mapped, max(chunk_points, 1), extras)
+    finally:
+        try:
+            mapped.close()
+        except BufferError:  # a traceback still holds a view into it: the map is closed with it
+            pass
+
+
+def _chunks(path: Path, mapped: mmap.mmap, chunk_points: int, extras: bool) -> Iterator[tuple[pa.Table, dict]]:
+    points = _points(path, memoryview(mapped))
+    metadata = _file_metadata(points)
+    start_address = np.frombuffer(mapped, np.uint8, count=1).ctypes.data
+    for start in range(0, len(points.records), chunk_points):
+        records = points.records[max(start - 1, 0) : start + chunk_points]
+        yield _converted(path, _columns(records, points.fields, points.column_ids), metadata, extras)
+        done = (records.ctypes.data - start_address) // mmap.PAGESIZE * mmap.PAGESIZE
+        if done:
+            mapped.madvise(mmap.MADV_DONTNEED, 0, done)
+
+
+def _points(path: Path, data: memoryview) -> _Points:
     if bytes(data[: len(MAGIC)]) != MAGIC:
         raise UnreadableFile(path, "not a BioLogic .mpr: the 'BIO-LOGIC MODULAR FILE' magic is missing")
     modules = _modules(path, data)
     if "VMP data" not in modules:
         raise UnreadableFile(path, "no 'VMP data' module: the file holds settings only")
     header_style, data_version, payload, _ = modules["VMP data"]
-
     techniques = _techniques(modules)
-    columns, column_ids, warnings = _decode_points(path, payload, header_style, data_version, techniques)
+    records, fields, column_ids, warnings = _decode_points(path, payload, header_style, data_version, techniques)
+    return _Points(modules, techniques, records, fields, column_ids, warnings)
+
+
+def _file_metadata(points: _Points) -> dict:
+    """What the modules say about the file (the column mapping is added per table)."""
+    header_style, data_version = points.modules["VMP data"][:2]
+    warnings = list(points.warnings)
+    flags = [MPR_FLAG_COLUMNS[i][2] for i in points.column_ids if i in MPR_FLAG_COLUMNS]
+    names = [column for name, _ in points.fields for column in (flags if name == "flags" else [name])]
+    return {
+        **_log_facts(points.modules, warnings),
+        "techniques": points.techniques,
+        "measurement_kind": measurement_kind(points.techniques, names),
+        "source_columns": names,
+        "column_ids": points.column_ids,
+        "data_module_version": data_version,
+        "header_style": "EC-Lab >= 11.50" if header_style == "new" else "EC-Lab < 11.50",
+        "modules": list(points.modules),
+        "current_sign": "EC-Lab sign kept: positive = oxidation at the working electrode (charge)",
+        "warnings": warnings,
+    }
+
+
+def _converted(path: Path, columns: dict[str, np.ndarray], metadata: dict, extras: bool) -> tuple[pa.Table, dict]:
     try:
         table, mapping = reader_table(columns, extras=extras)
     except ValueError as exc:
         raise UnreadableFile(path, str(exc)) from exc
-    metadata = {
-        **_log_facts(modules, warnings),
-        "techniques": techniques,
-        "measurement_kind": measurement_kind(techniques, list(columns)),
-        "source_columns": list(columns),
-        "column_ids": column_ids,
-        "data_module_version": data_version,
-        "header_style": "EC-Lab >= 11.50" if header_style == "new" else "EC-Lab < 11.50",
-        "modules": list(modules),
-        "current_sign": "EC-Lab sign kept: positive = oxidation at the working electrode (charge)",
-        **mapping,
-        "warnings": warnings + mapping["warnings"],
-    }
-    return table, metadata
+    return table, {**metadata, **mapping, "warnings": metadata["warnings"] + mapping["warnings"]}
 
 
 def _file_bytes(path: Path) -> memoryview:
@@ -215,7 +280,7 @@ def _unique(name: str, taken: list[str]) -> str:
 
 
 def _decode_points(path: Path, payload: memoryview, header_style: str, version: int, techniques: list[str]):
-    """EC-Lab name -> array for every column, the raw column IDs, and warnings."""
+    """The point records (a structured view into ``payload``), their fields, the raw column IDs, and warnings."""
     records_offset = _RECORDS_OFFSET.get((header_style, version))
     if records_offset is None:
         raise UnreadableFile(path, f"data module version {version} ({header_style} header) is not supported "
@@ -245,19 +310,23 @@ def _decode_points(path: Path, payload: memoryview, header_style: str, version: 
     if record.itemsize != record_size:
         raise UnreadableFile(path, f"column IDs {ids} give {record.itemsize} bytes per point but the data module holds "
                                    f"{record_size} (a column of unexpected size)")
-    points = np.frombuffer(payload, record, count=n_points, offset=records_offset)
+    return np.frombuffer(payload, record, count=n_points, offset=records_offset), fields, ids, warnings
 
-    columns = {}  # views into the file's bytes: reader_table makes the one typed copy of each
+
+def _columns(records: np.ndarray, fields: tuple[tuple[str, str], ...], ids: list[int]) -> dict[str, np.ndarray]:
+    """EC-Lab name -> array for every column of ``records``: views into the file's bytes (reader_table makes
+    the one typed copy of each), the flags decoded."""
+    columns = {}
     for k, (name, _) in enumerate(fields):
         if name != "flags":
-            columns[name] = points[f"f{k}"]
+            columns[name] = records[f"f{k}"]
             continue
-        flags = np.ascontiguousarray(points[f"f{k}"])  # one strided pass, then one contiguous pass per flag
+        flags = np.ascontiguousarray(records[f"f{k}"])  # one strided pass, then one contiguous pass per flag
         for column_id in ids:
             if column_id in MPR_FLAG_COLUMNS:
                 mask, shift, flag_name = MPR_FLAG_COLUMNS[column_id]
                 columns[flag_name] = (flags & mask) >> shift
-    return columns, ids, warnings
+    return columns
 
 
 def _guess_unknown_dtype(unknown_bytes: int, count: int) -> str | None:

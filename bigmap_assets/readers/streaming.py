@@ -1,9 +1,11 @@
-"""Big text exports (EC-Lab ``.mpt``, Arbin/Maccor/BaSyTec/Novonix text) as record batches in bounded memory.
+"""Big cycler files (EC-Lab ``.mpt`` and ``.mpr``, Arbin/Maccor/BaSyTec/Novonix text) as record batches in
+bounded memory.
 
-``iter_batches(path)`` parses the file with ``pyarrow.csv.open_csv`` block by block (decimal
-commas and Latin-1 honoured) and yields ``READER_COLUMNS``-first record batches of about
-``batch_rows`` rows (fewer when rows are wide: at most ``MAX_BATCH_BYTES`` of parsed data, so
-memory stays bounded), each converted by the format's own reader code. Counters that span
+``iter_batches(path)`` parses a text file with ``pyarrow.csv.open_csv`` block by block (decimal
+commas and Latin-1 honoured), or maps an ``.mpr`` and decodes its point records a chunk at a
+time (``eclab_mpr.iter_tables``), and yields ``READER_COLUMNS``-first record batches of about
+``batch_rows`` rows (fewer when text rows are wide: at most ``MAX_BATCH_BYTES`` of parsed data,
+so memory stays bounded), each converted by the format's own reader code. Counters that span
 batches stay exact: every batch is converted together with the last row of the previous
 one (so per-row increments at the seam are right), and cumulative capacities continue from
 where the previous batch ended, as does test time where a reader shifted it (Maccor stalls).
@@ -28,7 +30,7 @@ import pyarrow.csv as pacsv
 
 from ..ingest.errors import UnreadableFile, failure_reason, must_propagate
 from . import METADATA_KEY, READER_COLUMN_NAMES, find_reader, read_head
-from . import arbin, basytec, maccor, novonix
+from . import arbin, basytec, eclab_mpr, maccor, novonix
 from .cycler_common import TextLayout, decode_text, encoding_of, line_offset, with_line_feeds
 from .eclab_columns import CANONICAL_SOURCES, TECHNIQUE_NAMES, canonical_name, measurement_kind, reader_table
 
@@ -59,26 +61,20 @@ def _iter_batches(path: Path, batch_rows: int, canonical_only: bool) -> Iterator
     With ``canonical_only``, only the columns behind ``READER_COLUMNS`` are parsed and the
     batches hold ``READER_COLUMNS`` alone (as ``read(path, canonical_only=True)``).
     Raises ``UnreadableFile`` for a file no reader accepts, or whose format is not streamed
-    (binary files: read them whole with ``bigmap_assets.read``).
+    (spreadsheets and other binary files than ``.mpr``: read them whole with ``bigmap_assets.read``).
     """
     path = Path(path)
-    head = with_line_feeds(read_head(path))  # pyarrow reads CR-only rows; the layout needs LF
     name = find_reader(path).NAME
-    text_layout, convert, sources = _format(path, name, head)
-    if canonical_only:
-        text_layout = text_layout.narrowed(sources(text_layout))
-    block_bytes = _block_bytes(head, text_layout, batch_rows)
-    previous_row, totals, schema = None, None, None
-    for source in _source_tables(path, text_layout, batch_rows, block_bytes):
-        if previous_row is not None:
-            source = pa.concat_tables([previous_row, source])
-        table, metadata = convert(path, source, text_layout, 0)
+    if name == "eclab_mpr":
+        converted = eclab_mpr.iter_tables(path, batch_rows, extras=not canonical_only)
+    else:
+        converted = _text_tables(path, name, batch_rows, canonical_only)
+    totals, schema = None, None
+    for table, metadata in converted:
         if canonical_only:
             table = table.select(READER_COLUMN_NAMES)
-        if previous_row is not None:
+        if totals is not None:
             table = _continued(table, totals)
-        previous_row = source.take([source.num_rows - 1])  # a copy: the batch's buffers can go
-        del source
         totals = {c: table.column(c)[table.num_rows - 1].as_py() for c in (*CUMULATIVE_COLUMNS, "test_time_second")}
         if schema is None:
             metadata = {"format": name, "technique": "cycling", "source_file": str(path), "streamed": True, **metadata}
@@ -88,6 +84,22 @@ def _iter_batches(path: Path, batch_rows: int, canonical_only: bool) -> Iterator
         except (ValueError, pa.ArrowInvalid) as exc:
             raise UnreadableFile(path, f"a later part of the file has other columns than its start: {exc}") from exc
         yield from table.combine_chunks().to_batches()
+
+
+def _text_tables(path: Path, name: str, batch_rows: int, canonical_only: bool) -> Iterator[tuple[pa.Table, dict]]:
+    """The text file's reader tables and metadata, about ``batch_rows`` rows each; each after the first is
+    led by the last row of the one before (its parsed source row converted again with the new rows)."""
+    head = with_line_feeds(read_head(path))  # pyarrow reads CR-only rows; the layout needs LF
+    text_layout, convert, sources = _format(path, name, head)
+    if canonical_only:
+        text_layout = text_layout.narrowed(sources(text_layout))
+    previous_row = None
+    for source in _source_tables(path, text_layout, batch_rows, _block_bytes(head, text_layout, batch_rows)):
+        if previous_row is not None:
+            source = pa.concat_tables([previous_row, source])
+        previous_row = source.take([source.num_rows - 1])  # a copy: the batch's buffers can go
+        yield convert(path, source, text_layout, 0)
+        del source
 
 
 def _format(path: Path, name: str, head: bytes):

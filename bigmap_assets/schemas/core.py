@@ -16,7 +16,8 @@ RAW_FILES = register(Table(
         Column("modified_time", utc_timestamp(), "UTC", "file modification time"),
         Column("status", pa.string(), "", "ok, issue (see ingest_issues) or pending"),
         Column("reader", pa.string(), "", "reader that accepted the file"),
-        Column("row_count", pa.int64(), "", "rows the reader returned"),
+        Column("row_count", pa.int64(), "", "rows the reader returned; null for a cycler file streamed or read "
+                                            "again at build time (cycling_timeseries has its rows)"),
         Column("code_version", pa.string(), "", "code version that processed it"),
     ),
     partitioned_by=("technique", "sample_id"),
