@@ -231,7 +231,7 @@ def _print_counts(warehouse: Path, log: Callable[[str], None]) -> None:
     location = storage.lake_location(warehouse.parent)
     if not storage.is_remote(location):  # on object storage, views over the Delta tables (object_catalog)
         try:
-            path = catalog.refresh(warehouse, warn=log)
+            path = catalog.refresh(warehouse, warn=log, gather=True)
         except (OSError, duckdb.Error) as exc:  # a full disk, say: the previous catalog stays in place
             log(f"catalog not published: {str(exc).splitlines()[0]}")
             return

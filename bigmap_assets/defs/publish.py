@@ -77,8 +77,8 @@ def publish_pieces(warehouse: WarehouseResource, table_name: str, pieces: Iterab
             yield piece
 
     path, rows = warehouse.lake.write_tables(table_name, stamped(), partition)
-    if partition is None:
-        warehouse.publish_catalog()
+    if partition is None:  # a cross-sample table: the per-sample tables of the run before are done
+        warehouse.publish_catalog(gather=True)
     return {
         "dagster/row_count": rows,
         "dagster/column_schema": column_schema(table_name),

@@ -49,9 +49,10 @@ class WarehouseResource(dg.ConfigurableResource):
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def publish_catalog(self) -> Path | None:
+    def publish_catalog(self, *, gather: bool = False) -> Path | None:
         """Rebuild the DuckDB catalog of views (temp file, then rename); None for a lake on object storage,
-        read through ``catalog.connect`` (DuckDB over the Delta tables' Arrow datasets) instead."""
+        read through ``catalog.connect`` (DuckDB over the Delta tables' Arrow datasets) instead.
+        ``gather``: copy small tables of many parts into one file each (``catalog.gather_small_tables``)."""
         if storage.is_remote(storage.lake_location(self.root, self.lake_location)):
             return None
-        return catalog.refresh(self.warehouse_dir)
+        return catalog.refresh(self.warehouse_dir, gather=gather)

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import schemas
-from .door import DUCKDB_CONFIG, STATE_NAME, lock_down, parts_fingerprint, quote, record_views
+from .door import DUCKDB_CONFIG, GATHERED_DIR, STATE_NAME, lock_down, parts_fingerprint, quote, record_views
 from .door import check_read_only, connect, query  # noqa: F401 - the warehouse's entry points, as catalog.connect and catalog.query
 from .door import read_state as read_catalog_state
 from .door import tables_named_in as _tables_named_in
@@ -44,6 +44,8 @@ from .lake import BrokenPart, Lake
 CATALOG_NAME = "catalog.duckdb"
 CHECK_MARGIN_SECOND = 5.0  # parts changed this close before a check are checked again next time
 STALE_TEMP_SECOND = 600.0  # a temp file untouched this long belongs to no running writer
+GATHER_MIN_PARTS = 32  # tables of fewer parts are read fast enough as they are
+GATHER_MAX_BYTES = 64 * 2**20  # larger tables are not copied at every refresh: their scan dominates anyway
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -187,10 +189,12 @@ def create_view(con: duckdb.DuckDBPyConnection, table: schemas.Table, source: st
         con.execute(view_sql(table, source, present))
 
 
-def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _message: None) -> Path:
+def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _message: None, *,
+            gather: bool = False) -> Path:
     """Rebuild ``<warehouse_dir>/catalog.duckdb`` under a temp name and rename it into place, then
     ``catalog.json``: the whole tables (checked from the parts changed since the last refresh) and the
-    views with the fingerprints of the parts they were made over (``door.recorded_views``).
+    views with the fingerprints of the parts they were made over (``door.recorded_views``), and the
+    gathered copies of small tables still made of those parts (``gather``: new ones are made too).
 
     Parts that cannot be read are left out of the views and passed to ``warn``.
     """
@@ -209,6 +213,8 @@ def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _mes
             for part in broken:
                 warn(f"left out of the catalog: {part}")
             views = record_views(con, lake.root, globs, parts, _by_table(lake, broken))
+            gather_small_tables(con, warehouse_dir, views, read_catalog_state(warehouse_dir).get("views") or {},
+                                make_new=gather)
         finally:
             con.close()
         os.replace(tmp, final)
@@ -219,6 +225,47 @@ def refresh(warehouse_dir: str | Path, warn: Callable[[str], None] = lambda _mes
     return final
 
 
+def gather_small_tables(con: duckdb.DuckDBPyConnection, warehouse_dir: Path, views: dict, earlier: dict, *,
+                        make_new: bool) -> None:
+    """Record as ``gathered`` in ``views`` (``door`` uses it for one query) the one-file copy under
+    ``gathered/`` of each small table of many parts (``GATHER_MIN_PARTS``, ``GATHER_MAX_BYTES``), named by
+    the fingerprint of its parts: the copy already made of the same parts, or with ``make_new`` a new one
+    (then copies recorded neither now nor by the refresh before are removed). A copy whose parts changed
+    while it was made is dropped.
+
+    The per-sample steps publish without ``make_new`` (a partition's run leaves a fleet's copies to the
+    summary run after it), the summary tables and ``bigmap materialize`` with it.
+    """
+    folder = warehouse_dir / GATHERED_DIR
+    lake_root = Path(views["lake"])
+    for name, table in views["tables"].items():
+        path = folder / f"{name}-{table['parts'][:16]}.parquet"
+        if not path.is_file() and not make_new:
+            continue
+        paths = glob.glob(str(lake_root / table["glob"]))
+        if table["broken"] or len(paths) < GATHER_MIN_PARTS or sum(map(os.path.getsize, paths)) > GATHER_MAX_BYTES:
+            continue
+        if not path.is_file():
+            folder.mkdir(exist_ok=True)
+            tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
+            try:
+                con.execute(f'COPY (SELECT * FROM "{name}") TO {quote(str(tmp))} (FORMAT parquet)')
+                if parts_fingerprint(lake_root, table["glob"]) != table["parts"]:
+                    continue  # a part changed meanwhile: the copy may hold it, the record does not
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        table["gathered"] = {"path": str(path),
+                             "sql": f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({quote(str(path))})'}
+    if not make_new or not folder.is_dir():
+        return
+    kept = {t["gathered"]["path"] for record in (views, earlier) for t in (record.get("tables") or {}).values()
+            if isinstance(t, dict) and isinstance(t.get("gathered"), dict)}
+    for path in folder.glob("*.parquet"):
+        if str(path) not in kept:
+            path.unlink(missing_ok=True)
+
+
 def _by_table(lake: Lake, broken: list[BrokenPart]) -> dict[str, list[tuple[str, str]]]:
     tables: dict[str, list[tuple[str, str]]] = {}
     for part in broken:
@@ -227,7 +274,8 @@ def _by_table(lake: Lake, broken: list[BrokenPart]) -> dict[str, list[tuple[str,
 
 
 def remove_stale_temp_files(warehouse_dir: str | Path, older_than_second: float = STALE_TEMP_SECOND) -> list[Path]:
-    """Delete catalog and lake temp files (with a catalog's ``.wal``) left by a killed run; returns them.
+    """Delete catalog, lake and gathered-copy temp files (with a catalog's ``.wal``) left by a killed run;
+    returns them.
 
     Only files untouched for ``older_than_second`` go: a run writing one meanwhile keeps it.
     """
@@ -235,7 +283,7 @@ def remove_stale_temp_files(warehouse_dir: str | Path, older_than_second: float 
     if not warehouse_dir.is_dir():
         return []
     candidates = [*warehouse_dir.glob(f".{CATALOG_NAME}.*.tmp*"), *warehouse_dir.glob(f".{STATE_NAME}.*.tmp"),
-                  *(warehouse_dir / "lake").rglob(".*.tmp")]
+                  *(warehouse_dir / "lake").rglob(".*.tmp"), *(warehouse_dir / GATHERED_DIR).glob(".*.tmp")]
     cutoff = time.time() - older_than_second
     removed = []
     for path in candidates:

@@ -7,6 +7,9 @@ schemas and this package's catalog modules). ``connect`` reuses a recorded view 
 fingerprints still hold, which needs neither pyarrow nor a footer: a ``bigmap sql`` process
 then starts with DuckDB alone. Anything else (a part written, replaced or removed since, other
 code, the folder moved, no record) makes the views from the parts (``catalog.connect_from_parts``).
+For one query (``bigmap sql``), a small table of many parts is read from the one-file copy the
+refresh gathered of those same parts, when it has one: opening a thousand small files costs
+DuckDB 0.2 s, one file 3 ms.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from . import storage
 
 STATE_NAME = "catalog.json"  # beside catalog.duckdb: the whole tables (catalog.whole_tables) and the recorded views
 DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+GATHERED_DIR = "gathered"  # beside the lake: one-file copies of small tables of many parts (catalog.gather_small_tables)
 _PACKAGE = Path(__file__).resolve().parents[1]
 VIEW_CODE = ("schemas/*.py", "warehouse/catalog.py", "warehouse/door.py", "warehouse/lake.py")  # what makes a view
 
@@ -63,17 +67,27 @@ def recorded_views(warehouse_dir: str | Path, *, allow_files: bool = False,
     names = sorted(tables_named_in(for_query, tables) or tables) if for_query is not None else sorted(tables)
     if any(parts_fingerprint(lake_root, tables[name]["glob"]) != tables[name]["parts"] for name in names):
         return None
+    gathered_dir = lake_root.parent / GATHERED_DIR
     con = duckdb.connect(config=DUCKDB_CONFIG)
     try:
         for name in names:
-            con.execute(_one_view(tables[name]["sql"]))
+            con.execute(_one_view(_view_for(tables[name], gathered_dir, one_query=for_query is not None)))
     except (duckdb.Error, ValueError):  # not what a refresh writes (edited by hand, say): made from the parts
         con.close()
         return None
     for name in names:
         for path, reason in tables[name]["broken"]:
             warn(f"left out of its table: {path}: {reason}")
-    return lock_down(con, lake_root, allow_files)  # a view reads no file outside the lake from now on
+    return lock_down(con, lake_root, allow_files, also=gathered_dir)  # a view reads no other file from now on
+
+
+def _view_for(table: dict, gathered_dir: Path, *, one_query: bool) -> str:
+    """The table's recorded view; for one query, the view over its gathered copy when it has one (a connection
+    kept open may outlive a copy: the refresh after next removes it)."""
+    copy = table.get("gathered")
+    if one_query and copy and Path(copy["path"]).parent == gathered_dir and os.path.isfile(copy["path"]):
+        return copy["sql"]
+    return table["sql"]
 
 
 def _one_view(sql: str) -> str:
@@ -128,10 +142,13 @@ def read_state(warehouse_dir: str | Path) -> dict:
     return state if isinstance(state, dict) else {}
 
 
-def lock_down(con: duckdb.DuckDBPyConnection, lake_root: Path, allow_files: bool) -> duckdb.DuckDBPyConnection:
-    """``con`` reading the lake only (any file the user can read with ``allow_files``), configuration locked."""
+def lock_down(con: duckdb.DuckDBPyConnection, lake_root: Path, allow_files: bool,
+              also: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """``con`` reading the lake only (and the folder ``also``; any file the user can read with ``allow_files``),
+    configuration locked."""
     if not allow_files:
-        con.execute(f"SET allowed_directories = [{quote(str(lake_root) + os.sep)}]")
+        folders = [lake_root] + ([also] if also is not None else [])
+        con.execute(f"SET allowed_directories = [{', '.join(quote(str(f) + os.sep) for f in folders)}]")
         con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con

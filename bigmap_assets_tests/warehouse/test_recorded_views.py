@@ -140,3 +140,81 @@ def _edit_record(warehouse, table: str, sql: str) -> None:
     state = json.loads(state_path.read_text())
     state["views"]["tables"][table]["sql"] = sql
     state_path.write_text(json.dumps(state))
+
+
+@pytest.fixture()
+def gathered(tmp_path, monkeypatch):
+    """The three cells' tables with copies gathered from two parts on (the default is 32)."""
+    monkeypatch.setattr(catalog, "GATHER_MIN_PARTS", 2)
+    lake = Lake(tmp_path / "warehouse" / "lake")
+    for seed, sample in enumerate(SAMPLES):
+        lake.write("cycling_timeseries", _timeseries(sample, 50 + 10 * seed, seed), {"sample_id": sample})
+        lake.write("cycling_soh", pa.table({"sample_id": [sample] * 2, "checkup_index": [0, 1],
+                                            "soh": [1.0, 0.9 - seed / 100]}), {"sample_id": sample})
+    catalog.refresh(tmp_path / "warehouse", gather=True)
+    return tmp_path / "warehouse"
+
+
+def _copies(warehouse: Path) -> list[str]:
+    return sorted(p.name.rsplit("-", 1)[0] for p in (warehouse / "gathered").glob("*.parquet"))
+
+
+def test_one_query_reads_the_gathered_copy_and_gets_the_answer_of_the_parts(gathered):
+    assert _copies(gathered) == ["cycling_soh", "cycling_timeseries"]
+    for query in QUERIES:
+        recorded = door.recorded_views(gathered, for_query=query)
+        views = dict(recorded.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
+        assert views and all(("/gathered/" in sql) == (name in _copies(gathered)) for name, sql in views.items()), query
+        assert door.query(recorded, query) == door.query(catalog.connect_from_parts(gathered, for_query=query), query)
+    kept_open = door.recorded_views(gathered)  # a connection for many queries reads the parts
+    sql = kept_open.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'cycling_soh'").fetchone()[0]
+    assert "/gathered/" not in sql and "/lake/" in sql
+
+
+def test_a_changed_part_is_never_answered_from_an_older_copy(gathered):
+    query = "SELECT sample_id, count(*) FROM cycling_soh GROUP BY 1 ORDER BY 1"
+    Lake(gathered / "lake").write("cycling_soh", pa.table({"sample_id": ["S2"], "checkup_index": [0], "soh": [1.0]}),
+                                  {"sample_id": "S2"})
+    assert door.recorded_views(gathered, for_query=query) is None
+    assert door.query(door.connect(gathered, for_query=query), query)[1] == [("S1", 2), ("S2", 1), ("S3", 2)]
+    catalog.refresh(gathered)  # a partition's run: no new copy, the timeseries' still that of its parts
+    assert _copies(gathered) == ["cycling_soh", "cycling_timeseries"]
+    tables = json.loads((gathered / "catalog.json").read_text())["views"]["tables"]
+    assert "gathered" not in tables["cycling_soh"] and "gathered" in tables["cycling_timeseries"]
+    assert door.query(door.recorded_views(gathered, for_query=query), query)[1] == [("S1", 2), ("S2", 1), ("S3", 2)]
+    catalog.refresh(gathered, gather=True)  # a new copy; the old one is neither recorded now nor before: removed
+    assert _copies(gathered) == ["cycling_soh", "cycling_timeseries"]
+    tables = json.loads((gathered / "catalog.json").read_text())["views"]["tables"]
+    assert tables["cycling_soh"]["gathered"]["path"].endswith(f"cycling_soh-{tables['cycling_soh']['parts'][:16]}.parquet")
+    assert door.query(door.recorded_views(gathered, for_query=query), query)[1] == [("S1", 2), ("S2", 1), ("S3", 2)]
+
+
+def test_a_missing_copy_or_a_copy_outside_its_folder_is_not_read(gathered, tmp_path):
+    query = "SELECT count(*) FROM cycling_soh"
+    for path in (gathered / "gathered").glob("cycling_soh-*.parquet"):
+        path.unlink()
+    assert door.query(door.recorded_views(gathered, for_query=query), query)[1] == [(6,)]  # from the parts
+    state = json.loads((gathered / "catalog.json").read_text())
+    outside = tmp_path / "elsewhere.parquet"
+    shutil.copy(next((gathered / "gathered").glob("cycling_timeseries-*.parquet")), outside)
+    state["views"]["tables"]["cycling_soh"]["gathered"] = {
+        "path": str(outside), "sql": f"CREATE VIEW \"cycling_soh\" AS SELECT * FROM read_parquet('{outside}')"}
+    (gathered / "catalog.json").write_text(json.dumps(state))
+    assert door.query(door.recorded_views(gathered, for_query=query), query)[1] == [(6,)]
+
+
+def test_a_copy_stays_one_refresh_longer_for_a_query_that_may_read_it(gathered):
+    lake = Lake(gathered / "lake")
+
+    def recorded() -> str:
+        return json.loads((gathered / "catalog.json").read_text())["views"]["tables"]["cycling_soh"]["gathered"]["path"]
+
+    made = [recorded()]
+    for soh in (0.5, 0.4):
+        lake.write("cycling_soh", pa.table({"sample_id": ["S2"], "checkup_index": [0], "soh": [soh]}), {"sample_id": "S2"})
+        catalog.refresh(gathered, gather=True)
+        made.append(recorded())
+    assert len(set(made)) == 3
+    assert {str(p) for p in (gathered / "gathered").glob("cycling_soh-*.parquet")} == set(made[1:])
+    query = "SELECT soh FROM cycling_soh WHERE sample_id = 'S2'"
+    assert door.query(door.recorded_views(gathered, for_query=query), query)[1] == [(0.4,)]
