@@ -167,12 +167,38 @@ def test_read_streams_a_text_export_to_the_output_with_every_row(tmp_path, capsy
 
 
 def test_read_writes_a_binary_file_whole(realdata, tmp_path, capsys):
-    source = realdata / "cycling" / "eclab" / "yadg" / "mb.issue_95.mpr"  # not a streamed format
+    source = realdata / "cycling" / "neware" / "navani_test.ndax"  # not a streamed format
     whole = read(source)
     out = tmp_path / "out.parquet"
     assert main(["read", str(source), "-o", str(out)]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {whole.num_rows} rows to {out}"
     assert pq.read_table(out).equals(whole)
+    assert "streamed" not in json.loads(pq.read_schema(out).metadata[b"bigmap"])
+
+
+def test_read_streams_an_mpr_to_the_output_and_counts_a_large_one_streamed(realdata, tmp_path, capsys, monkeypatch):
+    source = realdata / "cycling" / "eclab" / "yadg" / "gcpl.issue_211.mpr"
+    monkeypatch.setattr(core, "STREAM_BATCH_ROWS", 1000)
+    whole = read(source)
+    out = tmp_path / "out.parquet"
+    assert main(["read", str(source), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {whole.num_rows} rows to {out}"
+    assert pq.ParquetFile(out).metadata.num_row_groups == -(-whole.num_rows // 1000) > 1
+    written = pq.read_table(out)
+    assert written.column_names == whole.column_names
+    for name in whole.column_names:
+        column, expected = written.column(name), whole.column(name)
+        if pa.types.is_floating(expected.type):  # capacities continued across batches: equal to rounding
+            np.testing.assert_allclose(column.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+        else:
+            assert column.equals(expected), name
+
+    monkeypatch.setattr("bigmap_assets.ingest.cycling.LARGE_FILE_BYTES", 1)  # its summary streamed, as a large file's
+    assert main(["read", str(source)]) == 0
+    summary = capsys.readouterr().out
+    assert summary.startswith(f"{source}: eclab_mpr (cycling), {whole.num_rows} rows\ncolumns: "
+                              + ", ".join(whole.column_names) + "\n")
+    assert json.loads(summary.split("\n", 2)[2])["streamed"] is True
 
 
 def test_issues_lists_errors_and_counts_the_warnings_it_leaves_out(tmp_path, capsys):
