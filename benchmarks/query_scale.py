@@ -52,6 +52,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from targets import record
+
 REPO = Path(__file__).resolve().parents[1]
 BIGMAP = Path(sys.executable).with_name("bigmap")
 GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None  # counts a CLI process's peak memory
@@ -431,11 +433,14 @@ def main() -> int:
           "in process: catalog.query on a connection made beforehand; file: a query over catalog.duckdb, connect included)")
     print(f"{'query':60s} {'target':>6s} | " + " | ".join(
         f"{n} CLI   best median  MiB | {n} in-proc  file" for n in names))
+    slowest: dict[float, tuple[float, str]] = {}  # target -> (median seconds, query) of the slowest query
     for command, target in timed:
         runs = {n: [] for n in names}
         for _ in range(args.repeat):
             for name, (code, folder) in codes.items():
                 runs[name].append(cli_seconds(command, folder, code))
+        median = statistics.median(r[0] for r in runs["this"])
+        slowest[target] = max(slowest.get(target, (0.0, "")), (median, " ".join(command[0].split())))
         cells = []
         for name in names:
             seconds = [r[0] for r in runs[name]]
@@ -448,6 +453,10 @@ def main() -> int:
                  f"{min(inner[n]['catalog_file'][snippet]):5.2f}" for n in names]
         print(f"{'README python: ' + ' '.join(snippet.split())[:45]:60s} {SUMMARY_TARGET_SECOND:5.1f}s | "
               + " | ".join(cells))
+    for target, (seconds, query) in slowest.items():
+        kind = "summary query" if target == SUMMARY_TARGET_SECOND else "time-series aggregate"
+        record(f"slowest {kind} over {state['stored_rows']:,} rows (bigmap sql, median of {args.repeat})", seconds,
+               target, "s", note=query[:70])
     print(f"\nload average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     if args.delete:
         shutil.rmtree(args.work_dir, ignore_errors=True)
