@@ -247,6 +247,7 @@ def gather_small_tables(con: duckdb.DuckDBPyConnection, warehouse_dir: Path, vie
             continue
         if not path.is_file():
             folder.mkdir(exist_ok=True)
+            con.execute("SET threads = 1")  # rows in the parts' order, in 110 MiB (280 MiB on two threads: 1,000 cells)
             tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
             try:
                 con.execute(f'COPY (SELECT * FROM "{name}") TO {quote(str(tmp))} (FORMAT parquet)')
