@@ -1,7 +1,7 @@
 """A cell's raw cycler files into ``cycling_timeseries``: streamed when large, appended when the last file grew.
 
 ``read_sources`` hashes and opens every raw file of a cell: files up to ``large_file_bytes`` are
-read whole, larger ones in a streamable text format are left to ``readers.streaming`` (only
+read whole, larger ones in a streamed format (text exports, ``.mpr``) are left to ``readers.streaming`` (only
 their first rows are parsed here, for the start time). Whole tables are kept for the build up
 to ``HELD_BYTES`` in all; the files beyond are read again when their turn comes, so a cell of
 many files is built in bounded memory too. ``ingest_timeseries`` then builds the
