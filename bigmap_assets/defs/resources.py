@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from ..ingest.cycling import LARGE_FILE_BYTES
 from ..warehouse import catalog, storage
 from ..warehouse.lake import Lake
 
@@ -20,7 +21,7 @@ class WarehouseResource(dg.ConfigurableResource):
     data_dir: str
     lake_location: str = ""
     settle_seconds: float = 5.0  # a raw file modified more recently than this is still being written
-    large_file_mb: float = 32.0  # cycler files (text, .mpr) larger than this are streamed in bounded memory
+    large_file_mb: float = LARGE_FILE_BYTES / 2**20  # cycler files (text, .mpr) larger are streamed: bounded memory
 
     @property
     def root(self) -> Path:
